@@ -1,0 +1,37 @@
+# The two commands: `make serve` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+IMAGE := .build/masterdata.binpb
+
+.PHONY: serve test proto lint check-proto buf-lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+serve: $(STAMP)
+	$(BIN)/masterdata serve $(ARGS)
+
+proto: $(STAMP)
+	$(BIN)/python scripts/gen_protos.py --image $(IMAGE)
+
+check-proto: $(STAMP)
+	$(BIN)/python scripts/gen_protos.py --check
+
+buf-lint: $(STAMP)
+	$(BIN)/python scripts/gen_protos.py --image-only $(IMAGE)
+	$(BIN)/buf lint $(IMAGE) --path masterdata/v1
+
+lint: $(STAMP) buf-lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: $(STAMP) check-proto lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .build .pytest_cache

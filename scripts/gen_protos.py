@@ -1,0 +1,105 @@
+"""Generate Python code, type stubs and a buf image from protos/ (`make proto`).
+
+The well-known types and google.rpc / google.type protos are taken from the
+installed grpcio-tools and googleapis-common-protos packages, never copied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import grpc_tools
+from grpc_tools import protoc
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTO_ROOT = ROOT / "protos"
+OUT_ROOT = ROOT / "clients"
+GENERATED = Path("masterdata") / "v1"
+
+
+def include_paths() -> list[Path]:
+    """Directories holding google/protobuf/*.proto and google/{rpc,type}/*.proto."""
+    import google.rpc.status_pb2 as status_pb2
+
+    well_known = Path(grpc_tools.__file__).parent / "_proto"
+    googleapis = Path(status_pb2.__file__).resolve().parent.parent.parent
+    return [PROTO_ROOT, well_known, googleapis]
+
+
+def proto_files() -> list[str]:
+    return sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / GENERATED).glob("*.proto"))
+
+
+def run_protoc(args: list[str]) -> None:
+    argv = ["grpc_tools.protoc", *(f"-I{p}" for p in include_paths()), *args, *proto_files()]
+    if protoc.main(argv) != 0:
+        raise SystemExit("protoc failed")
+
+
+def generate(out_root: Path) -> None:
+    target = out_root / GENERATED
+    target.mkdir(parents=True, exist_ok=True)
+    for stale in target.glob("*_pb2*.py*"):
+        stale.unlink()
+    bin_dir = Path(sys.executable).parent
+    run_protoc([
+        f"--plugin=protoc-gen-mypy={bin_dir / 'protoc-gen-mypy'}",
+        f"--plugin=protoc-gen-mypy_grpc={bin_dir / 'protoc-gen-mypy_grpc'}",
+        f"--python_out={out_root}",
+        f"--grpc_python_out={out_root}",
+        f"--mypy_out={out_root}",
+        f"--mypy_grpc_out={out_root}",
+    ])
+    (target / "__init__.py").write_text('"""Generated protobuf and gRPC code (make proto)."""\n')
+
+
+def write_image(path: Path) -> None:
+    """A descriptor set with source info, the input of `buf lint` and `buf breaking`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    run_protoc([f"--descriptor_set_out={path}", "--include_imports", "--include_source_info"])
+
+
+def check() -> int:
+    """Exit non-zero when the committed generated code differs from a fresh run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        generate(Path(tmp))
+        fresh, committed = Path(tmp) / GENERATED, OUT_ROOT / GENERATED
+        names = {p.name for p in fresh.iterdir()} | {
+            p.name for p in committed.iterdir() if p.is_file() and p.suffix in {".py", ".pyi"}
+        }
+        stale = sorted(
+            n for n in names
+            if not (fresh / n).exists() or not (committed / n).exists()
+            or not filecmp.cmp(fresh / n, committed / n, shallow=False)
+        )
+    if stale:
+        print("generated code is stale; run `make proto`:", *stale, sep="\n  ", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true", help="fail when generated code is stale")
+    parser.add_argument("--image", type=Path, help="also write a buf image (descriptor set) here")
+    parser.add_argument("--image-only", type=Path, help="write only the buf image, here")
+    args = parser.parse_args()
+    if args.check:
+        return check()
+    if args.image_only:
+        write_image(args.image_only)
+        return 0
+    generate(OUT_ROOT)
+    if args.image:
+        write_image(args.image)
+    shutil.rmtree(OUT_ROOT / GENERATED / "__pycache__", ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

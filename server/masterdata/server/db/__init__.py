@@ -1,0 +1,1 @@
+"""Storage: engine, ORM models, unit of work and migrations."""
