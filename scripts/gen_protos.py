@@ -47,14 +47,16 @@ def generate(out_root: Path) -> None:
     for stale in target.glob("*_pb2*.py*"):
         stale.unlink()
     bin_dir = Path(sys.executable).parent
-    run_protoc([
-        f"--plugin=protoc-gen-mypy={bin_dir / 'protoc-gen-mypy'}",
-        f"--plugin=protoc-gen-mypy_grpc={bin_dir / 'protoc-gen-mypy_grpc'}",
-        f"--python_out={out_root}",
-        f"--grpc_python_out={out_root}",
-        f"--mypy_out={out_root}",
-        f"--mypy_grpc_out={out_root}",
-    ])
+    run_protoc(
+        [
+            f"--plugin=protoc-gen-mypy={bin_dir / 'protoc-gen-mypy'}",
+            f"--plugin=protoc-gen-mypy_grpc={bin_dir / 'protoc-gen-mypy_grpc'}",
+            f"--python_out={out_root}",
+            f"--grpc_python_out={out_root}",
+            f"--mypy_out={out_root}",
+            f"--mypy_grpc_out={out_root}",
+        ]
+    )
     (target / "__init__.py").write_text('"""Generated protobuf and gRPC code (make proto)."""\n')
 
 
@@ -73,8 +75,10 @@ def check() -> int:
             p.name for p in committed.iterdir() if p.is_file() and p.suffix in {".py", ".pyi"}
         }
         stale = sorted(
-            n for n in names
-            if not (fresh / n).exists() or not (committed / n).exists()
+            n
+            for n in names
+            if not (fresh / n).exists()
+            or not (committed / n).exists()
             or not filecmp.cmp(fresh / n, committed / n, shallow=False)
         )
     if stale:

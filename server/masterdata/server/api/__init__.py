@@ -1,0 +1,1 @@
+"""gRPC entry points: thin servicers, error mapping and interceptors."""

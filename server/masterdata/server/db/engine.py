@@ -1,0 +1,97 @@
+"""Async engines and session factories for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+from masterdata.server.config import Settings
+
+
+@dataclass
+class Database:
+    """The engines of one process.
+
+    SQLite allows one writer at a time, so writes go through a single-connection
+    engine whose transactions start with BEGIN IMMEDIATE: writers queue in the pool
+    (asynchronously) instead of failing with "database is locked", while readers use
+    their own WAL connections. On PostgreSQL both roles share one pool.
+    """
+
+    reader: AsyncEngine
+    writer: AsyncEngine
+
+    def __post_init__(self) -> None:
+        self.read_session = async_sessionmaker(self.reader, expire_on_commit=False)
+        self.write_session = async_sessionmaker(self.writer, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.writer.dialect.name
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    @classmethod
+    def connect(cls, settings: Settings) -> Database:
+        url = make_url(settings.database_url)
+        if url.get_backend_name() == "sqlite":
+            return cls(_sqlite_engine(url, settings, 4), _sqlite_engine(url, settings, 1, True))
+        engine = create_async_engine(
+            url,
+            pool_size=settings.pool_size,
+            max_overflow=settings.max_overflow,
+            pool_timeout=settings.pool_timeout_s,
+            pool_pre_ping=False,
+            connect_args={"command_timeout": 60, "server_settings": {"timezone": "UTC"}},
+        )
+        return cls(engine, engine)
+
+    async def dispose(self) -> None:
+        await self.writer.dispose()
+        if self.reader is not self.writer:
+            await self.reader.dispose()
+
+
+def _sqlite_engine(url: Any, settings: Settings, size: int, immediate: bool = False) -> AsyncEngine:
+    engine = create_async_engine(
+        url,
+        poolclass=AsyncAdaptedQueuePool,
+        pool_size=size,
+        max_overflow=0,
+        pool_timeout=settings.pool_timeout_s,
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" hook below issue BEGIN itself.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=NORMAL",
+            "foreign_keys=ON",
+            "busy_timeout=10000",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+SessionFactory = async_sessionmaker[AsyncSession]

@@ -1,0 +1,91 @@
+"""Driver errors translated into the domain error tree (`raise ... from e`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import exc as sa_exc
+
+from masterdata.server.domain.errors import (
+    Aborted,
+    AlreadyExists,
+    FailedPrecondition,
+    MasterdataError,
+    Unavailable,
+)
+
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (?:index '(?P<index>[^']+)'|(?P<cols>.+))")
+_PG_UNAVAILABLE_STATES = {"08000", "08003", "08006", "08001", "08004", "57P01", "57P02", "57P03"}
+_PG_RETRY_STATES = {"40001", "40P01"}
+
+
+class UniqueViolation(AlreadyExists):
+    """A unique index rejected a write; `constraint` names it when the driver tells."""
+
+    def __init__(self, message: str, *, constraint: str, columns: list[str]) -> None:
+        super().__init__(message, reason="DUPLICATE", metadata={"constraint": constraint})
+        self.constraint = constraint
+        self.columns = columns
+
+
+def _sqlstate(error: BaseException) -> str:
+    orig = getattr(error, "orig", None)
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if state:
+            return str(state)
+    return ""
+
+
+def _unique_violation(error: sa_exc.IntegrityError) -> UniqueViolation | None:
+    cause = getattr(error.orig, "__cause__", None)
+    constraint = getattr(cause, "constraint_name", None)
+    if constraint:
+        return UniqueViolation("already exists", constraint=constraint, columns=[])
+    match = _SQLITE_UNIQUE.search(str(error.orig))
+    if match is None:
+        return None
+    if match["index"]:
+        return UniqueViolation("already exists", constraint=match["index"], columns=[])
+    columns = [c.strip().split(".")[-1] for c in match["cols"].split(",")]
+    return UniqueViolation("already exists", constraint="", columns=columns)
+
+
+def translate(error: BaseException) -> MasterdataError | None:
+    """The domain error for a driver error, or None when it is a bug of ours."""
+    if isinstance(error, sa_exc.IntegrityError):
+        unique = _unique_violation(error)
+        if unique is not None:
+            return unique
+        if "foreign key" in str(error.orig).lower() or _sqlstate(error) == "23503":
+            return FailedPrecondition("a referenced resource does not exist", reason="REFERENCE")
+        return None
+    state = _sqlstate(error)
+    if state in _PG_RETRY_STATES:
+        return Aborted("the transaction conflicted with another; retry", reason="CONFLICT")
+    if isinstance(error, sa_exc.TimeoutError):
+        return Unavailable("no database connection is free; retry later", reason="POOL_TIMEOUT")
+    if isinstance(error, sa_exc.DBAPIError) and (
+        error.connection_invalidated
+        or state in _PG_UNAVAILABLE_STATES
+        or isinstance(error, sa_exc.InterfaceError)
+        or "database is locked" in str(error.orig)
+    ):
+        return Unavailable("the database is unavailable; retry later")
+    if isinstance(error, (ConnectionError, OSError)):
+        return Unavailable("the database is unavailable; retry later")
+    return None
+
+
+@asynccontextmanager
+async def translate_errors() -> AsyncIterator[None]:
+    """Re-raise driver errors as domain errors; anything unknown passes through."""
+    try:
+        yield
+    except (sa_exc.SQLAlchemyError, OSError) as error:
+        domain = translate(error)
+        if domain is None:
+            raise
+        raise domain from error

@@ -1,0 +1,64 @@
+"""The one async repository every resource uses: reads by id, pages, row locks."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from masterdata.server.db.errors import translate_errors
+from masterdata.server.domain.errors import NotFound
+
+
+class ResourceRepository:
+    """Reads and locks rows of one model inside a caller-owned session."""
+
+    def __init__(self, session: AsyncSession, model: type[Any], kind: str) -> None:
+        self.session = session
+        self.model = model
+        self.kind = kind
+
+    async def get(self, id_: uuid.UUID, *, for_update: bool = False) -> Any:
+        """The row with this id, deleted or not; NOT_FOUND when there is none.
+
+        `for_update` takes a row lock on PostgreSQL so that concurrent writers of
+        the same row queue up (SQLite writers are already serialised).
+        """
+        stmt = select(self.model).where(self.model.id == id_)
+        if for_update:
+            stmt = stmt.with_for_update()
+        async with translate_errors():
+            row = (await self.session.execute(stmt)).scalar_one_or_none()
+        if row is None:
+            raise NotFound(
+                f"{self.kind} {id_} does not exist",
+                reason=f"{self.kind.upper()}_NOT_FOUND",
+                metadata={"id": str(id_)},
+            )
+        return row
+
+    async def get_many(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+        async with translate_errors():
+            result = await self.session.execute(select(self.model).where(self.model.id.in_(ids)))
+        return {row.id: row for row in result.scalars()}
+
+    async def page(
+        self,
+        *,
+        where: Sequence[ColumnElement[bool]],
+        order_by: Sequence[Any],
+        limit: int,
+    ) -> list[Any]:
+        stmt = select(self.model).where(*where).order_by(*order_by).limit(limit)
+        async with translate_errors():
+            return list((await self.session.execute(stmt)).scalars())
+
+    def add(self, row: Any) -> None:
+        self.session.add(row)
+
+    async def flush(self) -> None:
+        async with translate_errors():
+            await self.session.flush()

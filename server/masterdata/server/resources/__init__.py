@@ -1,0 +1,1 @@
+"""The generic resource path: spec, proto codec, service and standard methods."""

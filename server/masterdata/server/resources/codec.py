@@ -1,0 +1,316 @@
+"""Proto message <-> ORM column values, driven by the descriptor and the column types.
+
+Written once for every resource: a field maps to the column of the same name, and
+its conversion follows from the pair (proto field type, SQLAlchemy column type).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+from google.type import date_pb2
+from sqlalchemy import Numeric, String, Uuid, inspect
+
+from masterdata.server.domain.errors import ViolationCollector
+
+#: Fields every resource has that the server owns.
+STANDARD_OUTPUT_ONLY = frozenset(
+    {"id", "create_time", "update_time", "delete_time", "created_by", "updated_by", "etag"}
+)
+
+ToColumn = Callable[[Any, str, ViolationCollector], Any]
+ToProto = Callable[[Message, str, Any], None]
+
+
+def etag_of(revision: int) -> str:
+    return f'W/"{revision}"'
+
+
+def utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything is stored in UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class MessageCodec:
+    """Converts one resource message type to and from its ORM row."""
+
+    def __init__(
+        self,
+        message_type: type[Message],
+        model: type[Any],
+        *,
+        output_only: Iterable[str] = (),
+        masked: Mapping[str, Callable[[str], str]] | None = None,
+    ) -> None:
+        self.message_type = message_type
+        self.model = model
+        self.descriptor = message_type.DESCRIPTOR
+        self.output_only = STANDARD_OUTPUT_ONLY | frozenset(output_only)
+        self.masked = dict(masked or {})
+        columns = {c.key: c for c in inspect(model).columns}
+        self.columns = columns
+        self._to_column: dict[str, ToColumn] = {}
+        self._to_proto: dict[str, ToProto] = {}
+        for field in self.descriptor.fields:
+            column = columns.get(field.name)
+            if column is None:
+                continue
+            self._to_proto[field.name] = _proto_writer(field, column)
+            if field.name not in self.output_only:
+                self._to_column[field.name] = _column_reader(field, column)
+
+    @property
+    def writable_fields(self) -> frozenset[str]:
+        return frozenset(self._to_column)
+
+    def populated_fields(self, message: Message) -> list[str]:
+        """Writable fields set in `message` (presence, or non-default without it)."""
+        return [f.name for f, _ in message.ListFields() if f.name in self._to_column]
+
+    def to_values(
+        self, message: Message, fields: Iterable[str], violations: ViolationCollector
+    ) -> dict[str, Any]:
+        """Column values for `fields`; conversion problems go to `violations`."""
+        values: dict[str, Any] = {}
+        for name in fields:
+            values[name] = self._to_column[name](message, name, violations)
+        return values
+
+    def to_message(self, row: Any, *, reveal: bool = False) -> Message:
+        message = self.message_type()
+        message.id = str(row.id)
+        message.create_time.FromDatetime(utc(row.create_time))
+        message.update_time.FromDatetime(utc(row.update_time))
+        if row.delete_time is not None:
+            message.delete_time.FromDatetime(utc(row.delete_time))
+        message.created_by = row.created_by
+        message.updated_by = row.updated_by
+        message.etag = etag_of(row.revision)
+        for name, write in self._to_proto.items():
+            if name not in STANDARD_OUTPUT_ONLY:
+                write(message, name, getattr(row, name))
+        if not reveal:
+            self.mask(message)
+        return message
+
+    def mask(self, message: Message) -> Message:
+        for name, mask in self.masked.items():
+            value = getattr(message, name)
+            if value:
+                setattr(message, name, mask(value))
+        return message
+
+
+def _column_reader(field: FieldDescriptor, column: Any) -> ToColumn:
+    column_type = column.type
+    if field.is_repeated:
+        return _repeated_reader(field)
+    if field.type == FieldDescriptor.TYPE_MESSAGE:
+        return _message_reader(field)
+    if field.type == FieldDescriptor.TYPE_ENUM:
+        return _enum_reader(field)
+    if field.type == FieldDescriptor.TYPE_STRING:
+        if isinstance(column_type, Numeric):
+            return _decimal_reader(column_type)
+        if isinstance(column_type, Uuid):
+            return _uuid_reader
+        length = column_type.length if isinstance(column_type, String) else None
+        return _string_reader(length)
+    if field.type in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
+        return _float_reader
+    return lambda message, name, _v: getattr(message, name)
+
+
+def _string_reader(max_length: int | None) -> ToColumn:
+    def read(message: Message, name: str, violations: ViolationCollector) -> str:
+        value: str = getattr(message, name)
+        if "\x00" in value:
+            violations.add(name, "must not contain NUL characters", "INVALID_CHARACTERS")
+        elif max_length is not None and len(value) > max_length:
+            violations.add(name, f"must be at most {max_length} characters", "TOO_LONG")
+        return value.strip()
+
+    return read
+
+
+def _decimal_reader(column_type: Numeric) -> ToColumn:
+    precision, scale = column_type.precision, column_type.scale
+
+    def read(message: Message, name: str, violations: ViolationCollector) -> Decimal | None:
+        raw: str = getattr(message, name).strip()
+        if not raw:
+            return None
+        try:
+            value = Decimal(raw)
+        except InvalidOperation:
+            violations.add(name, f"{raw[:40]!r} is not a decimal number", "INVALID_DECIMAL")
+            return None
+        if not value.is_finite() or len(raw) > 60:
+            violations.add(name, "must be a finite decimal number", "INVALID_DECIMAL")
+            return None
+        exponent = value.as_tuple().exponent
+        if scale is not None and isinstance(exponent, int) and -exponent > scale:
+            violations.add(name, f"must have at most {scale} decimal places", "INVALID_DECIMAL")
+        elif (
+            precision is not None
+            and scale is not None
+            and abs(value) >= Decimal(10) ** (precision - scale)
+        ):
+            violations.add(name, "is too large", "INVALID_DECIMAL")
+        return value
+
+    return read
+
+
+def _uuid_reader(message: Message, name: str, violations: ViolationCollector) -> uuid.UUID | None:
+    raw: str = getattr(message, name)
+    if not raw:
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        violations.add(name, "must be a UUID", "INVALID_ID")
+        return None
+
+
+def _float_reader(message: Message, name: str, violations: ViolationCollector) -> float:
+    value: float = getattr(message, name)
+    if math.isnan(value) or math.isinf(value):
+        violations.add(name, "must be a finite number", "INVALID_NUMBER")
+    return value
+
+
+def _enum_reader(field: FieldDescriptor) -> ToColumn:
+    enum = field.enum_type
+
+    def read(message: Message, name: str, violations: ViolationCollector) -> str:
+        number = getattr(message, name)
+        value = enum.values_by_number.get(number)
+        if value is None:
+            violations.add(name, f"{number} is not a {enum.name} value", "INVALID_ENUM")
+            return enum.values_by_number[0].name
+        return value.name
+
+    return read
+
+
+def _message_reader(field: FieldDescriptor) -> ToColumn:
+    full_name = field.message_type.full_name
+
+    def read(message: Message, name: str, violations: ViolationCollector) -> Any:
+        if not message.HasField(name):
+            return None
+        value = getattr(message, name)
+        if full_name == "google.protobuf.Timestamp":
+            return value.ToDatetime(tzinfo=UTC)
+        if full_name == "google.type.Date":
+            return _to_date(value, name, violations)
+        return json_format.MessageToDict(value, preserving_proto_field_name=True)
+
+    return read
+
+
+def _to_date(value: date_pb2.Date, name: str, violations: ViolationCollector) -> date | None:
+    try:
+        return date(value.year, value.month, value.day)
+    except ValueError:
+        violations.add(name, "must be a complete, valid calendar date", "INVALID_DATE")
+        return None
+
+
+def _repeated_reader(field: FieldDescriptor) -> ToColumn:
+    def read(message: Message, name: str, _violations: ViolationCollector) -> Any:
+        value = getattr(message, name)
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            return (
+                dict(value.items())
+                if not _map_of_messages(field)
+                else {
+                    k: json_format.MessageToDict(v, preserving_proto_field_name=True)
+                    for k, v in value.items()
+                }
+            )
+        if field.type == FieldDescriptor.TYPE_MESSAGE:
+            return [json_format.MessageToDict(v, preserving_proto_field_name=True) for v in value]
+        return list(value)
+
+    return read
+
+
+def _map_of_messages(field: FieldDescriptor) -> bool:
+    return field.message_type.fields_by_name["value"].type == FieldDescriptor.TYPE_MESSAGE
+
+
+def _proto_writer(field: FieldDescriptor, column: Any) -> ToProto:
+    if field.is_repeated:
+        return _repeated_writer
+    if field.type == FieldDescriptor.TYPE_MESSAGE:
+        return _message_writer(field)
+    if field.type == FieldDescriptor.TYPE_ENUM:
+        return _enum_writer(field)
+    if field.type == FieldDescriptor.TYPE_STRING:
+        return _string_writer
+    return _scalar_writer
+
+
+def _scalar_writer(message: Message, name: str, value: Any) -> None:
+    if value is not None:
+        setattr(message, name, value)
+
+
+def _string_writer(message: Message, name: str, value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, Decimal):
+        value = format(value, "f")
+    setattr(message, name, str(value))
+
+
+def _enum_writer(field: FieldDescriptor) -> ToProto:
+    enum = field.enum_type
+
+    def write(message: Message, name: str, value: Any) -> None:
+        if value and value in enum.values_by_name:
+            setattr(message, name, enum.values_by_name[value].number)
+
+    return write
+
+
+def _message_writer(field: FieldDescriptor) -> ToProto:
+    full_name = field.message_type.full_name
+
+    def write(message: Message, name: str, value: Any) -> None:
+        if value is None:
+            return
+        target = getattr(message, name)
+        if full_name == "google.protobuf.Timestamp":
+            timestamp_pb2.Timestamp.FromDatetime(target, utc(value))
+        elif full_name == "google.type.Date":
+            target.year, target.month, target.day = value.year, value.month, value.day
+        elif full_name == "google.protobuf.Struct":
+            struct_pb2.Struct.update(target, value)
+        else:
+            json_format.ParseDict(value, target)
+
+    return write
+
+
+def _repeated_writer(message: Message, name: str, value: Any) -> None:
+    if not value:
+        return
+    target = getattr(message, name)
+    if isinstance(value, dict):
+        json_format.ParseDict({name: value}, message)
+    elif value and isinstance(value[0], dict):
+        for item in value:
+            json_format.ParseDict(item, target.add())
+    else:
+        target.extend(value)

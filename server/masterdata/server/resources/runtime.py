@@ -1,0 +1,32 @@
+"""The shared dependencies of every service object, built once by the app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from masterdata.server.config import Settings
+from masterdata.server.db.engine import Database
+from masterdata.server.db.unit_of_work import UnitOfWork
+from masterdata.server.resources.caller import Caller
+
+
+@dataclass
+class Runtime:
+    """Database, settings and the hook that wakes event-feed readers after a commit."""
+
+    db: Database
+    settings: Settings
+    on_events_committed: list[Callable[[], None]] = field(default_factory=list)
+
+    def unit_of_work(self, caller: Caller, request_id: str = "") -> UnitOfWork:
+        return UnitOfWork(
+            self.db,
+            actor=caller.identity,
+            request_id=request_id or caller.call_id,
+            after_commit=self._events_committed,
+        )
+
+    def _events_committed(self) -> None:
+        for callback in self.on_events_committed:
+            callback()

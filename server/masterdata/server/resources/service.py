@@ -1,0 +1,378 @@
+"""Standard methods (AIP-131..135, 164, 231) written once for every resource.
+
+Entity families subclass `ResourceService` and override the `_hooks` for what is
+special about them (references, invariants, cascades); the bookkeeping — ids,
+audit columns, etags, idempotency, uniqueness errors and events — lives here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf.message import Message
+
+from masterdata.server.db.errors import UniqueViolation, translate_errors
+from masterdata.server.db.unit_of_work import PendingEvent, UnitOfWork
+from masterdata.server.domain.errors import (
+    Aborted,
+    AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    ViolationCollector,
+)
+from masterdata.server.repositories.generic import ResourceRepository
+from masterdata.server.repositories.idempotency import IdempotencyStore
+from masterdata.server.resources.caller import Caller
+from masterdata.server.resources.codec import MessageCodec, etag_of
+from masterdata.server.resources.ids import parse_id, parse_request_id
+from masterdata.server.resources.listing import ListRequest, list_page
+from masterdata.server.resources.runtime import Runtime
+from masterdata.server.resources.spec import ResourceSpec
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a List call."""
+
+    items: list[Message]
+    next_page_token: str
+
+
+class ResourceService:
+    """Create/Get/BatchGet/List/Update/Delete/Undelete of one resource type."""
+
+    def __init__(self, runtime: Runtime, spec: ResourceSpec) -> None:
+        self.runtime = runtime
+        self.spec = spec
+        self.codec = MessageCodec(
+            spec.message, spec.model, output_only=spec.output_only, masked=spec.masked
+        )
+
+    # ---- reads -------------------------------------------------------------
+
+    async def get(self, id_: str, caller: Caller) -> Message:
+        key = parse_id(id_)
+        async with self.runtime.db.read_session() as session:
+            row = await ResourceRepository(session, self.spec.model, self.spec.name).get(key)
+        return self.render(row, caller)
+
+    async def batch_get(self, ids: Sequence[str], caller: Caller) -> list[Message]:
+        limit = self.runtime.settings.max_batch_size
+        if len(ids) > limit:
+            raise InvalidArgument(f"at most {limit} ids per call", reason="TOO_MANY_IDS")
+        keys = [parse_id(value, f"ids[{i}]") for i, value in enumerate(ids)]
+        async with self.runtime.db.read_session() as session:
+            rows = await ResourceRepository(session, self.spec.model, self.spec.name).get_many(keys)
+        missing = [str(k) for k in keys if k not in rows]
+        if missing:
+            raise NotFound(
+                f"{self.spec.name} not found: {', '.join(missing[:10])}",
+                reason=f"{self.spec.name.upper()}_NOT_FOUND",
+                metadata={"ids": ",".join(missing[:50])},
+            )
+        return [self.render(rows[k], caller) for k in keys]
+
+    async def list(self, request: ListRequest, caller: Caller) -> Page:
+        async with self.runtime.db.read_session() as session:
+            rows, token = await list_page(
+                session, self.spec, request, self.runtime.settings, self._list_scope(request)
+            )
+        return Page([self.render(row, caller) for row in rows], token)
+
+    def render(self, row: Any, caller: Caller) -> Message:
+        return self.codec.to_message(row, reveal=caller.sees_sensitive)
+
+    # ---- writes ------------------------------------------------------------
+
+    async def create(self, message: Message, request_id: str, caller: Caller) -> Message:
+        request_id = parse_request_id(request_id)
+        method = f"{self.spec.name}.create"
+        try:
+            return await self._create_once(message, request_id, method, caller)
+        except UniqueViolation as error:
+            if not request_id or not _is_idempotency_clash(error):
+                raise
+        # A concurrent call with the same request_id committed first: replay it.
+        async with self.runtime.unit_of_work(caller, request_id) as uow:
+            stored = await IdempotencyStore(uow.session).find(request_id, method)
+        assert stored is not None
+        return self._replay(stored, caller)
+
+    async def _create_once(
+        self, message: Message, request_id: str, method: str, caller: Caller
+    ) -> Message:
+        violations = ViolationCollector(self.spec.name)
+        values = self.codec.to_values(message, self.codec.populated_fields(message), violations)
+        async with self.runtime.unit_of_work(caller, request_id) as uow:
+            store = IdempotencyStore(uow.session)
+            if request_id:
+                stored = await store.find(request_id, method)
+                if stored is not None:
+                    return self._replay(stored, caller)
+                # Claimed first, so a concurrent twin waits here, then replays.
+                store.remember(request_id, method, b"", uow.now)
+                async with translate_errors():
+                    await uow.session.flush()
+            candidate = self._defaults() | values
+            await self._check(uow, candidate, violations, existing=None)
+            row = self.spec.model(**candidate, **self._audit(uow, created=True))
+            uow.session.add(row)
+            async with self._unique_errors():
+                await uow.session.flush()
+            await self._after_create(uow, row)
+            result = self.record(uow, row, "created")
+            if request_id:
+                await store.complete(request_id, result.SerializeToString())
+            await uow.commit()
+        return self.codec.mask(result) if not caller.sees_sensitive else result
+
+    async def update(self, message: Message, paths: Sequence[str], caller: Caller) -> Message:
+        violations = ViolationCollector(self.spec.name)
+        key = parse_id(message.id, f"{self.spec.name}.id")
+        fields = self._update_fields(message, paths)
+        changes = self.codec.to_values(message, fields, violations)
+        async with self.runtime.unit_of_work(caller) as uow:
+            row = await self._live_row_for_write(uow, key, message.etag)  # type: ignore[attr-defined]
+            current = {name: getattr(row, name) for name in self.codec.writable_fields}
+            self._reject_parent_change(row, changes, violations)
+            candidate = current | changes
+            await self._check(uow, candidate, violations, existing=row)
+            changed = self._apply(row, candidate)
+            if not changed:
+                return self.render(row, caller)
+            self._touch(uow, row)
+            async with self._unique_errors():
+                await uow.session.flush()
+            await self._after_update(uow, row, changed)
+            result = self.record(uow, row, "updated", changed)
+            await uow.commit()
+        return self.codec.mask(result) if not caller.sees_sensitive else result
+
+    async def delete(self, id_: str, etag: str, caller: Caller, *, force: bool = False) -> Message:
+        key = parse_id(id_)
+        async with self.runtime.unit_of_work(caller) as uow:
+            row = await self._live_row_for_write(uow, key, etag)
+            await self._before_delete(uow, row, force)
+            row.delete_time = uow.now
+            self._touch(uow, row)
+            await uow.session.flush()
+            result = self.record(uow, row, "deleted")
+            await uow.commit()
+        return self.codec.mask(result) if not caller.sees_sensitive else result
+
+    async def undelete(self, id_: str, etag: str, caller: Caller) -> Message:
+        key = parse_id(id_)
+        async with self.runtime.unit_of_work(caller) as uow:
+            row = await self.repository(uow).get(key, for_update=True)
+            self._check_etag(row, etag)
+            if row.delete_time is None:
+                raise AlreadyExists(f"{self.spec.name} {key} is not deleted", reason="NOT_DELETED")
+            await self._before_undelete(uow, row)
+            row.delete_time = None
+            self._touch(uow, row)
+            async with self._unique_errors():
+                await uow.session.flush()
+            result = self.record(uow, row, "undeleted")
+            await uow.commit()
+        return self.codec.mask(result) if not caller.sees_sensitive else result
+
+    # ---- hooks for entity families -----------------------------------------
+
+    async def _validate(
+        self,
+        uow: UnitOfWork,
+        candidate: dict[str, Any],
+        violations: ViolationCollector,
+        existing: Any | None,
+    ) -> None:
+        """Checks that need the database (references, cross-row rules)."""
+
+    async def _after_create(self, uow: UnitOfWork, row: Any) -> None:
+        """Side effects of a create in the same transaction (e.g. demote a primary)."""
+
+    async def _after_update(self, uow: UnitOfWork, row: Any, changed: list[str]) -> None:
+        """Side effects of an update in the same transaction."""
+
+    async def _before_delete(self, uow: UnitOfWork, row: Any, force: bool) -> None:
+        """Refuse, or cascade to children, before a soft delete."""
+        if force:
+            raise InvalidArgument(
+                f"{self.spec.name} has no children; force is not supported", reason="NO_FORCE"
+            )
+
+    async def _before_undelete(self, uow: UnitOfWork, row: Any) -> None:
+        """Refuse an undelete that would break an invariant (e.g. a deleted parent)."""
+        if self.spec.parent is not None:
+            await self._require_live_parent(uow, getattr(row, self.spec.parent.field))
+
+    def _list_scope(self, request: ListRequest) -> list[Any]:
+        """Extra WHERE clauses of a List call (the parent filter of child resources)."""
+        if self.spec.parent is None or not request.parent_id:
+            return []
+        parent_key = parse_id(request.parent_id, self.spec.parent.field)
+        return [getattr(self.spec.model, self.spec.parent.field) == parent_key]
+
+    # ---- shared helpers ----------------------------------------------------
+
+    def repository(self, uow: UnitOfWork) -> ResourceRepository:
+        return ResourceRepository(uow.session, self.spec.model, self.spec.name)
+
+    def record(self, uow: UnitOfWork, row: Any, verb: str, changed: Iterable[str] = ()) -> Message:
+        """Append `<name>.<verb>` for `row` (masked) and return its unmasked message."""
+        message = self.codec.to_message(row, reveal=True)
+        masked = self.codec.mask(self.spec.message.FromString(message.SerializeToString()))
+        uow.record(
+            PendingEvent(
+                aggregate_type=self.spec.name,
+                aggregate_id=row.id,
+                aggregate_version=row.revision,
+                event_type=f"{self.spec.name}.{verb}",
+                resource_type=self.spec.resource_type,
+                resource=masked.SerializeToString(),
+                changed_fields=tuple(changed),
+            )
+        )
+        return message
+
+    async def _check(
+        self,
+        uow: UnitOfWork,
+        candidate: dict[str, Any],
+        violations: ViolationCollector,
+        existing: Any | None,
+    ) -> None:
+        for name in self.spec.required:
+            if candidate.get(name) in (None, "", [], {}):
+                violations.add(name, "is required", "REQUIRED")
+        if self.spec.validate is not None:
+            self.spec.validate(candidate, violations)
+        if self.spec.parent is not None and existing is None:
+            await self._check_parent(uow, candidate, violations)
+        await self._validate(uow, candidate, violations, existing)
+        violations.raise_if_any()
+        if self.spec.derive is not None:
+            candidate.update(self.spec.derive(candidate))
+
+    async def _check_parent(
+        self, uow: UnitOfWork, candidate: Mapping[str, Any], violations: ViolationCollector
+    ) -> None:
+        parent = self.spec.parent
+        assert parent is not None
+        key = candidate.get(parent.field)
+        if key is None:
+            if not any(
+                v.field == f"{self.spec.name}.{parent.field}" for v in violations.violations
+            ):
+                violations.add(parent.field, "is required", "REQUIRED")
+            return
+        violations.raise_if_any()
+        await self._require_live_parent(uow, key)
+
+    async def _require_live_parent(self, uow: UnitOfWork, key: uuid.UUID) -> None:
+        parent = self.spec.parent
+        assert parent is not None
+        kind = parent.field.removesuffix("_id")
+        row = await ResourceRepository(uow.session, parent.model, kind).get(key, for_update=True)
+        if row.delete_time is not None:
+            raise FailedPrecondition(f"{kind} {key} is deleted", reason="PARENT_DELETED")
+
+    def _reject_parent_change(
+        self, row: Any, changes: Mapping[str, Any], violations: ViolationCollector
+    ) -> None:
+        parent = self.spec.parent
+        if (
+            parent is not None
+            and parent.field in changes
+            and changes[parent.field] != getattr(row, parent.field)
+        ):
+            violations.add(parent.field, "cannot be changed", "IMMUTABLE")
+
+    async def _live_row_for_write(self, uow: UnitOfWork, key: uuid.UUID, etag: str) -> Any:
+        row = await self.repository(uow).get(key, for_update=True)
+        if row.delete_time is not None:
+            raise NotFound(f"{self.spec.name} {key} is deleted", reason="DELETED")
+        self._check_etag(row, etag)
+        return row
+
+    def _check_etag(self, row: Any, etag: str) -> None:
+        if etag and etag != etag_of(row.revision):
+            raise Aborted(
+                f"{self.spec.name} {row.id} changed since it was read (etag mismatch)",
+                reason="ETAG_MISMATCH",
+            )
+
+    def _update_fields(self, message: Message, paths: Sequence[str]) -> list[str]:
+        if not paths:
+            return self.codec.populated_fields(message)
+        known = {f.name for f in message.DESCRIPTOR.fields}
+        bad = [p for p in paths if p not in known]
+        if bad:
+            raise InvalidArgument(
+                "update_mask names unknown fields",
+                violations=[
+                    FieldViolation("update_mask", f"unknown field {p[:100]!r}", "UNKNOWN_FIELD")
+                    for p in bad
+                ],
+            )
+        writable = self.codec.writable_fields
+        return [p for p in dict.fromkeys(paths) if p in writable]
+
+    def _defaults(self) -> dict[str, Any]:
+        return {}
+
+    def _apply(self, row: Any, candidate: Mapping[str, Any]) -> list[str]:
+        changed = [name for name, value in candidate.items() if getattr(row, name) != value]
+        for name in changed:
+            setattr(row, name, candidate[name])
+        return changed
+
+    def _audit(self, uow: UnitOfWork, *, created: bool) -> dict[str, Any]:
+        return {
+            "id": uuid.uuid4(),
+            "create_time": uow.now,
+            "update_time": uow.now,
+            "created_by": uow.actor,
+            "updated_by": uow.actor,
+            "revision": 1,
+        }
+
+    def _touch(self, uow: UnitOfWork, row: Any) -> None:
+        row.update_time = uow.now
+        row.updated_by = uow.actor
+        row.revision += 1
+
+    def _replay(self, stored: bytes, caller: Caller) -> Message:
+        message = self.spec.message.FromString(stored)
+        return message if caller.sees_sensitive else self.codec.mask(message)
+
+    @asynccontextmanager
+    async def _unique_errors(self) -> AsyncIterator[None]:
+        """Turn a unique-index violation into ALREADY_EXISTS naming the field."""
+        try:
+            async with translate_errors():
+                yield
+        except UniqueViolation as error:
+            if _is_idempotency_clash(error):
+                raise
+            field = self.spec.unique_fields.get(error.constraint) or (
+                error.columns[-1] if error.columns else ""
+            )
+            raise AlreadyExists(
+                f"a live {self.spec.name} with this {field or 'key'} already exists",
+                field=f"{self.spec.name}.{field}" if field else "",
+                reason=f"DUPLICATE_{field.upper()}" if field else "DUPLICATE",
+                metadata={"constraint": error.constraint} if error.constraint else None,
+            ) from error
+
+
+def _is_idempotency_clash(error: UniqueViolation) -> bool:
+    """True when the violated key is idempotency_keys' primary key."""
+    return error.constraint == "pk_idempotency_keys" or (
+        not error.constraint and error.columns == ["request_id"]
+    )

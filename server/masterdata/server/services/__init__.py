@@ -1,0 +1,1 @@
+"""Entity families: each declares its ResourceSpecs and overrides generic hooks."""

@@ -1,0 +1,102 @@
+"""One suite, two backends: every storage-touching test runs on SQLite and PostgreSQL.
+
+PostgreSQL comes from MASTERDATA_TEST_POSTGRES_URL (default the machine's `test`
+database). Each session works in a database of its own, created from that URL and
+dropped at the end, so runs never see each other's rows. Locally a missing
+PostgreSQL skips its tests with a reason; MASTERDATA_REQUIRE_POSTGRES=1 (CI) fails.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from grpc import aio
+from sqlalchemy import delete, text
+from sqlalchemy.engine import make_url
+
+from masterdata.server.app import App, build
+from masterdata.server.config import Settings
+from masterdata.server.db import migrate
+from masterdata.server.db.base import Base
+from masterdata.server.db.engine import Database
+
+DEFAULT_PG_URL = "postgresql+asyncpg://root@127.0.0.1:5432/test"
+BACKENDS = ["sqlite", "postgres"]
+
+
+def postgres_required() -> bool:
+    return os.environ.get("MASTERDATA_REQUIRE_POSTGRES", "") not in ("", "0")
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database for this test session."""
+    base = os.environ.get("MASTERDATA_TEST_POSTGRES_URL", DEFAULT_PG_URL)
+    try:
+        admin = await asyncpg.connect(_asyncpg_dsn(base), timeout=5)
+    except (OSError, asyncpg.PostgresError) as error:
+        if postgres_required():
+            pytest.fail(f"PostgreSQL is required but unreachable at {base}: {error}")
+        pytest.skip(f"PostgreSQL unreachable at {base} ({error}); set it up or ignore")
+    name = f"masterdata_test_{uuid.uuid4().hex[:10]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+async def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'masterdata.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    return Settings.load(environ={}, database_url=database_url, listen="127.0.0.1:0", **overrides)
+
+
+@pytest.fixture(scope="session")
+async def app(database_url: str) -> AsyncIterator[App]:
+    """A migrated database and a running server on an ephemeral port."""
+    settings = make_settings(database_url, health_interval_s=0.5)
+    db = Database.connect(settings)
+    await migrate.upgrade(db.writer)
+    server = build(settings, db)
+    await server.start()
+    yield server
+    await server.stop(0)
+
+
+async def truncate_all(db: Database) -> None:
+    async with db.writer.begin() as conn:
+        if db.is_postgres:
+            names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(Base.metadata.sorted_tables):
+                await conn.execute(delete(table))
+            await conn.execute(text("DELETE FROM sqlite_sequence"))
+
+
+@pytest.fixture
+async def db(app: App) -> AsyncIterator[Database]:
+    """The running server's database, emptied before the test."""
+    await truncate_all(app.runtime.db)
+    yield app.runtime.db
+
+
+@pytest.fixture
+async def channel(app: App, db: Database) -> AsyncIterator[aio.Channel]:
+    async with aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+        yield channel

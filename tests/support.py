@@ -1,0 +1,72 @@
+"""Helpers shared by tests: rich-status decoding, event reads."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.rpc import error_details_pb2, status_pb2
+from grpc import aio
+from sqlalchemy import func, select
+
+from masterdata.server.db.engine import Database
+from masterdata.server.db.models.events import EventRow
+
+
+@dataclass
+class RpcFailure:
+    """A failed call with its google.rpc details decoded."""
+
+    code: grpc.StatusCode
+    message: str
+    reason: str
+    metadata: dict[str, str]
+    violations: dict[str, str]
+
+    @property
+    def fields(self) -> set[str]:
+        return set(self.violations)
+
+
+def decode_failure(error: aio.AioRpcError) -> RpcFailure:
+    status = status_pb2.Status()
+    for key, value in error.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            status.ParseFromString(value)
+    reason, metadata, violations = "", {}, {}
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            reason, metadata = info.reason, dict(info.metadata)
+        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            violations = {v.field: v.description for v in bad.field_violations}
+    return RpcFailure(error.code(), error.details() or "", reason, metadata, violations)
+
+
+async def expect_failure(call: Awaitable[Any], code: grpc.StatusCode) -> RpcFailure:
+    """Await a call that must fail with `code`; return its decoded details."""
+    try:
+        await call
+    except aio.AioRpcError as error:
+        failure = decode_failure(error)
+        assert failure.code == code, f"expected {code}, got {failure.code}: {failure.message}"
+        return failure
+    raise AssertionError(f"expected {code}, the call succeeded")
+
+
+async def events(db: Database, **where: Any) -> list[EventRow]:
+    stmt = select(EventRow).order_by(EventRow.sequence)
+    for name, value in where.items():
+        stmt = stmt.where(getattr(EventRow, name) == value)
+    async with db.read_session() as session:
+        return list((await session.execute(stmt)).scalars())
+
+
+async def event_count(db: Database) -> int:
+    async with db.read_session() as session:
+        return int((await session.execute(select(func.count()).select_from(EventRow))).scalar_one())
