@@ -56,7 +56,7 @@ async def postgres_url() -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-async def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'masterdata.db'}"
     return str(request.getfixturevalue("postgres_url"))

@@ -110,6 +110,19 @@ class MessageCodec:
 
 
 def _column_reader(field: FieldDescriptor, column: Any) -> ToColumn:
+    read = _value_reader(field, column)
+    if field.is_repeated or field.type == FieldDescriptor.TYPE_MESSAGE or not field.has_presence:
+        return read
+    # An unset optional scalar clears the column: NULL, or its default when NOT NULL.
+    unset = None if column.nullable else getattr(column.default, "arg", None)
+
+    def read_optional(message: Message, name: str, violations: ViolationCollector) -> Any:
+        return read(message, name, violations) if message.HasField(name) else unset
+
+    return read_optional
+
+
+def _value_reader(field: FieldDescriptor, column: Any) -> ToColumn:
     column_type = column.type
     if field.is_repeated:
         return _repeated_reader(field)

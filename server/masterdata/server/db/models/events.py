@@ -35,6 +35,8 @@ class EventRow(Base):
     __table_args__ = (
         Index("ix_events_aggregate", "aggregate_type", "aggregate_id", "sequence"),
         Index("ix_events_event_type", "event_type", "sequence"),
+        # Never reuse a sequence number, even if the newest rows were removed by hand.
+        {"sqlite_autoincrement": True},
     )
 
 

@@ -8,7 +8,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from masterdata.server.db.base import Base, ResourceMixin
 
 
-
 class LocationRow(ResourceMixin, Base):
     __tablename__ = "locations"
 
