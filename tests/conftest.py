@@ -17,9 +17,9 @@ import pytest
 from grpc import aio
 from sqlalchemy import delete, text
 from sqlalchemy.engine import make_url
+from support import make_settings
 
 from masterdata.server.app import App, build
-from masterdata.server.config import Settings
 from masterdata.server.db import migrate
 from masterdata.server.db.base import Base
 from masterdata.server.db.engine import Database
@@ -60,10 +60,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'masterdata.db'}"
     return str(request.getfixturevalue("postgres_url"))
-
-
-def make_settings(database_url: str, **overrides: object) -> Settings:
-    return Settings.load(environ={}, database_url=database_url, listen="127.0.0.1:0", **overrides)
 
 
 @pytest.fixture(scope="session")

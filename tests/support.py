@@ -11,8 +11,14 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc import aio
 from sqlalchemy import func, select
 
+from masterdata.server.config import Settings
 from masterdata.server.db.engine import Database
 from masterdata.server.db.models.events import EventRow
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    """Settings for an in-process test server: no environment, an ephemeral port."""
+    return Settings.load(environ={}, database_url=database_url, listen="127.0.0.1:0", **overrides)
 
 
 @dataclass
