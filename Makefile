@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 IMAGE := .build/masterdata.binpb
 
-.PHONY: serve test proto lint check-proto buf-lint clean
+AGAINST ?= HEAD
+
+.PHONY: serve test proto lint check-proto buf-lint breaking clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +27,13 @@ check-proto: $(STAMP)
 buf-lint: $(STAMP)
 	$(BIN)/python scripts/gen_protos.py --image-only $(IMAGE)
 	$(BIN)/buf lint $(IMAGE) --path masterdata/v1
+
+# Breaking-change check of protos/ against a git revision (default: the last commit).
+breaking: $(STAMP) buf-lint
+	rm -rf .build/against && mkdir -p .build/against
+	git archive $(AGAINST) protos | tar -x -C .build/against
+	$(BIN)/python scripts/gen_protos.py --image-only .build/against.binpb --proto-root .build/against/protos
+	$(BIN)/buf breaking $(IMAGE) --against .build/against.binpb
 
 lint: $(STAMP) buf-lint
 	$(BIN)/ruff check .

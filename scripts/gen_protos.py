@@ -22,21 +22,22 @@ OUT_ROOT = ROOT / "clients"
 GENERATED = Path("masterdata") / "v1"
 
 
-def include_paths() -> list[Path]:
-    """Directories holding google/protobuf/*.proto and google/{rpc,type}/*.proto."""
+def include_paths(proto_root: Path = PROTO_ROOT) -> list[Path]:
+    """Directories holding our protos, google/protobuf/*.proto and google/{rpc,type}/*.proto."""
     import google.rpc.status_pb2 as status_pb2
 
     well_known = Path(grpc_tools.__file__).parent / "_proto"
     googleapis = Path(status_pb2.__file__).resolve().parent.parent.parent
-    return [PROTO_ROOT, well_known, googleapis]
+    return [proto_root, well_known, googleapis]
 
 
-def proto_files() -> list[str]:
-    return sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / GENERATED).glob("*.proto"))
+def proto_files(proto_root: Path = PROTO_ROOT) -> list[str]:
+    return sorted(str(p.relative_to(proto_root)) for p in (proto_root / GENERATED).glob("*.proto"))
 
 
-def run_protoc(args: list[str]) -> None:
-    argv = ["grpc_tools.protoc", *(f"-I{p}" for p in include_paths()), *args, *proto_files()]
+def run_protoc(args: list[str], proto_root: Path = PROTO_ROOT) -> None:
+    includes = (f"-I{p}" for p in include_paths(proto_root))
+    argv = ["grpc_tools.protoc", *includes, *args, *proto_files(proto_root)]
     if protoc.main(argv) != 0:
         raise SystemExit("protoc failed")
 
@@ -60,10 +61,11 @@ def generate(out_root: Path) -> None:
     (target / "__init__.py").write_text('"""Generated protobuf and gRPC code (make proto)."""\n')
 
 
-def write_image(path: Path) -> None:
+def write_image(path: Path, proto_root: Path = PROTO_ROOT) -> None:
     """A descriptor set with source info, the input of `buf lint` and `buf breaking`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    run_protoc([f"--descriptor_set_out={path}", "--include_imports", "--include_source_info"])
+    args = [f"--descriptor_set_out={path}", "--include_imports", "--include_source_info"]
+    run_protoc(args, proto_root)
 
 
 def check() -> int:
@@ -92,11 +94,12 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="fail when generated code is stale")
     parser.add_argument("--image", type=Path, help="also write a buf image (descriptor set) here")
     parser.add_argument("--image-only", type=Path, help="write only the buf image, here")
+    parser.add_argument("--proto-root", type=Path, default=PROTO_ROOT, help="for --image-only")
     args = parser.parse_args()
     if args.check:
         return check()
     if args.image_only:
-        write_image(args.image_only)
+        write_image(args.image_only, args.proto_root.resolve())
         return 0
     generate(OUT_ROOT)
     if args.image:

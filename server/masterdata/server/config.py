@@ -25,6 +25,8 @@ class Settings:
     max_overflow: int = 10
     #: Seconds a call waits for a free connection before UNAVAILABLE.
     pool_timeout_s: float = 10.0
+    #: Seconds to wait for a new database connection; an outage fails fast with UNAVAILABLE.
+    connect_timeout_s: float = 5.0
     #: Seconds in-flight calls get to finish after SIGTERM.
     shutdown_grace_s: float = 10.0
     #: Seconds between database probes that drive the health status.

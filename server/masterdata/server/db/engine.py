@@ -54,7 +54,11 @@ class Database:
             max_overflow=settings.max_overflow,
             pool_timeout=settings.pool_timeout_s,
             pool_pre_ping=False,
-            connect_args={"command_timeout": 60, "server_settings": {"timezone": "UTC"}},
+            connect_args={
+                "timeout": settings.connect_timeout_s,
+                "command_timeout": 60,
+                "server_settings": {"timezone": "UTC"},
+            },
         )
         return cls(engine, engine)
 

@@ -119,9 +119,9 @@ class ResourceService:
                 store.remember(request_id, method, b"", uow.now)
                 async with translate_errors():
                     await uow.session.flush()
-            candidate = self._defaults() | values
+            candidate = dict(values)
             await self._check(uow, candidate, violations, existing=None)
-            row = self.spec.model(**candidate, **self._audit(uow, created=True))
+            row = self.spec.model(**candidate, **self._audit(uow))
             uow.session.add(row)
             async with self._unique_errors():
                 await uow.session.flush()
@@ -226,7 +226,9 @@ class ResourceService:
     def record(self, uow: UnitOfWork, row: Any, verb: str, changed: Iterable[str] = ()) -> Message:
         """Append `<name>.<verb>` for `row` (masked) and return its unmasked message."""
         message = self.codec.to_message(row, reveal=True)
-        masked = self.codec.mask(self.spec.message.FromString(message.SerializeToString()))
+        masked = self.spec.message()
+        masked.CopyFrom(message)
+        self.codec.mask(masked)
         uow.record(
             PendingEvent(
                 aggregate_type=self.spec.name,
@@ -323,16 +325,13 @@ class ResourceService:
         writable = self.codec.writable_fields
         return [p for p in dict.fromkeys(paths) if p in writable]
 
-    def _defaults(self) -> dict[str, Any]:
-        return {}
-
     def _apply(self, row: Any, candidate: Mapping[str, Any]) -> list[str]:
         changed = [name for name, value in candidate.items() if getattr(row, name) != value]
         for name in changed:
             setattr(row, name, candidate[name])
         return changed
 
-    def _audit(self, uow: UnitOfWork, *, created: bool) -> dict[str, Any]:
+    def _audit(self, uow: UnitOfWork) -> dict[str, Any]:
         return {
             "id": uuid.uuid4(),
             "create_time": uow.now,

@@ -1,0 +1,1 @@
+"""Data access: the generic async repository, per-family specifics and query building."""
