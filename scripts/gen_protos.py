@@ -20,6 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "protos"
 OUT_ROOT = ROOT / "clients"
 GENERATED = Path("masterdata") / "v1"
+#: Descriptors with comments (source info), served by reflection so that
+#: `grpcurl describe` shows the API documentation.
+DESCRIPTOR_SET = "descriptor_set.binpb"
 
 
 def include_paths(proto_root: Path = PROTO_ROOT) -> list[Path]:
@@ -45,8 +48,8 @@ def run_protoc(args: list[str], proto_root: Path = PROTO_ROOT) -> None:
 def generate(out_root: Path) -> None:
     target = out_root / GENERATED
     target.mkdir(parents=True, exist_ok=True)
-    for stale in target.glob("*_pb2*.py*"):
-        stale.unlink()
+    for stale in [*target.glob("*_pb2*.py*"), target / DESCRIPTOR_SET]:
+        stale.unlink(missing_ok=True)
     bin_dir = Path(sys.executable).parent
     run_protoc(
         [
@@ -58,6 +61,7 @@ def generate(out_root: Path) -> None:
             f"--mypy_grpc_out={out_root}",
         ]
     )
+    write_image(target / DESCRIPTOR_SET)
     (target / "__init__.py").write_text('"""Generated protobuf and gRPC code (make proto)."""\n')
 
 
@@ -74,7 +78,9 @@ def check() -> int:
         generate(Path(tmp))
         fresh, committed = Path(tmp) / GENERATED, OUT_ROOT / GENERATED
         names = {p.name for p in fresh.iterdir()} | {
-            p.name for p in committed.iterdir() if p.is_file() and p.suffix in {".py", ".pyi"}
+            p.name
+            for p in committed.iterdir()
+            if p.is_file() and p.suffix in {".py", ".pyi", ".binpb"}
         }
         stale = sorted(
             n

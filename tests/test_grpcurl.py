@@ -92,15 +92,13 @@ async def test_describe_shows_rpcs(server: ServerProcess) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reflection serves the generated descriptors, which carry no source_code_info, "
-    "so proto comments never reach clients (see the report on protos/reflection)",
-)
 async def test_describe_shows_proto_comments(server: ServerProcess) -> None:
+    """grpcurl describe is the API reference: comments must reach clients."""
     result = await grpcurl(server, "describe", "masterdata.v1.LocationService.CreateLocation")
     assert result.returncode == 0, result.stderr
     assert "// Creates a location." in result.stdout
+    result = await grpcurl(server, "describe", "masterdata.v1.Location")
+    assert "// Trading region derived from state_code. Output only." in result.stdout
 
 
 async def test_create_then_get_through_json(server: ServerProcess) -> None:
@@ -116,8 +114,8 @@ async def test_create_then_get_through_json(server: ServerProcess) -> None:
     )
     assert fetched["location"]["id"] == location["id"]
     assert fetched["location"]["region"] == "REGION_WEST"
-    # grpcurl reads lowerCamel JSON names but prints the proto field names.
-    assert fetched["location"]["state_code"] == "GJ"
+    # proto3 JSON: lowerCamel field names
+    assert fetched["location"]["stateCode"] == "GJ"
 
 
 async def test_unimplemented_rpc(server: ServerProcess) -> None:

@@ -12,10 +12,10 @@ from typing import Any
 
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from sqlalchemy import text
 
 from masterdata.server.api.interceptors import ErrorBoundaryInterceptor
+from masterdata.server.api.reflection import enable_reflection
 from masterdata.server.api.servicers import LocationServicer, unimplemented_servicer
 from masterdata.server.config import Settings
 from masterdata.server.db import migrate
@@ -121,9 +121,7 @@ def build(settings: Settings, db: Database | None = None) -> App:
             adder(unimplemented_servicer(base, service), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
+    enable_reflection(server, SERVICE_NAMES)
     port = server.add_insecure_port(settings.listen)
     if port == 0:
         raise RuntimeError(f"cannot listen on {settings.listen}")
