@@ -35,7 +35,7 @@ class _DocumentedFile:
     def dependencies(self) -> list[_DocumentedFile]:
         return [_DocumentedFile(dep, self._documented) for dep in self._file.dependencies]
 
-    def CopyToProto(self, proto: descriptor_pb2.FileDescriptorProto) -> None:  # noqa: N802
+    def CopyToProto(self, proto: descriptor_pb2.FileDescriptorProto) -> None:
         serialized = self._documented.get(self.name)
         if serialized is None:
             self._file.CopyToProto(proto)
@@ -49,10 +49,10 @@ class DocumentedPool:
     def __init__(self, pool: descriptor_pool.DescriptorPool, documented: dict[str, bytes]) -> None:
         self._pool, self._documented = pool, documented
 
-    def FindFileByName(self, name: str) -> _DocumentedFile:  # noqa: N802
+    def FindFileByName(self, name: str) -> _DocumentedFile:
         return _DocumentedFile(self._pool.FindFileByName(name), self._documented)
 
-    def FindFileContainingSymbol(self, symbol: str) -> _DocumentedFile:  # noqa: N802
+    def FindFileContainingSymbol(self, symbol: str) -> _DocumentedFile:
         try:
             file = self._pool.FindFileContainingSymbol(symbol)
         except KeyError:
