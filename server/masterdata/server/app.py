@@ -7,47 +7,29 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any
 
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from sqlalchemy import text
 
+from masterdata.server.api import commodities, events, locations, organizations, trade_terms
 from masterdata.server.api.interceptors import ErrorBoundaryInterceptor
 from masterdata.server.api.reflection import enable_reflection
-from masterdata.server.api.servicers import LocationServicer, unimplemented_servicer
 from masterdata.server.config import Settings
 from masterdata.server.db import migrate
 from masterdata.server.db.engine import Database
 from masterdata.server.resources.runtime import Runtime
-from masterdata.server.resources.service import ResourceService
-from masterdata.server.services.locations import LOCATION
-from masterdata.v1 import (
-    commodity_pb2,
-    commodity_pb2_grpc,
-    events_pb2,
-    events_pb2_grpc,
-    location_pb2,
-    location_pb2_grpc,
-    organization_pb2,
-    organization_pb2_grpc,
-    trade_terms_pb2,
-    trade_terms_pb2_grpc,
-)
+from masterdata.v1 import commodity_pb2, events_pb2, location_pb2, organization_pb2, trade_terms_pb2
 
 log = logging.getLogger("masterdata.server")
 
-#: Every proto module of the contract with its generated gRPC module.
-CONTRACT: tuple[tuple[ModuleType, ModuleType], ...] = (
-    (location_pb2, location_pb2_grpc),
-    (organization_pb2, organization_pb2_grpc),
-    (commodity_pb2, commodity_pb2_grpc),
-    (trade_terms_pb2, trade_terms_pb2_grpc),
-    (events_pb2, events_pb2_grpc),
-)
+#: Each API module registers its service(s) with `add_to_server(server, runtime)`.
+API_MODULES = (locations, organizations, commodities, trade_terms, events)
 SERVICE_NAMES = tuple(
-    service.full_name for pb2, _ in CONTRACT for service in pb2.DESCRIPTOR.services_by_name.values()
+    service.full_name
+    for pb2 in (location_pb2, organization_pb2, commodity_pb2, trade_terms_pb2, events_pb2)
+    for service in pb2.DESCRIPTOR.services_by_name.values()
 )
 
 
@@ -62,6 +44,8 @@ class App:
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def start(self) -> None:
+        for hook in self.runtime.on_start:
+            await hook()
         await self.server.start()
         self._tasks.append(asyncio.create_task(self._watch_database(), name="health"))
         log.info("masterdata listening on port %d", self.port)
@@ -71,6 +55,8 @@ class App:
         await self.health.enter_graceful_shutdown()
         for task in self._tasks:
             task.cancel()
+        for hook in self.runtime.on_stop:
+            await hook()
         grace = self.runtime.settings.shutdown_grace_s if grace is None else grace
         await self.server.stop(grace)
         for task in self._tasks:
@@ -111,14 +97,8 @@ def build(settings: Settings, db: Database | None = None) -> App:
     db = db or Database.connect(settings)
     runtime = Runtime(db, settings)
     server = aio.server(interceptors=[ErrorBoundaryInterceptor()])
-    location_pb2_grpc.add_LocationServiceServicer_to_server(
-        LocationServicer(ResourceService(runtime, LOCATION)), server
-    )
-    for pb2, pb2_grpc in CONTRACT[1:]:
-        for service in pb2.DESCRIPTOR.services_by_name.values():
-            base = getattr(pb2_grpc, f"{service.name}Servicer")
-            adder = getattr(pb2_grpc, f"add_{service.name}Servicer_to_server")
-            adder(unimplemented_servicer(base, service), server)
+    for module in API_MODULES:
+        module.add_to_server(server, runtime)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     enable_reflection(server, SERVICE_NAMES)

@@ -11,7 +11,8 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from google.protobuf.descriptor import FieldDescriptor
@@ -21,6 +22,9 @@ from sqlalchemy import Numeric, String, Uuid, inspect
 
 from masterdata.server.domain.errors import ViolationCollector
 
+if TYPE_CHECKING:
+    from masterdata.server.resources.spec import ResourceSpec
+
 #: Fields every resource has that the server owns.
 STANDARD_OUTPUT_ONLY = frozenset(
     {"id", "create_time", "update_time", "delete_time", "created_by", "updated_by", "etag"}
@@ -28,6 +32,12 @@ STANDARD_OUTPUT_ONLY = frozenset(
 
 ToColumn = Callable[[Any, str, ViolationCollector], Any]
 ToProto = Callable[[Message, str, Any], None]
+
+
+@cache
+def codec_for(spec: ResourceSpec) -> MessageCodec:
+    """The one codec of a resource spec (specs hash by identity)."""
+    return MessageCodec(spec.message, spec.model, output_only=spec.output_only, masked=spec.masked)
 
 
 def etag_of(revision: int) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from masterdata.server.config import Settings
@@ -13,11 +13,15 @@ from masterdata.server.resources.caller import Caller
 
 @dataclass
 class Runtime:
-    """Database, settings and the hook that wakes event-feed readers after a commit."""
+    """Database, settings and the lifecycle hooks that API modules attach to."""
 
     db: Database
     settings: Settings
     on_events_committed: list[Callable[[], None]] = field(default_factory=list)
+    #: Started with the server (e.g. the event-feed listener).
+    on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    #: Run first on shutdown, before in-flight calls are drained (e.g. end streams).
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def unit_of_work(self, caller: Caller, request_id: str = "") -> UnitOfWork:
         return UnitOfWork(

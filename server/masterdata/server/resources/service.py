@@ -29,7 +29,7 @@ from masterdata.server.domain.errors import (
 from masterdata.server.repositories.generic import ResourceRepository
 from masterdata.server.repositories.idempotency import IdempotencyStore
 from masterdata.server.resources.caller import Caller
-from masterdata.server.resources.codec import MessageCodec, etag_of
+from masterdata.server.resources.codec import codec_for, etag_of
 from masterdata.server.resources.ids import parse_id, parse_request_id
 from masterdata.server.resources.listing import ListRequest, list_page
 from masterdata.server.resources.runtime import Runtime
@@ -50,9 +50,7 @@ class ResourceService:
     def __init__(self, runtime: Runtime, spec: ResourceSpec) -> None:
         self.runtime = runtime
         self.spec = spec
-        self.codec = MessageCodec(
-            spec.message, spec.model, output_only=spec.output_only, masked=spec.masked
-        )
+        self.codec = codec_for(spec)
 
     # ---- reads -------------------------------------------------------------
 
@@ -200,11 +198,22 @@ class ResourceService:
         """Side effects of an update in the same transaction."""
 
     async def _before_delete(self, uow: UnitOfWork, row: Any, force: bool) -> None:
-        """Refuse, or cascade to children, before a soft delete."""
-        if force:
-            raise InvalidArgument(
-                f"{self.spec.name} has no children; force is not supported", reason="NO_FORCE"
+        """Refuse while live children exist, or with `force` soft-delete them too."""
+        live = {link: await self._live_children(uow, link, row.id) for link in self.spec.children}
+        blocking = {link.spec.name: len(rows) for link, rows in live.items() if rows}
+        if blocking and not force:
+            counts = ", ".join(f"{n} {name}" for name, n in blocking.items())
+            raise FailedPrecondition(
+                f"{self.spec.name} {row.id} has live children ({counts}); "
+                "delete them first or pass force",
+                reason="HAS_CHILDREN",
+                metadata={name: str(n) for name, n in blocking.items()},
             )
+        for link, rows in live.items():
+            for child in rows:
+                child.delete_time = uow.now
+                self._touch(uow, child)
+                record_event(uow, link.spec, child, "deleted")
 
     async def _before_undelete(self, uow: UnitOfWork, row: Any) -> None:
         """Refuse an undelete that would break an invariant (e.g. a deleted parent)."""
@@ -368,6 +377,33 @@ class ResourceService:
                 reason=f"DUPLICATE_{field.upper()}" if field else "DUPLICATE",
                 metadata={"constraint": error.constraint} if error.constraint else None,
             ) from error
+
+
+def record_event(
+    uow: UnitOfWork, spec: ResourceSpec, row: Any, verb: str, changed: Iterable[str] = ()
+) -> Message:
+    """Append `<spec.name>.<verb>` for `row` to the unit of work.
+
+    The event carries the resource after the change, masked as for a caller without
+    the sensitive scope; the unmasked message is returned for the response.
+    """
+    codec = codec_for(spec)
+    message = codec.to_message(row, reveal=True)
+    masked = spec.message()
+    masked.CopyFrom(message)
+    codec.mask(masked)
+    uow.record(
+        PendingEvent(
+            aggregate_type=spec.name,
+            aggregate_id=row.id,
+            aggregate_version=row.revision,
+            event_type=f"{spec.name}.{verb}",
+            resource_type=spec.resource_type,
+            resource=masked.SerializeToString(),
+            changed_fields=tuple(changed),
+        )
+    )
+    return message
 
 
 def _is_idempotency_clash(error: UniqueViolation) -> bool:

@@ -26,6 +26,14 @@ class ParentLink:
 
 
 @dataclass(frozen=True)
+class ChildLink:
+    """Children soft-deleted with their parent by `Delete<Parent>(force=true)`."""
+
+    spec: ResourceSpec
+    field: str
+
+
+@dataclass(frozen=True, eq=False)
 class ResourceSpec:
     """Declarative description of a resource served by the generic path.
 
@@ -48,6 +56,8 @@ class ResourceSpec:
     unique_fields: Mapping[str, str] = field(default_factory=dict)
     #: Field -> masking function, applied unless the caller may see sensitive data.
     masked: Mapping[str, Callable[[str], str]] = field(default_factory=dict)
+    #: Children whose live rows block a Delete unless `force` (then deleted too).
+    children: tuple[ChildLink, ...] = ()
 
     @property
     def resource_type(self) -> str:

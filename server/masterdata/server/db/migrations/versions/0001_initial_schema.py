@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 07:04:24.358601
+Create Date: 2026-11-26 07:15:18.374941
 """
 
 from collections.abc import Sequence
