@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -30,7 +29,7 @@ class Stats:
 def percentile(sorted_values: list[float], fraction: float) -> float:
     if not sorted_values:
         return 0.0
-    index = min(len(sorted_values) - 1, int(round(fraction * (len(sorted_values) - 1))))
+    index = min(len(sorted_values) - 1, round(fraction * (len(sorted_values) - 1)))
     return sorted_values[index]
 
 
@@ -80,7 +79,3 @@ def compare(subject: Stats, baseline: Stats) -> dict[str, Any]:
 def emit(report: dict[str, Any]) -> None:
     json.dump(report, sys.stdout, indent=2)
     sys.stdout.write("\n")
-
-
-def median_of(values: list[float]) -> float:
-    return statistics.median(values) if values else 0.0
