@@ -1,10 +1,17 @@
-"""Run the real `masterdata` command as a subprocess, so tests see what operators see."""
+"""Run the real `masterdata` command as a subprocess, so tests see what operators see.
+
+Servers listen on 127.0.0.1:0 and the port is read from their "listening on port N"
+log line. Picking a free port here and passing it in would race: grpc binds with
+SO_REUSEPORT, so if another process grabbed the port in between, both would bind it
+silently and share its connections instead of failing.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import socket
 import sys
@@ -20,9 +27,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 15.0
-#: Words in stderr that mean the listen port was taken between picking and binding.
-_PORT_CLASH = ("cannot listen", "address already in use")
-_handed_out: set[int] = set()
+#: The line `App.start` logs once the server is bound.
+_LISTENING = re.compile(r"masterdata listening on port (\d+)")
 
 
 def masterdata_command() -> list[str]:
@@ -34,20 +40,17 @@ def masterdata_command() -> list[str]:
 
 
 def free_port() -> int:
-    """A port nothing listens on now and that this test run has not handed out before."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port not in _handed_out:
-            _handed_out.add(port)
-            return port
+    """A port nothing listens on right now (for commands that must not get to bind it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def command_env(database_url: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """This environment minus any stray MASTERDATA_* setting, plus the ones the test wants."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MASTERDATA_")}
     env["MASTERDATA_DATABASE_URL"] = database_url
+    env["MASTERDATA_LOG_LEVEL"] = "INFO"  # the "listening on port" line is INFO
     env.update(extra or {})
     return env
 
@@ -87,11 +90,11 @@ async def run_masterdata(
 
 @dataclass
 class ServerProcess:
-    """A `masterdata serve` subprocess listening on 127.0.0.1:`port`."""
+    """A `masterdata serve` subprocess listening on 127.0.0.1:`port` (0 until known)."""
 
     process: asyncio.subprocess.Process
-    port: int
     stderr_path: Path
+    port: int = 0
 
     @property
     def target(self) -> str:
@@ -106,18 +109,26 @@ class ServerProcess:
         return f"masterdata serve (exit {self.process.returncode}) stderr:\n{self.stderr}"
 
     async def wait_serving(self, timeout_s: float = START_TIMEOUT_S) -> None:
-        """Poll Health/Check("") until SERVING; fail early if the process dies."""
+        """Wait for the bound port, then until Health/Check("") is SERVING."""
         deadline = time.monotonic() + timeout_s
+        while not self.port:
+            if match := _LISTENING.search(self.stderr):
+                self.port = int(match[1])
+            else:
+                self._check_alive(deadline, timeout_s)
+                await asyncio.sleep(0.05)
         async with aio.insecure_channel(self.target) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
-            while True:
-                if self.process.returncode is not None:
-                    raise AssertionError(f"server exited before serving; {self.describe()}")
-                if await _is_serving(stub):
-                    return
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"not SERVING after {timeout_s}s; {self.describe()}")
+            while not await _is_serving(stub):
+                self._check_alive(deadline, timeout_s)
                 await asyncio.sleep(0.1)
+
+    def _check_alive(self, deadline: float, timeout_s: float) -> None:
+        """Fail with the captured stderr if the server died or is too slow to start."""
+        if self.process.returncode is not None:
+            raise AssertionError(f"server exited before serving; {self.describe()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not SERVING after {timeout_s}s; {self.describe()}")
 
     async def terminate(self, timeout_s: float = STOP_TIMEOUT_S) -> int:
         """SIGTERM, then wait for the exit code (killing it if it overstays)."""
@@ -152,42 +163,32 @@ async def _kill(process: asyncio.subprocess.Process) -> None:
         await process.wait()
 
 
-async def spawn_server(
-    database_url: str, env: Mapping[str, str] | None = None, port: int | None = None
-) -> ServerProcess:
-    """Start `masterdata serve` without waiting for it (see wait_serving)."""
-    port = free_port() if port is None else port
-    fd, name = tempfile.mkstemp(prefix=f"masterdata-serve-{port}-", suffix=".log")
+async def spawn_server(database_url: str, env: Mapping[str, str] | None = None) -> ServerProcess:
+    """Start `masterdata serve --listen 127.0.0.1:0` without waiting for it."""
+    fd, name = tempfile.mkstemp(prefix="masterdata-serve-", suffix=".log")
     with os.fdopen(fd, "wb") as stderr:
         process = await asyncio.create_subprocess_exec(
             *masterdata_command(),
             "serve",
             "--listen",
-            f"127.0.0.1:{port}",
+            "127.0.0.1:0",
             env=command_env(database_url, env),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=stderr,
         )
-    return ServerProcess(process, port, Path(name))
+    return ServerProcess(process, Path(name))
 
 
-async def start_server(
-    database_url: str, env: Mapping[str, str] | None = None, attempts: int = 3
-) -> ServerProcess:
-    """Spawn and wait until SERVING, retrying on a fresh port if the port was taken."""
-    for attempt in range(1, attempts + 1):
-        server = await spawn_server(database_url, env)
-        try:
-            await server.wait_serving()
-            return server
-        except AssertionError:
-            await server.kill()
-            clash = any(word in server.stderr.lower() for word in _PORT_CLASH)
-            if not clash or attempt == attempts:
-                raise
-            server.stderr_path.unlink(missing_ok=True)
-    raise AssertionError("unreachable")
+async def start_server(database_url: str, env: Mapping[str, str] | None = None) -> ServerProcess:
+    """Spawn `masterdata serve` and wait until it is SERVING (killing it if it never is)."""
+    server = await spawn_server(database_url, env)
+    try:
+        await server.wait_serving()
+    except BaseException:
+        await server.kill()
+        raise
+    return server
 
 
 @contextlib.asynccontextmanager

@@ -6,12 +6,16 @@ import asyncio
 import json
 import shutil
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from google.protobuf import descriptor_pb2
+from google.protobuf.descriptor import FileDescriptor
 from processes import CommandResult, ServerProcess, running_server
+
+from masterdata.v1 import location_pb2
 
 SERVICES = {
     "masterdata.v1.LocationService",
@@ -45,11 +49,14 @@ async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Serv
         yield process
 
 
-async def grpcurl(server: ServerProcess, *args: str, data: Any = None) -> CommandResult:
-    """Run `grpcurl -plaintext [-d json] <args> target` (target inserted before a method)."""
-    flags = ["-plaintext"] if data is None else ["-plaintext", "-d", json.dumps(data)]
-    verb, *rest = args
-    argv = [*flags, server.target, verb, *rest]
+async def grpcurl(
+    server: ServerProcess, *args: str, data: Any = None, flags: Sequence[str] = ()
+) -> CommandResult:
+    """Run `grpcurl -plaintext [-d json] [flags] target <args>`."""
+    argv = ["-plaintext", *flags]
+    if data is not None:
+        argv += ["-d", json.dumps(data)]
+    argv += [server.target, *args]
     process = await asyncio.create_subprocess_exec(
         grpcurl_path(),
         *argv,
@@ -118,8 +125,37 @@ async def test_create_then_get_through_json(server: ServerProcess) -> None:
     assert fetched["location"]["stateCode"] == "GJ"
 
 
-async def test_unimplemented_rpc(server: ServerProcess) -> None:
-    result = await grpcurl(server, "masterdata.v1.TradeTermsService/ListTradeTypes", data={})
+def newer_contract_protoset(path: Path) -> Path:
+    """A protoset in which LocationService has one RPC more than this server implements."""
+    files: dict[str, descriptor_pb2.FileDescriptorProto] = {}
+
+    def add(file: FileDescriptor) -> None:
+        for dependency in file.dependencies:
+            add(dependency)
+        if file.name not in files:
+            files[file.name] = descriptor_pb2.FileDescriptorProto()
+            file.CopyToProto(files[file.name])
+
+    add(location_pb2.DESCRIPTOR)
+    [service] = files[location_pb2.DESCRIPTOR.name].service
+    service.method.add(
+        name="ForgetLocation",
+        input_type=".masterdata.v1.GetLocationRequest",
+        output_type=".masterdata.v1.GetLocationResponse",
+    )
+    path.write_bytes(descriptor_pb2.FileDescriptorSet(file=files.values()).SerializeToString())
+    return path
+
+
+async def test_rpc_the_server_lacks_is_unimplemented(server: ServerProcess, tmp_path: Path) -> None:
+    """A client built from a newer contract gets Unimplemented, not a crash or a hang."""
+    protoset = newer_contract_protoset(tmp_path / "newer.protoset")
+    result = await grpcurl(
+        server,
+        "masterdata.v1.LocationService/ForgetLocation",
+        data={"id": "00000000-0000-0000-0000-000000000000"},
+        flags=["-protoset", str(protoset)],
+    )
     assert result.returncode == GRPCURL_RPC_ERROR + UNIMPLEMENTED, result.stderr
     assert "Code: Unimplemented" in result.stderr
 
