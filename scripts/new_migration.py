@@ -25,8 +25,7 @@ import asyncpg
 from alembic import command
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import masterdata.server.db.models  # noqa: F401
-import masterdata.server.db.models.events  # noqa: F401
+import masterdata.server.db.models.events  # noqa: F401  (imports and registers every model)
 from masterdata.server.db.base import Base
 from masterdata.server.db.migrate import MIGRATIONS, alembic_config
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import masterdata.server.db.models
-import masterdata.server.db.models.events  # noqa: F401
+import masterdata.server.db.models.events  # noqa: F401  (imports and registers every model)
 from masterdata.server.db.base import Base
 
 
