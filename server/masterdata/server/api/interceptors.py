@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -58,7 +59,9 @@ class ErrorBoundaryInterceptor(aio.ServerInterceptor):
 
 def _enter(context: aio.ServicerContext) -> Caller:
     call_id = uuid.uuid4().hex[:16]
-    caller = Caller(call_id=call_id)
+    remaining = context.time_remaining()
+    deadline = None if remaining is None else time.monotonic() + remaining
+    caller = Caller(call_id=call_id, deadline=deadline)
     set_current_caller(caller)
     return caller
 

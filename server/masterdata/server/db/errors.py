@@ -11,6 +11,7 @@ from sqlalchemy import exc as sa_exc
 from masterdata.server.domain.errors import (
     Aborted,
     AlreadyExists,
+    DeadlineExceeded,
     FailedPrecondition,
     MasterdataError,
     Unavailable,
@@ -19,6 +20,8 @@ from masterdata.server.domain.errors import (
 _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (?:index '(?P<index>[^']+)'|(?P<cols>.+))")
 _PG_UNAVAILABLE_STATES = {"08000", "08003", "08006", "08001", "08004", "57P01", "57P02", "57P03"}
 _PG_RETRY_STATES = {"40001", "40P01"}
+#: statement_timeout (query_canceled) and lock_timeout (lock_not_available).
+_PG_TIMEOUT_STATES = {"57014", "55P03"}
 
 
 class UniqueViolation(AlreadyExists):
@@ -63,6 +66,8 @@ def translate(error: BaseException) -> MasterdataError | None:
             return FailedPrecondition("a referenced resource does not exist", reason="REFERENCE")
         return None
     state = _sqlstate(error)
+    if state in _PG_TIMEOUT_STATES:
+        return DeadlineExceeded("the deadline passed before the database finished")
     if state in _PG_RETRY_STATES:
         return Aborted("the transaction conflicted with another; retry", reason="CONFLICT")
     if isinstance(error, sa_exc.TimeoutError):

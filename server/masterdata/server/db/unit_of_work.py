@@ -52,6 +52,7 @@ class UnitOfWork:
         actor: str,
         request_id: str = "",
         after_commit: Callable[[], None] | None = None,
+        timeout_s: float | None = None,
     ) -> None:
         self._db = db
         self.actor = actor
@@ -60,12 +61,26 @@ class UnitOfWork:
         self._events: list[PendingEvent] = []
         self._after_commit = after_commit
         self._committed = False
+        self._timeout_s = timeout_s
         self.session: AsyncSession
 
     async def __aenter__(self) -> Self:
         self.session = self._db.write_session()
         await self.session.begin()
+        if self._timeout_s is not None and self._db.is_postgres:
+            await self._bound_by_deadline(self._timeout_s)
         return self
+
+    async def _bound_by_deadline(self, seconds: float) -> None:
+        """Statements and lock waits of this transaction end when the caller gives up."""
+        milliseconds = str(max(1, int(seconds * 1000)))
+        async with translate_errors():
+            await self.session.execute(
+                select(
+                    func.set_config("statement_timeout", milliseconds, True),
+                    func.set_config("lock_timeout", milliseconds, True),
+                )
+            )
 
     async def __aexit__(
         self,

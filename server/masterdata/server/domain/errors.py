@@ -83,6 +83,12 @@ class Aborted(MasterdataError):
     default_reason = "ABORTED"
 
 
+class DeadlineExceeded(MasterdataError):
+    """The caller's deadline passed while the database was still working."""
+
+    default_reason = "DEADLINE_EXCEEDED"
+
+
 class Unavailable(MasterdataError):
     """The database cannot be reached; the caller may retry."""
 

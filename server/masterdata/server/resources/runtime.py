@@ -24,11 +24,13 @@ class Runtime:
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def unit_of_work(self, caller: Caller, request_id: str = "") -> UnitOfWork:
+        """A write transaction for `caller`, its database work bounded by their deadline."""
         return UnitOfWork(
             self.db,
             actor=caller.identity,
             request_id=request_id or caller.call_id,
             after_commit=self._events_committed,
+            timeout_s=caller.time_left(),
         )
 
     def _events_committed(self) -> None:
