@@ -1,0 +1,1 @@
+"""Who may call what: authentication, scopes, rate limits."""
