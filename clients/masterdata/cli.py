@@ -1,4 +1,4 @@
-"""The `masterdata` command: run, migrate and (later) call the service."""
+"""The `masterdata` command: run, migrate and seed (later: call) the service."""
 
 from __future__ import annotations
 
@@ -35,6 +35,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _server_flags(migrate)
     migrate.add_argument("--revision", default="head", help="target revision (default head)")
+
+    seed = commands.add_parser(
+        "seed",
+        help="load standard reference data (idempotent)",
+        description=(
+            "Load standard reference data: the six trade-term families (FOB, CIF, EXW, "
+            "LC at sight, 30 days credit, ...), cotton parameter templates and sample "
+            "commodities. Works directly on the database through the service layer "
+            "(validation and events apply), not over gRPC. Records whose name or code "
+            "is already taken are left as they are, so running it again changes nothing. "
+            "SQLite is migrated first; PostgreSQL must be migrated with `masterdata migrate`."
+        ),
+    )
+    _server_flags(seed)
     return parser
 
 
@@ -50,6 +64,28 @@ async def _migrate(args: argparse.Namespace) -> None:
         print(f"database at revision {await migrate.current_revision(db.writer)}")
     finally:
         await db.dispose()
+
+
+async def _seed(args: argparse.Namespace) -> int:
+    from masterdata.server.app import prepare_schema
+    from masterdata.server.config import Settings
+    from masterdata.server.db.engine import Database
+    from masterdata.server.db.migrate import SchemaNotCurrent
+    from masterdata.server.resources.runtime import Runtime
+    from masterdata.server.seed import SeedError, seed_reference_data
+
+    settings = Settings.load(database_url=args.database_url)
+    db = Database.connect(settings)
+    try:
+        await prepare_schema(settings, db)
+        report = await seed_reference_data(Runtime(db, settings))
+    except (SchemaNotCurrent, SeedError) as error:
+        print(f"masterdata: {error}", file=sys.stderr)
+        return 1
+    finally:
+        await db.dispose()
+    print(report.table())
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -77,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "migrate":
         asyncio.run(_migrate(args))
+    if args.command == "seed":
+        return asyncio.run(_seed(args))
     return 0
 
 

@@ -44,6 +44,9 @@ class App:
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def start(self) -> None:
+        # Every name answers from the first call on: NOT_SERVING until the first probe.
+        for name in ("", *SERVICE_NAMES):
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         for hook in self.runtime.on_start:
             await hook()
         await self.server.start()
@@ -96,7 +99,9 @@ def build(settings: Settings, db: Database | None = None) -> App:
     """Wire services, servicers, health and reflection; bind but do not start."""
     db = db or Database.connect(settings)
     runtime = Runtime(db, settings)
-    server = aio.server(interceptors=[ErrorBoundaryInterceptor()])
+    server = aio.server(
+        interceptors=[ErrorBoundaryInterceptor()], options=settings.grpc_server_options()
+    )
     for module in API_MODULES:
         module.add_to_server(server, runtime)
     health_servicer = health.aio.HealthServicer()

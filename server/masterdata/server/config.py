@@ -41,10 +41,38 @@ class Settings:
     auto_migrate_sqlite: bool = True
     #: Log level name.
     log_level: str = "INFO"
+    #: Seconds without a message after which an event subscription gets a heartbeat.
+    heartbeat_interval_s: float = 5.0
+    #: Seconds between polls of the event table: the fallback for a missed notification.
+    feed_poll_interval_s: float = 2.0
+    #: Events per read of the event table (shared live batches and catch-up pages).
+    feed_batch_size: int = 500
+    #: Recent live batches kept in memory for subscribers that lag a little behind.
+    feed_retained_batches: int = 16
+    #: HTTP/2 streams one connection may open (grpc.max_concurrent_streams); 0 = grpc default.
+    max_concurrent_streams: int = 0
+    #: Calls queued before grpc starts shedding them (grpc.server.max_pending_requests).
+    #: grpc's default (1000) CANCELs about half of a burst of 10,000 subscriptions.
+    max_pending_requests: int = 20000
+    #: Beyond this many queued calls grpc refuses every new one.
+    max_pending_requests_hard_limit: int = 40000
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    def grpc_server_options(self) -> list[tuple[str, int]]:
+        """Channel arguments of the gRPC server built from these settings."""
+        options = [
+            ("grpc.server.max_pending_requests", self.max_pending_requests),
+            (
+                "grpc.server.max_pending_requests_hard_limit",
+                max(self.max_pending_requests_hard_limit, self.max_pending_requests),
+            ),
+        ]
+        if self.max_concurrent_streams > 0:
+            options.append(("grpc.max_concurrent_streams", self.max_concurrent_streams))
+        return options
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

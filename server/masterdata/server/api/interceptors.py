@@ -1,4 +1,11 @@
-"""Server interceptors: the caller context and the error boundary of every RPC."""
+"""The server interceptor every masterdata RPC passes through.
+
+It establishes who is calling (authentication), whether they may (scope table,
+rate limit, stream cap), records metrics and one access-log line, and is the error
+boundary: servicers contain no try/except — a MasterdataError becomes its
+canonical code with google.rpc details, a driver error is translated, and anything
+else is INTERNAL with the call's request id (logged with its traceback).
+"""
 
 from __future__ import annotations
 
@@ -14,18 +21,21 @@ from grpc import aio
 from masterdata.server.api.errors import internal_status, to_status
 from masterdata.server.db.errors import translate
 from masterdata.server.domain.errors import MasterdataError
+from masterdata.server.observability.metrics import Metrics
 from masterdata.server.resources.caller import Caller, set_current_caller
+from masterdata.server.security.gatekeeper import Gatekeeper
+from masterdata.server.security.identity import Principal
 
 log = logging.getLogger("masterdata.rpc")
+REQUEST_ID_HEADER = "x-request-id"
 
 
 class ErrorBoundaryInterceptor(aio.ServerInterceptor):
-    """Sets the caller for the call and maps every exception to a status.
+    """Wraps every `/masterdata.*` handler; health and reflection pass untouched."""
 
-    Servicers therefore contain no try/except: a MasterdataError becomes its
-    canonical code with google.rpc details, a driver error is translated, and
-    anything else is INTERNAL with a correlation id (logged with its traceback).
-    """
+    def __init__(self, gate: Gatekeeper | None = None, metrics: Metrics | None = None) -> None:
+        self.gate = gate or Gatekeeper(scopes={})
+        self.metrics = metrics
 
     async def intercept_service(
         self,
@@ -33,77 +43,127 @@ class ErrorBoundaryInterceptor(aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
-        if handler is None or not handler_call_details.method.startswith("/masterdata."):
-            return handler
         method = handler_call_details.method
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                _wrap_unary(handler.unary_unary, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
-                _wrap_stream(handler.unary_stream, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_stream:
-            return grpc.stream_stream_rpc_method_handler(
-                _wrap_stream(handler.stream_stream, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
+        if handler is None or not method.startswith("/masterdata."):
+            return handler
+        kinds = (
+            (handler.unary_unary, grpc.unary_unary_rpc_method_handler, self._unary),
+            (handler.unary_stream, grpc.unary_stream_rpc_method_handler, self._stream),
+            (handler.stream_stream, grpc.stream_stream_rpc_method_handler, self._stream),
+        )
+        for behaviour, make, wrap in kinds:
+            if behaviour:
+                return make(
+                    wrap(behaviour, method),
+                    request_deserializer=handler.request_deserializer,
+                    response_serializer=handler.response_serializer,
+                )
         return handler
 
+    def _unary(self, behaviour: Callable[..., Awaitable[Any]], method: str) -> Any:
+        async def unary(request: Any, context: aio.ServicerContext) -> Any:
+            call = _Call(self, method, context)
+            try:
+                call.enter(request)
+                response = await behaviour(request, context)
+                call.code = grpc.StatusCode.OK
+                return response
+            except aio.AbortError:
+                raise
+            except Exception as error:  # the boundary: nothing escapes unmapped
+                await call.fail(error)
+            finally:
+                call.finish()
 
-def _enter(context: aio.ServicerContext) -> Caller:
-    call_id = uuid.uuid4().hex[:16]
-    remaining = context.time_remaining()
-    deadline = None if remaining is None else time.monotonic() + remaining
-    caller = Caller(call_id=call_id, deadline=deadline)
-    set_current_caller(caller)
-    return caller
+        return unary
 
+    def _stream(self, behaviour: Callable[..., AsyncIterator[Any]], method: str) -> Any:
+        async def stream(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
+            call = _Call(self, method, context)
+            try:
+                call.enter(request if not hasattr(request, "__aiter__") else None, stream=True)
+                async for response in behaviour(request, context):
+                    yield response
+                call.code = grpc.StatusCode.OK
+            except aio.AbortError:
+                raise
+            except Exception as error:
+                await call.fail(error)
+            finally:
+                call.finish()
 
-async def _fail(
-    error: BaseException, context: aio.ServicerContext, caller: Caller, method: str
-) -> None:
-    domain = error if isinstance(error, MasterdataError) else translate(error)
-    if domain is not None:
-        status = to_status(domain)
-    else:
-        log.error("unexpected error in %s (call %s)", method, caller.call_id, exc_info=error)
-        status = internal_status(caller.call_id)
-    await context.abort(status.code, status.details, status.trailing_metadata)
-
-
-def _wrap_unary(
-    behaviour: Callable[..., Awaitable[Any]], method: str
-) -> Callable[..., Awaitable[Any]]:
-    async def unary(request: Any, context: aio.ServicerContext) -> Any:
-        caller = _enter(context)
-        try:
-            return await behaviour(request, context)
-        except aio.AbortError:
-            raise
-        except Exception as error:  # the boundary: nothing escapes unmapped
-            await _fail(error, context, caller, method)
-
-    return unary
+        return stream
 
 
-def _wrap_stream(
-    behaviour: Callable[..., AsyncIterator[Any]], method: str
-) -> Callable[..., AsyncIterator[Any]]:
-    async def stream(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
-        caller = _enter(context)
-        try:
-            async for response in behaviour(request, context):
-                yield response
-        except aio.AbortError:
-            raise
-        except Exception as error:
-            await _fail(error, context, caller, method)
+class _Call:
+    """The bookkeeping of one RPC: caller, timing, status, stream slot."""
 
-    return stream
+    def __init__(
+        self, interceptor: ErrorBoundaryInterceptor, method: str, context: aio.ServicerContext
+    ) -> None:
+        self.interceptor, self.method, self.context = interceptor, method, context
+        self.started = time.perf_counter()
+        self.code = grpc.StatusCode.UNKNOWN
+        self.principal: Principal | None = None
+        self.stream_slot = False
+        metadata = tuple(context.invocation_metadata() or ())
+        self.metadata = metadata
+        given = next((v for k, v in metadata if k == REQUEST_ID_HEADER), "")
+        self.request_id = str(given)[:64] or uuid.uuid4().hex
+        context.set_trailing_metadata(((REQUEST_ID_HEADER, self.request_id),))
+        if interceptor.metrics:
+            interceptor.metrics.in_flight.labels(method).inc()
+
+    def enter(self, request: Any | None, *, stream: bool = False) -> None:
+        gate = self.interceptor.gate
+        self.principal = gate.authenticate(self.metadata)
+        remaining = self.context.time_remaining()
+        set_current_caller(
+            Caller(
+                identity=self.principal.name,
+                scopes=self.principal.scopes,
+                call_id=self.request_id,
+                deadline=None if remaining is None else time.monotonic() + remaining,
+            )
+        )
+        gate.authorize(self.principal, self.method, request)
+        gate.admit(self.principal)
+        if stream:
+            gate.open_stream(self.principal)
+            self.stream_slot = True
+
+    async def fail(self, error: BaseException) -> None:
+        domain = error if isinstance(error, MasterdataError) else translate(error)
+        if domain is not None:
+            status = to_status(domain)
+        else:
+            log.error(
+                "unexpected error in %s (request %s)", self.method, self.request_id, exc_info=error
+            )
+            status = internal_status(self.request_id)
+        self.code = status.code
+        trailing = (*status.trailing_metadata, (REQUEST_ID_HEADER, self.request_id))
+        await self.context.abort(status.code, status.details, trailing)
+
+    def finish(self) -> None:
+        seconds = time.perf_counter() - self.started
+        if self.stream_slot and self.principal is not None:
+            self.interceptor.gate.close_stream(self.principal)
+        code = self.code.name
+        metrics = self.interceptor.metrics
+        if metrics:
+            metrics.in_flight.labels(self.method).dec()
+            metrics.observe(self.method, code, seconds)
+        log.info(
+            "%s %s %.1fms",
+            self.method,
+            code,
+            seconds * 1000,
+            extra={
+                "method": self.method,
+                "status": code,
+                "duration_ms": round(seconds * 1000, 2),
+                "identity": self.principal.name if self.principal else "",
+                "request_id": self.request_id,
+            },
+        )

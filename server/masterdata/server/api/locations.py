@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from grpc import aio
 
-from masterdata.server.api.standard_methods import ResourceNames, bind, standard_handlers
+from masterdata.server.api.standard_methods import bind_standard_methods
 from masterdata.server.resources.runtime import Runtime
 from masterdata.server.resources.service import ResourceService
 from masterdata.server.services.locations import LOCATION
 from masterdata.v1 import location_pb2, location_pb2_grpc
-
-NAMES = ResourceNames("Location", "Locations", "location", "locations")
 
 
 class LocationServicer(location_pb2_grpc.LocationServiceServicer):
     """Every RPC is a generic standard method."""
 
     def __init__(self, locations: ResourceService) -> None:
-        bind(self, standard_handlers(location_pb2, NAMES, locations, batch_get=True))
+        bind_standard_methods(self, location_pb2, locations)
 
 
 def add_to_server(server: aio.Server, runtime: Runtime) -> None:

@@ -16,6 +16,7 @@ from grpc import aio
 from masterdata.server.resources.caller import current_caller
 from masterdata.server.resources.listing import ListRequest
 from masterdata.server.resources.service import ResourceService
+from masterdata.server.resources.spec import ResourceSpec
 
 Handler = Callable[[Any, aio.ServicerContext], Awaitable[Any]]
 
@@ -95,6 +96,33 @@ def list_request(request: Any, parent_field: str = "") -> ListRequest:
         show_deleted=request.show_deleted,
         parent_id=getattr(request, parent_field) if parent_field else "",
     )
+
+
+def resource_names(pb2: ModuleType, spec: ResourceSpec) -> ResourceNames:
+    """How `spec` is spelled in `pb2`'s service, found through the List RPC returning it.
+
+    The plural comes from the RPC (`ListPaymentTerms`, `ListDocumentSeries`) and its
+    repeated field, so irregular plurals need no special case.
+    """
+    target = spec.message.DESCRIPTOR
+    for service in pb2.DESCRIPTOR.services_by_name.values():
+        for method in service.methods:
+            if not method.name.startswith("List"):
+                continue
+            for field in method.output_type.fields:
+                if field.message_type is target and field.is_repeated:
+                    parent = spec.parent.field if spec.parent else ""
+                    return ResourceNames(
+                        target.name, method.name[4:], spec.name, field.name, parent
+                    )
+    raise LookupError(f"{pb2.DESCRIPTOR.name} has no List RPC returning {target.name}")
+
+
+def bind_standard_methods(servicer: object, pb2: ModuleType, service: ResourceService) -> None:
+    """Install the standard methods of `service` (BatchGet too when the proto has it)."""
+    names = resource_names(pb2, service.spec)
+    batch_get = hasattr(type(servicer), f"BatchGet{names.plural}")
+    bind(servicer, standard_handlers(pb2, names, service, batch_get=batch_get))
 
 
 def bind(servicer: object, handlers: dict[str, Handler]) -> None:

@@ -14,14 +14,20 @@ def add_unimplemented(pb2: ModuleType, pb2_grpc: ModuleType, server: aio.Server)
     for service in pb2.DESCRIPTOR.services_by_name.values():
         servicer = getattr(pb2_grpc, f"{service.name}Servicer")()
         for method in service.methods:
-            setattr(servicer, method.name, _stream if method.server_streaming else _unary)
+            setattr(
+                servicer,
+                method.name,
+                unimplemented_stream
+                if method.serverunimplemented_streaming
+                else unimplemented_unary,
+            )
         getattr(pb2_grpc, f"add_{service.name}Servicer_to_server")(servicer, server)
 
 
-async def _unary(_request: Any, context: aio.ServicerContext) -> Any:
+async def unimplemented_unary(_request: Any, context: aio.ServicerContext) -> Any:
     await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not implemented yet")
 
 
-async def _stream(_request: Any, context: aio.ServicerContext) -> Any:
+async def unimplemented_stream(_request: Any, context: aio.ServicerContext) -> Any:
     await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not implemented yet")
     yield  # pragma: no cover - makes this an async generator

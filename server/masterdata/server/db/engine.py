@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import event
@@ -34,6 +35,16 @@ class Database:
     def __post_init__(self) -> None:
         self.read_session = async_sessionmaker(self.reader, expire_on_commit=False)
         self.write_session = async_sessionmaker(self.writer, expire_on_commit=False)
+
+    @cached_property
+    def autocommit_reader(self) -> AsyncEngine:
+        """The reader without BEGIN/ROLLBACK round trips on PostgreSQL (single SELECTs).
+
+        SQLite keeps its local, cheap transaction.
+        """
+        if not self.is_postgres:
+            return self.reader
+        return self.reader.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def dialect(self) -> str:

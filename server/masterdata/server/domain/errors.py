@@ -83,6 +83,18 @@ class Aborted(MasterdataError):
     default_reason = "ABORTED"
 
 
+class Unauthenticated(MasterdataError):
+    """No valid credentials; the message never says which part was wrong."""
+
+    default_reason = "UNAUTHENTICATED"
+
+
+class PermissionDenied(MasterdataError):
+    """Valid credentials without the scope the call needs."""
+
+    default_reason = "PERMISSION_DENIED"
+
+
 class DeadlineExceeded(MasterdataError):
     """The caller's deadline passed while the database was still working."""
 

@@ -188,6 +188,9 @@ def _decimal_reader(column_type: Numeric) -> ToColumn:
             and abs(value) >= Decimal(10) ** (precision - scale)
         ):
             violations.add(name, "is too large", "INVALID_DECIMAL")
+        elif scale is not None:
+            # Stored at the column's scale, so a write's reply equals later reads ("5.00").
+            value = value.quantize(Decimal(1).scaleb(-scale))
         return value
 
     return read

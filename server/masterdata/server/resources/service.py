@@ -10,10 +10,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf.message import Message
+from sqlalchemy import select
 
 from masterdata.server.db.errors import UniqueViolation, translate_errors
 from masterdata.server.db.unit_of_work import PendingEvent, UnitOfWork
@@ -27,96 +27,25 @@ from masterdata.server.domain.errors import (
     ViolationCollector,
 )
 from masterdata.server.repositories.generic import ResourceRepository
-from masterdata.server.repositories.idempotency import IdempotencyStore
 from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.codec import codec_for, etag_of
+from masterdata.server.resources.idempotent import is_idempotency_clash, run_idempotent
 from masterdata.server.resources.ids import parse_id, parse_request_id
-from masterdata.server.resources.listing import ListRequest, list_page
-from masterdata.server.resources.runtime import Runtime
-from masterdata.server.resources.spec import ResourceSpec
+from masterdata.server.resources.reads import ResourceReads
+from masterdata.server.resources.spec import ChildLink, ResourceSpec
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of a List call."""
-
-    items: list[Message]
-    next_page_token: str
-
-
-class ResourceService:
+class ResourceService(ResourceReads):
     """Create/Get/BatchGet/List/Update/Delete/Undelete of one resource type."""
-
-    def __init__(self, runtime: Runtime, spec: ResourceSpec) -> None:
-        self.runtime = runtime
-        self.spec = spec
-        self.codec = codec_for(spec)
-
-    # ---- reads -------------------------------------------------------------
-
-    async def get(self, id_: str, caller: Caller) -> Message:
-        key = parse_id(id_)
-        async with self.runtime.db.read_session() as session:
-            row = await ResourceRepository(session, self.spec.model, self.spec.name).get(key)
-        return self.render(row, caller)
-
-    async def batch_get(self, ids: Sequence[str], caller: Caller) -> list[Message]:
-        limit = self.runtime.settings.max_batch_size
-        if len(ids) > limit:
-            raise InvalidArgument(f"at most {limit} ids per call", reason="TOO_MANY_IDS")
-        keys = [parse_id(value, f"ids[{i}]") for i, value in enumerate(ids)]
-        async with self.runtime.db.read_session() as session:
-            rows = await ResourceRepository(session, self.spec.model, self.spec.name).get_many(keys)
-        missing = [str(k) for k in keys if k not in rows]
-        if missing:
-            raise NotFound(
-                f"{self.spec.name} not found: {', '.join(missing[:10])}",
-                reason=f"{self.spec.name.upper()}_NOT_FOUND",
-                metadata={"ids": ",".join(missing[:50])},
-            )
-        return [self.render(rows[k], caller) for k in keys]
-
-    async def list(self, request: ListRequest, caller: Caller) -> Page:
-        async with self.runtime.db.read_session() as session:
-            rows, token = await list_page(
-                session, self.spec, request, self.runtime.settings, self._list_scope(request)
-            )
-        return Page([self.render(row, caller) for row in rows], token)
-
-    def render(self, row: Any, caller: Caller) -> Message:
-        return self.codec.to_message(row, reveal=caller.sees_sensitive)
 
     # ---- writes ------------------------------------------------------------
 
     async def create(self, message: Message, request_id: str, caller: Caller) -> Message:
-        request_id = parse_request_id(request_id)
-        method = f"{self.spec.name}.create"
-        try:
-            return await self._create_once(message, request_id, method, caller)
-        except UniqueViolation as error:
-            if not request_id or not _is_idempotency_clash(error):
-                raise
-        # A concurrent call with the same request_id committed first: replay it.
-        async with self.runtime.unit_of_work(caller, request_id) as uow:
-            stored = await IdempotencyStore(uow.session).find(request_id, method)
-        assert stored is not None
-        return self._replay(stored, caller)
-
-    async def _create_once(
-        self, message: Message, request_id: str, method: str, caller: Caller
-    ) -> Message:
+        """Create from `message`; with a request_id, a retry returns the first result."""
         violations = ViolationCollector(self.spec.name)
         values = self.codec.to_values(message, self.codec.populated_fields(message), violations)
-        async with self.runtime.unit_of_work(caller, request_id) as uow:
-            store = IdempotencyStore(uow.session)
-            if request_id:
-                stored = await store.find(request_id, method)
-                if stored is not None:
-                    return self._replay(stored, caller)
-                # Claimed first, so a concurrent twin waits here, then replays.
-                store.remember(request_id, method, b"", uow.now)
-                async with translate_errors():
-                    await uow.session.flush()
+
+        async def work(uow: UnitOfWork) -> Message:
             candidate = dict(values)
             await self._check(uow, candidate, violations, existing=None)
             row = self.spec.model(**candidate, **self._audit(uow))
@@ -124,11 +53,14 @@ class ResourceService:
             async with self._unique_errors():
                 await uow.session.flush()
             await self._after_create(uow, row)
-            result = self.record(uow, row, "created")
-            if request_id:
-                await store.complete(request_id, result.SerializeToString())
-            await uow.commit()
-        return self.codec.mask(result) if not caller.sees_sensitive else result
+            return self.record(uow, row, "created")
+
+        method = f"{self.spec.name}.create"
+        request_id = parse_request_id(request_id)
+        result = await run_idempotent(
+            self.runtime, caller, request_id, method, self.spec.message, work
+        )
+        return result if caller.sees_sensitive else self.codec.mask(result)
 
     async def update(self, message: Message, paths: Sequence[str], caller: Caller) -> Message:
         violations = ViolationCollector(self.spec.name)
@@ -220,13 +152,6 @@ class ResourceService:
         if self.spec.parent is not None:
             await self._require_live_parent(uow, getattr(row, self.spec.parent.field))
 
-    def _list_scope(self, request: ListRequest) -> list[Any]:
-        """Extra WHERE clauses of a List call (the parent filter of child resources)."""
-        if self.spec.parent is None or not request.parent_id:
-            return []
-        parent_key = parse_id(request.parent_id, self.spec.parent.field)
-        return [getattr(self.spec.model, self.spec.parent.field) == parent_key]
-
     # ---- shared helpers ----------------------------------------------------
 
     def repository(self, uow: UnitOfWork) -> ResourceRepository:
@@ -234,22 +159,21 @@ class ResourceService:
 
     def record(self, uow: UnitOfWork, row: Any, verb: str, changed: Iterable[str] = ()) -> Message:
         """Append `<name>.<verb>` for `row` (masked) and return its unmasked message."""
-        message = self.codec.to_message(row, reveal=True)
-        masked = self.spec.message()
-        masked.CopyFrom(message)
-        self.codec.mask(masked)
-        uow.record(
-            PendingEvent(
-                aggregate_type=self.spec.name,
-                aggregate_id=row.id,
-                aggregate_version=row.revision,
-                event_type=f"{self.spec.name}.{verb}",
-                resource_type=self.spec.resource_type,
-                resource=masked.SerializeToString(),
-                changed_fields=tuple(changed),
-            )
+        return record_event(uow, self.spec, row, verb, changed)
+
+    async def _live_children(
+        self, uow: UnitOfWork, link: ChildLink, parent: uuid.UUID
+    ) -> list[Any]:
+        """Live rows of one child type, locked in id order (a stable lock order)."""
+        model = link.spec.model
+        stmt = (
+            select(model)
+            .where(getattr(model, link.field) == parent, model.delete_time.is_(None))
+            .order_by(model.id)
+            .with_for_update()
         )
-        return message
+        async with translate_errors():
+            return list((await uow.session.execute(stmt)).scalars())
 
     async def _check(
         self,
@@ -355,10 +279,6 @@ class ResourceService:
         row.updated_by = uow.actor
         row.revision += 1
 
-    def _replay(self, stored: bytes, caller: Caller) -> Message:
-        message = self.spec.message.FromString(stored)
-        return message if caller.sees_sensitive else self.codec.mask(message)
-
     @asynccontextmanager
     async def _unique_errors(self) -> AsyncIterator[None]:
         """Turn a unique-index violation into ALREADY_EXISTS naming the field."""
@@ -366,7 +286,7 @@ class ResourceService:
             async with translate_errors():
                 yield
         except UniqueViolation as error:
-            if _is_idempotency_clash(error):
+            if is_idempotency_clash(error):
                 raise
             field = self.spec.unique_fields.get(error.constraint) or (
                 error.columns[-1] if error.columns else ""
@@ -406,8 +326,5 @@ def record_event(
     return message
 
 
-def _is_idempotency_clash(error: UniqueViolation) -> bool:
-    """True when the violated key is idempotency_keys' primary key."""
-    return error.constraint == "pk_idempotency_keys" or (
-        not error.constraint and error.columns == ["request_id"]
-    )
+# TODO(integration): remove once services/organizations uses run_idempotent.
+_is_idempotency_clash = is_idempotency_clash

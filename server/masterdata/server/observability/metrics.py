@@ -1,0 +1,66 @@
+"""Prometheus metrics of one server process, in a registry of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class _Sampled(Collector):
+    """Gauges read at scrape time (pool use, subscribers), so nothing polls them."""
+
+    def __init__(self, samplers: dict[str, tuple[str, Callable[[], float]]]) -> None:
+        self._samplers = samplers
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        for name, (documentation, sample) in self._samplers.items():
+            yield GaugeMetricFamily(name, documentation, value=sample())
+
+
+@dataclass
+class Metrics:
+    """Per-method call counts, latency and in-flight calls, plus sampled gauges."""
+
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    samplers: dict[str, tuple[str, Callable[[], float]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.calls = Counter(
+            "masterdata_rpc_calls",
+            "RPCs handled, by method and status code",
+            ["method", "code"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "masterdata_rpc_duration_seconds",
+            "RPC latency by method",
+            ["method"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "masterdata_rpc_in_flight", "RPCs being handled, by method", ["method"], registry=r
+        )
+        self.import_rows = Counter(
+            "masterdata_import_rows", "Commodity import rows, by outcome", ["outcome"], registry=r
+        )
+        r.register(_Sampled(self.samplers))
+
+    def sample(self, name: str, documentation: str, read: Callable[[], float]) -> None:
+        """Expose `read()` as gauge `name`, evaluated at every scrape."""
+        self.samplers[name] = (documentation, read)
+
+    def observe(self, method: str, code: str, seconds: float) -> None:
+        self.calls.labels(method, code).inc()
+        self.latency.labels(method).observe(seconds)
+
+    def serve(self, port: int, address: str = "127.0.0.1") -> None:
+        """Start the /metrics HTTP endpoint (a daemon thread)."""
+        start_http_server(port, addr=address, registry=self.registry)
