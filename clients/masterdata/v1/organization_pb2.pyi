@@ -1972,19 +1972,25 @@ class ActivateFinancialYearRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the year; it must be live."""
     etag: _builtins.str
     """Optional etag; ABORTED when the year changed since it was read."""
+    organization_id: _builtins.str
+    """Optional UUID of the organization the caller means; when given it must own
+    the year (INVALID_ARGUMENT, reason FINANCIAL_YEAR_OF_OTHER_ORGANIZATION).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        organization_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "organization_id", b"organization_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,13 +1,59 @@
-"""OrganizationService (not built yet: every RPC answers UNIMPLEMENTED)."""
+"""OrganizationService: generic standard methods for its five resources, plus
+ActivateFinancialYear, NextDocumentNumber and RollOverDocumentSeries."""
 
 from __future__ import annotations
 
 from grpc import aio
 
-from masterdata.server.api.unimplemented import add_unimplemented
+from masterdata.server.api.standard_methods import bind_standard_methods
+from masterdata.server.resources.caller import current_caller
 from masterdata.server.resources.runtime import Runtime
-from masterdata.v1 import organization_pb2, organization_pb2_grpc
+from masterdata.server.services.organizations import OrganizationServices
+from masterdata.v1 import organization_pb2 as pb
+from masterdata.v1 import organization_pb2_grpc
+
+
+class OrganizationServicer(organization_pb2_grpc.OrganizationServiceServicer):
+    """Standard methods are generic; the three special RPCs translate and delegate."""
+
+    def __init__(self, services: OrganizationServices) -> None:
+        self.services = services
+        for service in services.all():
+            bind_standard_methods(self, pb, service)
+
+    async def ActivateFinancialYear(
+        self, request: pb.ActivateFinancialYearRequest, _context: aio.ServicerContext
+    ) -> pb.ActivateFinancialYearResponse:
+        year = await self.services.financial_years.activate(
+            request.id, request.etag, current_caller(), organization_id=request.organization_id
+        )
+        return pb.ActivateFinancialYearResponse(financial_year=year)
+
+    async def NextDocumentNumber(
+        self, request: pb.NextDocumentNumberRequest, _context: aio.ServicerContext
+    ) -> pb.NextDocumentNumberResponse:
+        day = request.issue_date
+        issue_date = (day.year, day.month, day.day) if request.HasField("issue_date") else None
+        return await self.services.document_series.next_number(
+            request.organization_id,
+            request.document_type,
+            request.request_id,
+            issue_date,
+            current_caller(),
+        )
+
+    async def RollOverDocumentSeries(
+        self, request: pb.RollOverDocumentSeriesRequest, _context: aio.ServicerContext
+    ) -> pb.RollOverDocumentSeriesResponse:
+        return await self.services.document_series.roll_over(
+            request.organization_id,
+            request.from_financial_year_id,
+            request.to_financial_year_id,
+            request.request_id,
+            current_caller(),
+        )
 
 
 def add_to_server(server: aio.Server, runtime: Runtime) -> None:
-    add_unimplemented(organization_pb2, organization_pb2_grpc, server)
+    servicer = OrganizationServicer(OrganizationServices.build(runtime))
+    organization_pb2_grpc.add_OrganizationServiceServicer_to_server(servicer, server)

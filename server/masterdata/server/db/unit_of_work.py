@@ -118,7 +118,13 @@ class UnitOfWork:
         # transaction, so it is held only for the insert and the commit itself.
         # SQLite needs no lock: its writers are already serialised (BEGIN IMMEDIATE).
         if self._db.is_postgres:
-            await self.session.execute(select(func.pg_advisory_xact_lock(EVENT_APPEND_LOCK)))
+            # One round trip: the NOTIFY is only delivered at commit anyway.
+            await self.session.execute(
+                select(
+                    func.pg_advisory_xact_lock(EVENT_APPEND_LOCK),
+                    func.pg_notify(EVENT_CHANNEL, ""),
+                )
+            )
         await self.session.execute(
             insert(EventRow),
             [
@@ -138,5 +144,3 @@ class UnitOfWork:
                 for e in self._events
             ],
         )
-        if self._db.is_postgres:
-            await self.session.execute(select(func.pg_notify(EVENT_CHANNEL, "")))

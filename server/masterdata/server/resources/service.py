@@ -279,6 +279,13 @@ class ResourceService(ResourceReads):
         row.updated_by = uow.actor
         row.revision += 1
 
+    def _index_named_by(self, columns: Sequence[str]) -> str:
+        """SQLite names a plain unique index by its columns; find the index's name."""
+        for index in self.spec.model.__table__.indexes:
+            if index.unique and [c.name for c in index.columns] == list(columns):
+                return str(index.name)
+        return ""
+
     @asynccontextmanager
     async def _unique_errors(self) -> AsyncIterator[None]:
         """Turn a unique-index violation into ALREADY_EXISTS naming the field."""
@@ -288,7 +295,8 @@ class ResourceService(ResourceReads):
         except UniqueViolation as error:
             if is_idempotency_clash(error):
                 raise
-            field = self.spec.unique_fields.get(error.constraint) or (
+            constraint = error.constraint or self._index_named_by(error.columns)
+            field = self.spec.unique_fields.get(constraint) or (
                 error.columns[-1] if error.columns else ""
             )
             raise AlreadyExists(
@@ -324,7 +332,3 @@ def record_event(
         )
     )
     return message
-
-
-# TODO(integration): remove once services/organizations uses run_idempotent.
-_is_idempotency_clash = is_idempotency_clash

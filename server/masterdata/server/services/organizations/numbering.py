@@ -1,0 +1,212 @@
+"""NextDocumentNumber: unique, gap-free numbers from the active year's series.
+
+Why it is gap-free and unique across processes: the number is taken by one
+`UPDATE document_series SET next_number = next_number + 1 ... RETURNING`, which
+holds the series' row lock until the transaction ends. Concurrent callers, in any
+server process, queue on that lock; under READ COMMITTED PostgreSQL re-reads the
+row after the wait, so each sees the previous caller's committed increment (SQLite
+writers are serialised by BEGIN IMMEDIATE). The number_issued event and the
+idempotency record commit in that same transaction, so a call that fails or is
+rolled back consumes nothing, and the next caller gets the same number instead.
+
+The active year is read by the same statement (a subquery evaluated when it
+starts). A call racing ActivateFinancialYear may still take its number from the
+year that was active when it started; that year cannot be deleted meanwhile,
+because DeleteFinancialYear locks the year's series rows before checking for
+issued numbers, and a series deleted meanwhile fails the UPDATE's own
+`delete_time IS NULL`, which PostgreSQL re-checks after the lock wait.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import bindparam, select, update
+
+from masterdata.server.db.errors import translate_errors
+from masterdata.server.db.models.organization import (
+    DocumentSeriesRow,
+    FinancialYearRow,
+    OrganizationRow,
+)
+from masterdata.server.db.unit_of_work import UnitOfWork
+from masterdata.server.domain.document_numbers import (
+    document_type_problem,
+    financial_year_label,
+    format_document_number,
+    normalise_document_type,
+    parse_issue_date,
+)
+from masterdata.server.domain.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+)
+from masterdata.server.repositories.generic import ResourceRepository
+from masterdata.server.resources.ids import parse_id
+from masterdata.server.resources.service import record_event
+from masterdata.server.services.organizations.specs import DOCUMENT_SERIES
+from masterdata.v1 import organization_pb2 as pb
+
+NEXT_NUMBER = "document_series.next_number"
+#: Default issue date: the business day in India, where the numbered documents are.
+KOLKATA = ZoneInfo("Asia/Kolkata")
+_S, _Y = DocumentSeriesRow, FinancialYearRow
+
+
+@dataclass(frozen=True)
+class NumberRequest:
+    """A validated NextDocumentNumber request."""
+
+    organization_id: uuid.UUID
+    document_type: str
+    issue_date: date
+
+
+def parse_number_request(
+    organization_id: str, document_type: str, issue_date: tuple[int, int, int] | None
+) -> NumberRequest:
+    """Every malformed field at once; issue_date defaults to today in Asia/Kolkata."""
+    violations: list[FieldViolation] = []
+    org: uuid.UUID | None = None
+    try:
+        org = parse_id(organization_id, "organization_id")
+    except InvalidArgument as error:
+        violations.extend(error.violations)
+    kind = normalise_document_type(document_type)
+    problem = document_type_problem(kind) if kind else "is required"
+    if problem:
+        reason = "INVALID_DOCUMENT_TYPE" if kind else "REQUIRED"
+        violations.append(FieldViolation("document_type", problem, reason))
+    try:
+        day = parse_issue_date(*issue_date) if issue_date else datetime.now(KOLKATA).date()
+    except InvalidArgument as error:
+        violations.extend(error.violations)
+    if violations:
+        raise InvalidArgument("the request has invalid fields", violations=violations)
+    assert org is not None
+    return NumberRequest(org, kind, day)
+
+
+async def issue_number(uow: UnitOfWork, request: NumberRequest) -> pb.NextDocumentNumberResponse:
+    """Take the next number of the active year's series and record number_issued."""
+    series = await _increment(uow, request)
+    if series is None:
+        await _explain_nothing_to_issue(uow, request)
+    number = series.next_number - 1
+    document_number = format_document_number(
+        number,
+        prefix=series.prefix,
+        suffix=series.suffix,
+        padding=series.padding,
+        fy_label=financial_year_label(series.fy_start, series.fy_end),
+        issue_date=request.issue_date,
+    )
+    # The event carries the series after the increment (next_number = number + 1),
+    # as every event carries its aggregate after the change; the event's
+    # request_id links it to the call that received the formatted number.
+    record_event(uow, DOCUMENT_SERIES, series, "number_issued")
+    return pb.NextDocumentNumberResponse(
+        document_number=document_number,
+        number=number,
+        series_id=str(series.id),
+        financial_year_id=str(series.financial_year_id),
+    )
+
+
+def _issue_statement() -> Any:
+    """UPDATE ... RETURNING that takes a number: built once, executed with parameters.
+
+    One statement on the hot path: the active year is a subquery of the UPDATE,
+    and its dates (for the {FY} token) come back through RETURNING.
+    """
+    org = bindparam("org")
+    active_year = (
+        select(_Y.id)
+        .where(_Y.organization_id == org, _Y.is_active.is_(True), _Y.delete_time.is_(None))
+        .scalar_subquery()
+    )
+    year_of = _Y.id == _S.financial_year_id
+    return (
+        update(_S.__table__)
+        .where(
+            _S.organization_id == org,
+            _S.financial_year_id == active_year,
+            _S.document_type == bindparam("kind"),
+            _S.delete_time.is_(None),
+            _S.is_active.is_(True),
+        )
+        .values(
+            next_number=_S.next_number + 1,
+            revision=_S.revision + 1,
+            update_time=bindparam("now"),
+            updated_by=bindparam("actor"),
+        )
+        .returning(
+            *_S.__table__.c,
+            select(_Y.start_date).where(year_of).scalar_subquery().label("fy_start"),
+            select(_Y.end_date).where(year_of).scalar_subquery().label("fy_end"),
+        )
+    )
+
+
+_ISSUE = _issue_statement()
+
+
+async def _increment(uow: UnitOfWork, request: NumberRequest) -> Any:
+    """The active year's series after `next_number + 1` (row-locked until commit), or None."""
+    params = {
+        "org": request.organization_id,
+        "kind": request.document_type,
+        "now": uow.now,
+        "actor": uow.actor,
+    }
+    async with translate_errors():
+        return (await uow.session.execute(_ISSUE, params)).first()
+
+
+async def _explain_nothing_to_issue(uow: UnitOfWork, request: NumberRequest) -> NoReturn:
+    """NOT_FOUND organization, or FAILED_PRECONDITION naming what is missing."""
+    org = request.organization_id
+    stmt = select(_Y.id).where(
+        _Y.organization_id == org, _Y.is_active.is_(True), _Y.delete_time.is_(None)
+    )
+    async with translate_errors():
+        year_id = (await uow.session.execute(stmt)).scalar_one_or_none()
+    if year_id is None:
+        await ResourceRepository(uow.session, OrganizationRow, "organization").get(org)
+        raise FailedPrecondition(
+            f"organization {org} has no active financial year; activate one first",
+            reason="NO_ACTIVE_FINANCIAL_YEAR",
+            metadata={"organization_id": str(org)},
+        )
+    await _explain_missing_series(uow, request, year_id)
+
+
+async def _explain_missing_series(
+    uow: UnitOfWork, request: NumberRequest, year_id: uuid.UUID
+) -> NoReturn:
+    stmt = select(_S.id).where(
+        _S.organization_id == request.organization_id,
+        _S.financial_year_id == year_id,
+        _S.document_type == request.document_type,
+        _S.delete_time.is_(None),
+    )
+    async with translate_errors():
+        inactive = (await uow.session.execute(stmt)).first() is not None
+    metadata = {"document_type": request.document_type, "financial_year_id": str(year_id)}
+    if inactive:
+        raise FailedPrecondition(
+            f"the {request.document_type} series of the active year is inactive",
+            reason="DOCUMENT_SERIES_INACTIVE",
+            metadata=metadata,
+        )
+    raise FailedPrecondition(
+        f"the active financial year has no {request.document_type} series",
+        reason="NO_DOCUMENT_SERIES",
+        metadata=metadata,
+    )

@@ -1,0 +1,320 @@
+"""Document series and NextDocumentNumber: formatting, preconditions, idempotency,
+rollover, and gap-free numbering under concurrency (one process and two)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import grpc
+import pytest
+from google.type import date_pb2
+from grpc import aio
+from organization_support import (
+    activate,
+    create_org,
+    create_series,
+    create_year,
+    day,
+    mask,
+    next_number,
+    numbering,
+    patiently,
+)
+from processes import running_server
+from support import event_count, events, expect_failure
+
+from masterdata.server.app import App
+from masterdata.server.db.engine import Database
+from masterdata.server.services.organizations import numbering as numbering_module
+from masterdata.v1 import organization_pb2 as pb
+from masterdata.v1 import organization_pb2_grpc
+
+INVALID, NOT_FOUND = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND
+PRECONDITION, EXISTS = grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ALREADY_EXISTS
+#: Two server processes well inside PostgreSQL's max_connections; 250 calls queue
+#: for 10 connections per process, so a loaded CI machine needs a patient pool.
+SMALL_POOL = {
+    "MASTERDATA_POOL_SIZE": "6",
+    "MASTERDATA_MAX_OVERFLOW": "4",
+    "MASTERDATA_POOL_TIMEOUT_S": "60",
+}
+ISSUED = "document_series.number_issued"
+
+
+@pytest.fixture
+def stub(channel: aio.Channel) -> organization_pb2_grpc.OrganizationServiceStub:
+    return organization_pb2_grpc.OrganizationServiceStub(channel)
+
+
+async def test_series_defaults_and_normalised_type(stub) -> None:
+    org = await create_org(stub)
+    year = await create_year(stub, org.id)
+    series = await create_series(stub, org.id, year.id, document_type="sales_invoice")
+    assert series.document_type == "SALES_INVOICE"
+    assert (series.padding, series.next_number, series.reset_annually, series.is_active) == (
+        6,
+        1,
+        True,
+        True,
+    )
+    duplicate = await expect_failure(
+        create_series(stub, org.id, year.id, document_type="SALES_INVOICE"), EXISTS
+    )
+    assert duplicate.reason == "DUPLICATE_DOCUMENT_TYPE"
+    listed = await stub.ListDocumentSeries(
+        pb.ListDocumentSeriesRequest(
+            organization_id=org.id, filter=f'financial_year_id = "{year.id}"'
+        )
+    )
+    assert [s.id for s in listed.document_series] == [series.id]
+
+
+async def test_series_validation_names_every_field(stub) -> None:
+    org = await create_org(stub)
+    year = await create_year(stub, org.id)
+    failure = await expect_failure(
+        create_series(
+            stub,
+            org.id,
+            year.id,
+            document_type="1NVOICE",
+            prefix="INV/{FYY}/",
+            suffix="{DD}",
+            padding=0,
+            next_number=0,
+        ),
+        INVALID,
+    )
+    assert failure.fields == {
+        f"document_series.{name}"
+        for name in ("document_type", "prefix", "suffix", "padding", "next_number")
+    }
+
+
+async def test_series_year_must_be_a_live_year_of_the_same_organization(stub) -> None:
+    org, other = await create_org(stub, name="a"), await create_org(stub, name="b")
+    their_year = await create_year(stub, other.id)
+    foreign = await expect_failure(create_series(stub, org.id, their_year.id), INVALID)
+    assert foreign.reason == "FINANCIAL_YEAR_OF_OTHER_ORGANIZATION"
+    assert foreign.fields == {"document_series.financial_year_id"}
+    missing = await expect_failure(create_series(stub, org.id, str(uuid.uuid4())), NOT_FOUND)
+    assert missing.reason == "FINANCIAL_YEAR_NOT_FOUND"
+    year = await create_year(stub, org.id)
+    await stub.DeleteFinancialYear(pb.DeleteFinancialYearRequest(id=year.id))
+    deleted = await expect_failure(create_series(stub, org.id, year.id), PRECONDITION)
+    assert deleted.reason == "FINANCIAL_YEAR_DELETED"
+
+
+async def test_numbers_are_formatted_with_tokens_and_recorded(stub, db: Database) -> None:
+    setup = await numbering(stub, prefix="INV/{FY}/", suffix="/{MM}-{YY}/{YYYY}", padding=4)
+    issued = [
+        await next_number(stub, setup.org.id, "invoice", issue_date=day("2025-07-15"))
+        for _ in range(3)
+    ]
+    assert [r.document_number for r in issued] == [
+        f"INV/2025-26/000{n}/07-25/2025" for n in (1, 2, 3)
+    ]
+    assert [r.number for r in issued] == [1, 2, 3]
+    assert {(r.series_id, r.financial_year_id) for r in issued} == {
+        (setup.series.id, setup.year.id)
+    }
+    recorded = await events(db, event_type=ISSUED)
+    assert [e.aggregate_version for e in recorded] == [2, 3, 4]
+    after = pb.DocumentSeries.FromString(recorded[-1].resource)
+    assert (after.id, after.next_number) == (setup.series.id, 4)
+    got = await stub.GetDocumentSeries(pb.GetDocumentSeriesRequest(id=setup.series.id))
+    assert got.document_series.next_number == 4 and got.document_series == after
+
+
+async def test_issue_date_defaults_to_today_in_india(stub) -> None:
+    setup = await numbering(stub, prefix="{YYYY}{MM}-")
+    reply = await next_number(stub, setup.org.id)
+    today = datetime.now(ZoneInfo("Asia/Kolkata")).date()
+    assert reply.document_number == f"{today:%Y%m}-000001"
+
+
+async def test_preconditions_name_what_is_missing(stub, db) -> None:
+    org = await create_org(stub)
+    no_year = await expect_failure(next_number(stub, org.id), PRECONDITION)
+    assert no_year.reason == "NO_ACTIVE_FINANCIAL_YEAR"
+    year = await create_year(stub, org.id)
+    await activate(stub, year.id)
+    no_series = await expect_failure(next_number(stub, org.id), PRECONDITION)
+    assert no_series.reason == "NO_DOCUMENT_SERIES"
+    assert no_series.metadata["document_type"] == "INVOICE"
+    series = await create_series(stub, org.id, year.id, is_active=False)
+    inactive = await expect_failure(next_number(stub, org.id), PRECONDITION)
+    assert inactive.reason == "DOCUMENT_SERIES_INACTIVE"
+    unknown = await expect_failure(next_number(stub, str(uuid.uuid4())), NOT_FOUND)
+    assert unknown.reason == "ORGANIZATION_NOT_FOUND"
+    got = await stub.GetDocumentSeries(pb.GetDocumentSeriesRequest(id=series.id))
+    assert got.document_series.next_number == 1
+    assert not await events(db, event_type=ISSUED)
+
+
+async def test_malformed_requests_name_every_field(stub) -> None:
+    failure = await expect_failure(
+        stub.NextDocumentNumber(
+            pb.NextDocumentNumberRequest(
+                organization_id="nope",
+                document_type="in voice",
+                issue_date=date_pb2.Date(year=2025),
+                request_id="not-a-uuid",
+            )
+        ),
+        INVALID,
+    )
+    assert failure.fields >= {"organization_id", "document_type", "issue_date"}
+
+
+async def test_a_retried_request_id_returns_the_same_number_and_consumes_nothing(stub, db) -> None:
+    setup = await numbering(stub)
+    request_id = str(uuid.uuid4())
+    first = await next_number(stub, setup.org.id, request_id=request_id)
+    again = await next_number(stub, setup.org.id, request_id=request_id)
+    twins = await asyncio.gather(
+        *(next_number(stub, setup.org.id, request_id=request_id) for _ in range(10))
+    )
+    assert first == again and all(t == first for t in twins) and first.number == 1
+    assert (await next_number(stub, setup.org.id)).number == 2
+    assert len(await events(db, event_type=ISSUED)) == 2
+    reused = await expect_failure(
+        stub.CreateOrganization(
+            pb.CreateOrganizationRequest(
+                organization=pb.Organization(name="x"), request_id=request_id
+            )
+        ),
+        INVALID,
+    )
+    assert reused.reason == "REQUEST_ID_REUSED"
+
+
+async def test_a_number_is_consumed_only_when_its_transaction_commits(
+    stub, db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup = await numbering(stub)
+    original = numbering_module.record_event
+
+    def fail_once(*args: object, **kwargs: object) -> object:
+        monkeypatch.setattr(numbering_module, "record_event", original)
+        raise RuntimeError("injected failure after the increment")
+
+    monkeypatch.setattr(numbering_module, "record_event", fail_once)
+    await expect_failure(next_number(stub, setup.org.id), grpc.StatusCode.INTERNAL)
+    assert (await next_number(stub, setup.org.id)).number == 1
+
+
+async def test_next_number_is_frozen_once_numbers_are_issued(stub) -> None:
+    setup = await numbering(stub)
+
+    def set_next(value: int) -> pb.UpdateDocumentSeriesRequest:
+        return pb.UpdateDocumentSeriesRequest(
+            document_series=pb.DocumentSeries(id=setup.series.id, next_number=value),
+            update_mask=mask("next_number"),
+        )
+
+    moved = await stub.UpdateDocumentSeries(set_next(1001))
+    assert moved.document_series.next_number == 1001
+    assert (await next_number(stub, setup.org.id)).number == 1001
+    frozen = await expect_failure(stub.UpdateDocumentSeries(set_next(1)), PRECONDITION)
+    assert frozen.reason == "NUMBERS_ISSUED"
+    renamed = await stub.UpdateDocumentSeries(
+        pb.UpdateDocumentSeriesRequest(
+            document_series=pb.DocumentSeries(id=setup.series.id, prefix="B/"),
+            update_mask=mask("prefix"),
+        )
+    )
+    assert renamed.document_series.prefix == "B/"
+
+
+async def test_rollover_resets_or_continues_each_series(stub, db) -> None:
+    setup = await numbering(stub)
+    await create_series(
+        stub, setup.org.id, setup.year.id, document_type="CONTRACT", reset_annually=False
+    )
+    for kind in ("INVOICE", "INVOICE", "CONTRACT"):
+        await next_number(stub, setup.org.id, kind)
+    new_year = await create_year(stub, setup.org.id, "2026-04-01", "2027-03-31")
+    request = pb.RollOverDocumentSeriesRequest(
+        organization_id=setup.org.id,
+        from_financial_year_id=setup.year.id,
+        to_financial_year_id=new_year.id,
+        request_id=str(uuid.uuid4()),
+    )
+    reply = await stub.RollOverDocumentSeries(request)
+    copies = [(s.document_type, s.next_number, s.prefix) for s in reply.document_series]
+    assert copies == [("CONTRACT", 2, ""), ("INVOICE", 1, "INV/{FY}/")]
+    assert {s.financial_year_id for s in reply.document_series} == {new_year.id}
+    before = await event_count(db)
+    assert await stub.RollOverDocumentSeries(request) == reply  # replayed, nothing copied
+    assert await event_count(db) == before
+    request.request_id = ""
+    clash = await expect_failure(stub.RollOverDocumentSeries(request), EXISTS)
+    assert clash.reason == "DUPLICATE_DOCUMENT_TYPE"
+    await activate(stub, new_year.id)
+    contract = await next_number(stub, setup.org.id, "CONTRACT")
+    invoice = await next_number(stub, setup.org.id, issue_date=day("2026-05-01"))
+    assert (contract.number, invoice.document_number) == (2, "INV/2026-27/000001")
+
+
+async def test_rollover_refuses_foreign_equal_and_unknown_years(stub) -> None:
+    org, other = await create_org(stub, name="a"), await create_org(stub, name="b")
+    year = await create_year(stub, org.id)
+    their_year = await create_year(stub, other.id)
+
+    def rollover(source: str, target: str) -> object:
+        return stub.RollOverDocumentSeries(
+            pb.RollOverDocumentSeriesRequest(
+                organization_id=org.id, from_financial_year_id=source, to_financial_year_id=target
+            )
+        )
+
+    foreign = await expect_failure(rollover(year.id, their_year.id), INVALID)
+    assert foreign.reason == "FINANCIAL_YEAR_OF_OTHER_ORGANIZATION"
+    assert foreign.fields == {"to_financial_year_id"}
+    same = await expect_failure(rollover(year.id, year.id), INVALID)
+    assert same.reason == "SAME_FINANCIAL_YEAR"
+    await expect_failure(rollover(year.id, str(uuid.uuid4())), NOT_FOUND)
+    bad = await expect_failure(rollover("x", "y"), INVALID)
+    assert bad.fields == {"from_financial_year_id", "to_financial_year_id"}
+
+
+async def test_200_concurrent_calls_on_one_process_get_1_to_200(stub, db) -> None:
+    setup = await numbering(stub)
+    replies = await asyncio.gather(
+        *(patiently(lambda: next_number(stub, setup.org.id)) for _ in range(200))
+    )
+    assert sorted(r.number for r in replies) == list(range(1, 201))
+    assert len({r.document_number for r in replies}) == 200
+    assert len(await events(db, event_type=ISSUED)) == 200
+
+
+@pytest.mark.timeout(180)
+async def test_500_concurrent_calls_across_two_processes_get_1_to_500(
+    stub, db: Database, app: App
+) -> None:
+    if not db.is_postgres:
+        pytest.skip("two server processes share one database only on PostgreSQL")
+    setup = await numbering(stub)
+    url = app.runtime.settings.database_url
+    async with contextlib.AsyncExitStack() as stack:
+        servers = await asyncio.gather(
+            *(stack.enter_async_context(running_server(url, SMALL_POOL)) for _ in range(2))
+        )
+        channels = [
+            await stack.enter_async_context(aio.insecure_channel(s.target)) for s in servers
+        ]
+        stubs = [organization_pb2_grpc.OrganizationServiceStub(c) for c in channels]
+        replies = await asyncio.gather(
+            *(next_number(stubs[i % 2], setup.org.id) for i in range(500))
+        )
+    assert sorted(r.number for r in replies) == list(range(1, 501))
+    recorded = await events(db, event_type=ISSUED)
+    assert len(recorded) == 500
+    assert sorted(e.aggregate_version for e in recorded) == list(range(2, 502))
+    got = await stub.GetDocumentSeries(pb.GetDocumentSeriesRequest(id=setup.series.id))
+    assert got.document_series.next_number == 501
