@@ -17,23 +17,17 @@ import asyncio
 import random
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
-import grpc
-from common import Stats, compare, emit, measure
+from common import Stats, compare, emit, measure, noop_server, running_server, scratch_database
 from grpc import aio
 from sqlalchemy import insert
-from sqlalchemy.engine import make_url
 
-from masterdata.server.app import build
-from masterdata.server.config import Settings
-from masterdata.server.db import migrate
 from masterdata.server.db.engine import Database
 from masterdata.server.db.models.commodity import CommodityRow
 from masterdata.v1 import commodity_pb2 as pb
@@ -50,19 +44,6 @@ RAW_LIST = (
     "ORDER BY name, id LIMIT 101"
 )
 Operation = Callable[[int], Awaitable[Any]]
-
-
-@asynccontextmanager
-async def scratch_database(admin_url: str) -> AsyncIterator[str]:
-    """A new empty database; dropped on exit. Yields its asyncpg-style URL."""
-    name = f"masterdata_bench_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(admin_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 def commodity_rows(count: int) -> list[dict[str, Any]]:
@@ -110,22 +91,6 @@ async def load(db: Database, count: int) -> list[str]:
     return [str(row["id"]) for row in rows]
 
 
-async def noop_server() -> tuple[aio.Server, int]:
-    """A grpc.aio server whose one unary method returns an empty message at once."""
-
-    async def call(request: bytes, _context: aio.ServicerContext) -> bytes:
-        return b""
-
-    server = aio.server()
-    handler = grpc.unary_unary_rpc_method_handler(call)
-    server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler("bench.Noop", {"Call": handler}),)
-    )
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    return server, port
-
-
 async def run_pair(
     label: str, subject: Operation, raw: Operation, noop: Operation, calls: dict[int, int]
 ) -> dict[str, Any]:
@@ -156,19 +121,13 @@ def targets(get: dict[str, Any]) -> dict[str, Any]:
 
 
 async def bench(admin_url: str, count: int, calls: dict[int, int]) -> dict[str, Any]:
-    async with scratch_database(admin_url) as url:
-        settings = Settings.load(
-            environ={},
-            database_url=make_url(url).set(drivername="postgresql+asyncpg").render_as_string(False),
-            listen="127.0.0.1:0",
-            log_level="WARNING",
-        )
-        db = Database.connect(settings)
-        await migrate.upgrade(db.writer)
-        ids = await load(db, count)
-        app = build(settings, db)
-        await app.start()
-        noop, noop_port = await noop_server()
+    async with (
+        scratch_database(admin_url) as url,
+        running_server(url, log_level="WARNING") as app,
+        noop_server() as noop_port,
+    ):
+        settings = app.runtime.settings
+        ids = await load(app.runtime.db, count)
         size = settings.pool_size + settings.max_overflow
         pool = await asyncpg.create_pool(url, min_size=settings.pool_size, max_size=size)
         try:
@@ -179,8 +138,6 @@ async def bench(admin_url: str, count: int, calls: dict[int, int]) -> dict[str, 
                 return await scenarios(channel, noop_channel, pool, ids, calls, count, size)
         finally:
             await pool.close()
-            await noop.stop(0)
-            await app.stop(0)
 
 
 async def scenarios(

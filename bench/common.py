@@ -7,12 +7,23 @@ baseline measured in the same run, with their ratio.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
+
+import asyncpg
+import grpc
+from grpc import aio
+
+from masterdata.server.app import App, build
+from masterdata.server.config import Settings
+from masterdata.server.db import migrate
+from masterdata.server.db.engine import Database
 
 
 @dataclass(frozen=True)
@@ -79,3 +90,54 @@ def compare(subject: Stats, baseline: Stats) -> dict[str, Any]:
 def emit(report: dict[str, Any]) -> None:
     json.dump(report, sys.stdout, indent=2)
     sys.stdout.write("\n")
+
+
+ADMIN_URL = "postgresql://root@127.0.0.1:5432/test"
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(admin_url: str = ADMIN_URL) -> AsyncIterator[str]:
+    """A new empty PostgreSQL database beside `admin_url`'s; its DSN, dropped afterwards."""
+    admin = await asyncpg.connect(admin_url, timeout=5)
+    name = f"masterdata_bench_{uuid.uuid4().hex[:10]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def running_server(dsn: str, **settings: Any) -> AsyncIterator[App]:
+    """A migrated database and an in-process server on an ephemeral port."""
+    url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+    config = Settings.load(environ={}, database_url=url, listen="127.0.0.1:0", **settings)
+    db = Database.connect(config)
+    await migrate.upgrade(db.writer)
+    app = build(config, db)
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.stop(0)
+
+
+@contextlib.asynccontextmanager
+async def noop_server() -> AsyncIterator[int]:
+    """The gRPC baseline: `/bench.Noop/Call` returns an empty message at once. Yields its port."""
+
+    async def call(_request: bytes, _context: aio.ServicerContext) -> bytes:
+        return b""
+
+    server = aio.server()
+    handler = grpc.unary_unary_rpc_method_handler(call)
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("bench.Noop", {"Call": handler}),)
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        yield port
+    finally:
+        await server.stop(0)

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +22,8 @@ import asyncpg
 from grpc import aio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import compare, emit, measure
+from common import compare, emit, measure, running_server, scratch_database
 
-from masterdata.server.app import build
-from masterdata.server.config import Settings
-from masterdata.server.db import migrate
-from masterdata.server.db.engine import Database
 from masterdata.v1 import organization_pb2 as pb
 from masterdata.v1 import organization_pb2_grpc
 
@@ -39,19 +33,6 @@ BASELINE_SQL = (
     "UPDATE document_series SET next_number = next_number + 1 WHERE id = $1 RETURNING next_number"
 )
 Stub = organization_pb2_grpc.OrganizationServiceStub
-
-
-@contextlib.asynccontextmanager
-async def scratch_database(admin_url: str) -> AsyncIterator[str]:
-    """A new empty database next to `admin_url`'s; its asyncpg DSN, dropped afterwards."""
-    admin = await asyncpg.connect(admin_url, timeout=5)
-    name = f"masterdata_bench_{uuid.uuid4().hex[:10]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def prepare(stub: Stub) -> tuple[str, str]:
@@ -84,30 +65,24 @@ async def prepare(stub: Stub) -> tuple[str, str]:
 
 
 async def run(dsn: str, calls: dict[int, int]) -> dict[str, Any]:
-    url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
-    settings = Settings.load(environ={}, database_url=url, listen="127.0.0.1:0")
-    db = Database.connect(settings)
-    await migrate.upgrade(db.writer)
-    app = build(settings, db)
-    await app.start()
     results: dict[str, Any] = {}
-    try:
-        async with aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
-            stub = organization_pb2_grpc.OrganizationServiceStub(channel)
-            org_id, baseline_series = await prepare(stub)
-            request = pb.NextDocumentNumberRequest(organization_id=org_id, document_type="INVOICE")
+    async with (
+        running_server(dsn) as app,
+        aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
+    ):
+        stub = organization_pb2_grpc.OrganizationServiceStub(channel)
+        org_id, baseline_series = await prepare(stub)
+        request = pb.NextDocumentNumberRequest(organization_id=org_id, document_type="INVOICE")
 
-            async def subject(_i: int) -> None:
-                await stub.NextDocumentNumber(request, timeout=60)
+        async def subject(_i: int) -> None:
+            await stub.NextDocumentNumber(request, timeout=60)
 
-            for concurrency in CONCURRENCY:
-                n = calls[concurrency]
-                ours = await measure(subject, concurrency=concurrency, calls=n)
-                theirs = await baseline(dsn, baseline_series, concurrency, n)
-                results[f"concurrency_{concurrency}"] = compare(ours, theirs)
-            results["gap_free"] = await check_gap_free(dsn)
-    finally:
-        await app.stop(0)
+        for concurrency in CONCURRENCY:
+            n = calls[concurrency]
+            ours = await measure(subject, concurrency=concurrency, calls=n)
+            theirs = await baseline(dsn, baseline_series, concurrency, n)
+            results[f"concurrency_{concurrency}"] = compare(ours, theirs)
+        results["gap_free"] = await check_gap_free(dsn)
     return results
 
 
