@@ -293,15 +293,3 @@ async def test_batch_get_in_request_order(stub) -> None:
         stub.BatchGetCommodities(pb.BatchGetCommoditiesRequest(ids=too_many)), INVALID
     )
     assert not (await stub.BatchGetCommodities(pb.BatchGetCommoditiesRequest())).commodities
-
-
-async def test_bulk_rpcs_are_not_implemented_yet(stub) -> None:
-    for call in (
-        stub.ImportCommodities(pb.ImportCommoditiesRequest()).read(),
-        stub.ExportCommodities(pb.ExportCommoditiesRequest()).read(),
-        stub.GetImportTemplate(pb.GetImportTemplateRequest()),
-    ):
-        await expect_failure(call, grpc.StatusCode.UNIMPLEMENTED)
-    upload = stub.UploadCommodities()
-    await upload.done_writing()
-    await expect_failure(upload.read(), grpc.StatusCode.UNIMPLEMENTED)

@@ -4,9 +4,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
+
+LOG_FORMATS = ("text", "json")
+#: Settings that `serve` flags override (argparse dest = Settings field).
+SERVE_SETTINGS = (
+    "api_keys_file",
+    "jwt_secret",
+    "jwt_public_key_file",
+    "jwt_issuer",
+    "jwt_audience",
+    "tls_cert_file",
+    "tls_key_file",
+    "tls_client_ca_file",
+    "insecure",
+    "metrics_port",
+    "metrics_address",
+    "log_format",
+)
 
 
 def _server_flags(parser: argparse.ArgumentParser) -> None:
@@ -14,6 +30,58 @@ def _server_flags(parser: argparse.ArgumentParser) -> None:
         "--database-url",
         help="SQLAlchemy URL (env MASTERDATA_DATABASE_URL; default sqlite+aiosqlite:///./masterdata.db)",
     )
+
+
+def _security_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of `serve` for auth, TLS and operations; each also reads MASTERDATA_<NAME>."""
+    group = parser.add_argument_group("security and operations")
+    flag = group.add_argument
+    flag("--api-keys-file", metavar="FILE", help="JSON list of {name, sha256, scopes} API keys")
+    flag(
+        "--jwt-secret",
+        metavar="SECRET",
+        help="HS256 secret of JWT bearer tokens, at least 32 bytes "
+        "(prefer env MASTERDATA_JWT_SECRET: flags show in the process list)",
+    )
+    flag(
+        "--jwt-public-key",
+        dest="jwt_public_key_file",
+        metavar="FILE",
+        help="PEM RSA public key for RS256 JWTs",
+    )
+    flag("--jwt-issuer", metavar="ISS", help="required `iss` claim of JWTs")
+    flag("--jwt-audience", metavar="AUD", help="required `aud` claim of JWTs")
+    flag(
+        "--tls-cert",
+        dest="tls_cert_file",
+        metavar="FILE",
+        help="PEM server certificate chain (enables TLS)",
+    )
+    flag("--tls-key", dest="tls_key_file", metavar="FILE", help="PEM private key of --tls-cert")
+    flag(
+        "--tls-client-ca",
+        dest="tls_client_ca_file",
+        metavar="FILE",
+        help="PEM CA bundle; clients must present a certificate it signed (mTLS)",
+    )
+    flag(
+        "--insecure",
+        action="store_true",
+        default=None,
+        help="allow a non-loopback --listen address without authentication",
+    )
+    flag(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve Prometheus /metrics on this port (0 = off)",
+    )
+    flag(
+        "--metrics-address",
+        metavar="HOST",
+        help="address of the /metrics endpoint (default 127.0.0.1)",
+    )
+    flag("--log-format", choices=LOG_FORMATS, help="text (default) or json, one object a line")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--listen", help="host:port to listen on (env MASTERDATA_LISTEN; default 127.0.0.1:50051)"
     )
+    _security_flags(serve)
 
     migrate = commands.add_parser(
         "migrate",
@@ -89,19 +158,26 @@ async def _seed(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from masterdata.server.app import serve
+    from masterdata.server.app import ListenError, serve
     from masterdata.server.config import Settings
     from masterdata.server.db.migrate import SchemaNotCurrent
+    from masterdata.server.observability.logs import configure_logging
+    from masterdata.server.security.errors import SecurityConfigError
 
-    settings = Settings.load(database_url=args.database_url, listen=args.listen)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    flags = {name: getattr(args, name, None) for name in SERVE_SETTINGS}
+    settings = Settings.load(database_url=args.database_url, listen=args.listen, **flags)
+    if settings.log_format not in LOG_FORMATS:
+        print(f"masterdata: log format must be one of {', '.join(LOG_FORMATS)}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
     try:
         asyncio.run(serve(settings))
     except SchemaNotCurrent as error:
         print(f"masterdata: {error}", file=sys.stderr)
         return 1
+    except (SecurityConfigError, ListenError) as error:
+        print(f"masterdata: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         pass
     return 0

@@ -10,12 +10,18 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from security_support import issue, make_ca
 
+from masterdata.server.config import Settings
+from masterdata.server.domain.errors import PermissionDenied, ResourceExhausted, Unauthenticated
 from masterdata.server.security.api_keys import ApiKeyStore, hash_key
-from masterdata.server.security.identity import ADMIN, READ, WRITE
+from masterdata.server.security.errors import SecurityConfigError
+from masterdata.server.security.gatekeeper import Gatekeeper
+from masterdata.server.security.identity import ADMIN, READ, WRITE, Principal
 from masterdata.server.security.jwt_tokens import JwtVerifier
 from masterdata.server.security.rate_limit import RateLimiter
 from masterdata.server.security.scopes import build_table, extra_scope
+from masterdata.server.security.setup import build_security, is_loopback
 from masterdata.v1 import (
     commodity_pb2,
     events_pb2,
@@ -125,3 +131,135 @@ def test_rate_limiter_bucket() -> None:
     now[0] += 100
     assert limiter.acquire("c") == 0.0
     assert "a" not in limiter._buckets  # idle buckets are swept
+
+
+# ---- settings turned into security, refused when they cannot work -------------
+
+
+def _settings(**overrides: object) -> Settings:
+    return Settings.load(environ={}, **overrides)
+
+
+@pytest.mark.parametrize(
+    ("listen", "loopback"),
+    [
+        ("127.0.0.1:50051", True),
+        ("127.0.0.2:0", True),
+        ("localhost:50051", True),
+        ("[::1]:50051", True),
+        ("unix:/tmp/masterdata.sock", True),
+        ("0.0.0.0:50051", False),
+        ("[::]:50051", False),
+        (":50051", False),
+        ("10.1.2.3:50051", False),
+        ("example.com:50051", False),
+    ],
+)
+def test_loopback_addresses(listen: str, loopback: bool) -> None:
+    assert is_loopback(listen) is loopback
+
+
+def test_a_public_address_needs_auth_or_insecure(tmp_path: Path) -> None:
+    with pytest.raises(SecurityConfigError, match="--insecure"):
+        build_security(_settings(listen="0.0.0.0:0"), CONTRACT)
+    assert not build_security(
+        _settings(listen="0.0.0.0:0", insecure=True), CONTRACT
+    ).gate.authenticates
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps([{"name": "a", "sha256": hash_key("k"), "scopes": [READ]}]))
+    gate = build_security(_settings(listen="0.0.0.0:0", api_keys_file=str(keys)), CONTRACT).gate
+    assert gate.authenticates
+    assert build_security(_settings(listen="[::]:0", jwt_secret="s" * 32), CONTRACT).gate.jwt
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"jwt_secret": "short"}, "at least 32 bytes"),
+        ({"jwt_secret": "s" * 32, "jwt_public_key_file": "/x.pem"}, "either"),
+        ({"jwt_audience": "masterdata"}, "no JWT secret"),
+        ({"jwt_public_key_file": "/nonexistent/key.pem"}, "cannot read"),
+        ({"api_keys_file": "/nonexistent/keys.json"}, "cannot read"),
+        ({"tls_cert_file": "/x.crt"}, "both a certificate and its private key"),
+        ({"tls_client_ca_file": "/ca.crt"}, "needs a server certificate"),
+        ({"rate_limit_per_s": -1.0}, "rate limit"),
+    ],
+)
+def test_unusable_settings_are_refused(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises(SecurityConfigError, match=message):
+        build_security(_settings(**overrides), CONTRACT)
+
+
+def test_malformed_key_files_are_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    for content in ("{not json", '{"name": "x"}', '[{"name": "x"}]'):
+        bad.write_text(content)
+        with pytest.raises(SecurityConfigError, match=r"bad\.json"):
+            build_security(_settings(api_keys_file=str(bad)), CONTRACT)
+    with pytest.raises(SecurityConfigError, match="not a PEM public key"):
+        build_security(_settings(jwt_public_key_file=str(bad)), CONTRACT)
+
+
+def test_rs256_public_key_file(tmp_path: Path) -> None:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = tmp_path / "jwt.pem"
+    pem.write_bytes(
+        private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    gate = build_security(_settings(jwt_public_key_file=str(pem)), CONTRACT).gate
+    principal = gate.authenticate([("authorization", f"Bearer {_token(private, 'RS256')}")])
+    assert principal.name == "alice" and principal.scopes == {READ}
+    with pytest.raises(Unauthenticated):
+        gate.authenticate([("authorization", f"Bearer {_token('k' * 32, 'HS256')}")])
+
+
+def test_tls_files_are_checked(tmp_path: Path) -> None:
+    ca = make_ca("test CA")
+    cert, key = issue(ca, "server", server=True).write(tmp_path, "server")
+    _other_cert, other_key = issue(ca, "other", server=True).write(tmp_path, "other")
+    ca_file = tmp_path / "ca.crt"
+    ca_file.write_bytes(ca.cert)
+    tls = {"tls_cert_file": str(cert), "tls_key_file": str(key)}
+    assert build_security(_settings(**tls), CONTRACT).credentials is not None
+    assert build_security(_settings(**tls, tls_client_ca_file=str(ca_file)), CONTRACT).credentials
+    with pytest.raises(SecurityConfigError, match="not the key of the certificate"):
+        build_security(_settings(**(tls | {"tls_key_file": str(other_key)})), CONTRACT)
+    with pytest.raises(SecurityConfigError, match="not a PEM certificate"):
+        build_security(_settings(**(tls | {"tls_cert_file": str(key)})), CONTRACT)
+    with pytest.raises(SecurityConfigError, match="private key"):
+        build_security(_settings(**(tls | {"tls_key_file": str(cert)})), CONTRACT)
+
+
+def test_gatekeeper_caps_streams_per_identity() -> None:
+    gate = Gatekeeper(scopes={}, max_streams_per_identity=2)
+    alice, bob = Principal("alice", frozenset()), Principal("bob", frozenset())
+    gate.open_stream(alice)
+    gate.open_stream(alice)
+    gate.open_stream(bob)
+    with pytest.raises(ResourceExhausted):
+        gate.open_stream(alice)
+    gate.close_stream(alice)
+    gate.open_stream(alice)
+
+
+def test_unknown_methods_need_admin() -> None:
+    gate = Gatekeeper(scopes={"/masterdata.v1.X/GetX": READ})
+    reader = Principal("r", frozenset({READ}))
+    gate.authorize(reader, "/masterdata.v1.X/GetX", None)
+    with pytest.raises(PermissionDenied):
+        gate.authorize(reader, "/masterdata.v1.X/Unlisted", None)
+
+
+def test_bearer_scheme_is_case_insensitive_and_needs_a_token(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps([{"name": "a", "sha256": hash_key("k-1"), "scopes": [READ]}]))
+    gate = Gatekeeper(scopes={}, api_keys=ApiKeyStore.load(path))
+    for value in ("Bearer k-1", "bearer k-1", "BEARER   k-1 "):
+        assert gate.authenticate([("authorization", value)]).name == "a"
+    for value in ("Bearer", "Bearer ", "Basic k-1", "k-1", "Bearerk-1"):
+        with pytest.raises(Unauthenticated):
+            gate.authenticate([("authorization", value)])
+    with pytest.raises(Unauthenticated):
+        gate.authenticate([])

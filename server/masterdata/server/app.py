@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,18 +20,28 @@ from masterdata.server.api.reflection import enable_reflection
 from masterdata.server.config import Settings
 from masterdata.server.db import migrate
 from masterdata.server.db.engine import Database
+from masterdata.server.observability.metrics import Metrics
 from masterdata.server.resources.runtime import Runtime
+from masterdata.server.security.gatekeeper import Gatekeeper
+from masterdata.server.security.setup import Security, build_security
 from masterdata.v1 import commodity_pb2, events_pb2, location_pb2, organization_pb2, trade_terms_pb2
 
 log = logging.getLogger("masterdata.server")
 
 #: Each API module registers its service(s) with `add_to_server(server, runtime)`.
 API_MODULES = (locations, organizations, commodities, trade_terms, events)
-SERVICE_NAMES = tuple(
-    service.full_name
+#: The contract's files: the scope table and the health names come from them.
+CONTRACT = tuple(
+    pb2.DESCRIPTOR
     for pb2 in (location_pb2, organization_pb2, commodity_pb2, trade_terms_pb2, events_pb2)
-    for service in pb2.DESCRIPTOR.services_by_name.values()
 )
+SERVICE_NAMES = tuple(
+    service.full_name for file in CONTRACT for service in file.services_by_name.values()
+)
+
+
+class ListenError(RuntimeError):
+    """The listen address cannot be bound (in use, or not an address of this machine)."""
 
 
 @dataclass
@@ -41,12 +52,28 @@ class App:
     port: int
     runtime: Runtime
     health: health.aio.HealthServicer
+    gate: Gatekeeper
+    metrics: Metrics
+    #: Port of the /metrics endpoint once started; 0 without one.
+    metrics_port: int = 0
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def start(self) -> None:
         # Every name answers from the first call on: NOT_SERVING until the first probe.
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        settings = self.runtime.settings
+        if settings.metrics_port:
+            try:
+                self.metrics_port = self.metrics.serve(
+                    settings.metrics_port, settings.metrics_address
+                )
+            except OSError as error:
+                raise ListenError(
+                    f"cannot serve metrics on {settings.metrics_address}:{settings.metrics_port}:"
+                    f" {error.strerror}"
+                ) from error
+            log.info("metrics on http://%s:%d/metrics", settings.metrics_address, self.metrics_port)
         for hook in self.runtime.on_start:
             await hook()
         await self.server.start()
@@ -54,17 +81,27 @@ class App:
         log.info("masterdata listening on port %d", self.port)
 
     async def stop(self, grace: float | None = None) -> None:
-        """NOT_SERVING first, then stop accepting and let in-flight calls finish."""
+        """NOT_SERVING first, then stop accepting, end streams, let unary calls finish.
+
+        `grace` (default shutdown_grace_s) bounds the whole drain: calls still
+        running when it passes are cancelled, which rolls their transactions back.
+        """
+        grace = self.runtime.settings.shutdown_grace_s if grace is None else grace
         await self.health.enter_graceful_shutdown()
         for task in self._tasks:
             task.cancel()
-        for hook in self.runtime.on_stop:
-            await hook()
-        grace = self.runtime.settings.shutdown_grace_s if grace is None else grace
-        await self.server.stop(grace)
+        # Stop accepting at once, while the hooks end the streams that would
+        # otherwise keep the drain waiting for the whole grace period.
+        stopping = asyncio.create_task(self.server.stop(grace), name="grpc-stop")
+        try:
+            for hook in self.runtime.on_stop:
+                await hook()
+        finally:
+            await stopping
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await asyncio.to_thread(self.metrics.close)
         await self.runtime.db.dispose()
 
     async def _watch_database(self) -> None:
@@ -95,22 +132,70 @@ async def _probe(db: Database, limit_s: float) -> int:
         return health_pb2.HealthCheckResponse.NOT_SERVING
 
 
-def build(settings: Settings, db: Database | None = None) -> App:
-    """Wire services, servicers, health and reflection; bind but do not start."""
+def build(
+    settings: Settings, db: Database | None = None, *, security: Security | None = None
+) -> App:
+    """Wire security, services, health, reflection and metrics; bind but do not start.
+
+    Raises SecurityConfigError for unusable security settings (before touching `db`)
+    and ListenError when the address cannot be bound.
+    """
+    security = security or build_security(settings, CONTRACT)
     db = db or Database.connect(settings)
-    runtime = Runtime(db, settings)
+    metrics = Metrics()
+    runtime = Runtime(db, settings, metrics=metrics)
     server = aio.server(
-        interceptors=[ErrorBoundaryInterceptor()], options=settings.grpc_server_options()
+        interceptors=[ErrorBoundaryInterceptor(security.gate, metrics)],
+        options=[*settings.grpc_server_options(), *_message_limits(settings)],
     )
     for module in API_MODULES:
         module.add_to_server(server, runtime)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     enable_reflection(server, SERVICE_NAMES)
-    port = server.add_insecure_port(settings.listen)
+    _sample_runtime(metrics, runtime)
+    try:
+        if security.credentials is None:
+            port = server.add_insecure_port(settings.listen)
+        else:
+            port = server.add_secure_port(settings.listen, security.credentials)
+    except RuntimeError as error:
+        raise ListenError(f"cannot listen on {settings.listen}: {error}") from error
     if port == 0:
-        raise RuntimeError(f"cannot listen on {settings.listen}")
-    return App(server, port, runtime, health_servicer)
+        raise ListenError(f"cannot listen on {settings.listen}")
+    return App(server, port, runtime, health_servicer, security.gate, metrics)
+
+
+def _message_limits(settings: Settings) -> list[tuple[str, int]]:
+    """Larger messages fail with RESOURCE_EXHAUSTED before any handler runs."""
+    return [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+    ]
+
+
+def _sample_runtime(metrics: Metrics, runtime: Runtime) -> None:
+    """Gauges read at scrape time: connection pools and event-feed subscribers."""
+    pools = list({id(e.pool): e.pool for e in (runtime.db.reader, runtime.db.writer)}.values())
+
+    def total(read: Callable[[Any], int]) -> float:
+        return float(sum(read(pool) for pool in pools if hasattr(pool, "checkedout")))
+
+    metrics.sample(
+        "masterdata_db_pool_in_use",
+        "Database connections checked out of the pools",
+        lambda: total(lambda pool: pool.checkedout()),
+    )
+    metrics.sample(
+        "masterdata_db_pool_overflow",
+        "Database connections open beyond pool_size",
+        lambda: total(lambda pool: max(0, pool.overflow())),
+    )
+    hub = runtime.feed
+    if hub is not None:
+        metrics.sample(
+            "masterdata_event_subscribers", "Open SubscribeEvents streams", lambda: hub.subscribers
+        )
 
 
 async def prepare_schema(settings: Settings, db: Database) -> None:
@@ -123,19 +208,20 @@ async def prepare_schema(settings: Settings, db: Database) -> None:
 
 async def serve(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    security = build_security(settings, CONTRACT)  # refuse bad settings before any I/O
     db = Database.connect(settings)
     try:
         await prepare_schema(settings, db)
+        app = build(settings, db, security=security)
     except BaseException:
         await db.dispose()
         raise
-    app = build(settings, db)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await app.start()
     try:
+        await app.start()
         await stop.wait()
         log.info("shutting down (grace %.1fs)", settings.shutdown_grace_s)
     finally:

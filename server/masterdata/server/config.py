@@ -56,6 +56,50 @@ class Settings:
     max_pending_requests: int = 20000
     #: Beyond this many queued calls grpc refuses every new one.
     max_pending_requests_hard_limit: int = 40000
+    # security and operations
+    #: JSON file of API keys: a list of {"name", "sha256" (hex of the key), "scopes"}.
+    api_keys_file: str = ""
+    #: HS256 secret (at least 32 bytes) that signs JWT bearer tokens; prefer the environment.
+    jwt_secret: str = ""
+    #: PEM file of the RS256 public key that verifies JWT bearer tokens.
+    jwt_public_key_file: str = ""
+    #: Required `iss` claim of JWTs; empty = not checked.
+    jwt_issuer: str = ""
+    #: Required `aud` claim of JWTs; empty = not checked.
+    jwt_audience: str = ""
+    #: Steady calls per second per identity (token bucket); 0 = no rate limit.
+    rate_limit_per_s: float = 0.0
+    #: Calls an identity may make in a burst above the steady rate.
+    rate_limit_burst: int = 100
+    #: Open streams (subscriptions, imports, exports) per identity; 0 = no cap.
+    max_streams_per_identity: int = 0
+    #: Largest gRPC message the server receives or sends, in bytes.
+    max_message_bytes: int = 16 * 1024 * 1024
+    #: PEM certificate chain of the server; with tls_key_file, serve TLS.
+    tls_cert_file: str = ""
+    #: PEM private key of the server certificate.
+    tls_key_file: str = ""
+    #: PEM CA bundle; when set, clients must present a certificate it signed (mTLS).
+    tls_client_ca_file: str = ""
+    #: Allow a non-loopback listen address without authentication.
+    insecure: bool = False
+    #: Port of the Prometheus /metrics endpoint; 0 = no endpoint.
+    metrics_port: int = 0
+    #: Address the /metrics endpoint binds.
+    metrics_address: str = "127.0.0.1"
+    #: Log format: "text" or "json" (one object per line).
+    log_format: str = "text"
+    # bulk import/export
+    #: Largest import in bytes: a CSV or XLSX file, or all CSV chunks of one upload.
+    max_import_bytes: int = 256 * 1024 * 1024
+    #: Most data rows one import or upload may bring.
+    max_import_rows: int = 500_000
+    #: Rows per import batch (one set-based write, one progress message) when not given.
+    default_import_batch_size: int = 500
+    #: Largest batch_size an import may ask for; larger values are coerced to it.
+    max_import_batch_size: int = 5000
+    #: Bytes per chunk of a CSV or XLSX export (the contract allows at most 1 MiB).
+    export_chunk_bytes: int = 1024 * 1024
 
     @property
     def is_sqlite(self) -> bool:

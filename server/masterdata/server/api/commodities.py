@@ -1,14 +1,17 @@
-"""CommodityService: five generic resources, search, parameter templates and units.
+"""CommodityService: five generic resources, search, parameter templates, units and bulk.
 
-The bulk RPCs (DESIGN.md section 6) answer UNIMPLEMENTED until their issue lands.
+The bulk RPCs (DESIGN.md section 6) stream: each handler passes the request (or
+the request stream) to the bulk package and yields what it yields.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from grpc import aio
 
-from masterdata.server.api.standard_methods import bind, bind_standard_methods
-from masterdata.server.api.unimplemented import unimplemented_stream, unimplemented_unary
+from masterdata.server.api.standard_methods import bind_standard_methods
+from masterdata.server.bulk import BulkCommodities
 from masterdata.server.domain.errors import FieldViolation, InvalidArgument
 from masterdata.server.domain.units import Unit, format_decimal
 from masterdata.server.resources.caller import current_caller
@@ -17,15 +20,13 @@ from masterdata.server.services.commodities import CommodityServices
 from masterdata.v1 import commodity_pb2 as pb
 from masterdata.v1 import commodity_pb2_grpc
 
-#: Bulk import and export (DESIGN.md section 6), built by another issue.
-BULK = ("ImportCommodities", "UploadCommodities", "ExportCommodities", "GetImportTemplate")
-
 
 class CommodityServicer(commodity_pb2_grpc.CommodityServiceServicer):
     """Standard methods are generic; the rest translate proto <-> service calls."""
 
-    def __init__(self, services: CommodityServices) -> None:
+    def __init__(self, services: CommodityServices, bulk: BulkCommodities) -> None:
         self.services = services
+        self.bulk = bulk
         s = services
         for service in (
             s.commodities,
@@ -35,14 +36,6 @@ class CommodityServicer(commodity_pb2_grpc.CommodityServiceServicer):
             s.commission_structures,
         ):
             bind_standard_methods(self, pb, service)
-        methods = pb.DESCRIPTOR.services_by_name["CommodityService"].methods_by_name
-        bind(
-            self,
-            {
-                n: unimplemented_stream if methods[n].server_streaming else unimplemented_unary
-                for n in BULK
-            },
-        )
 
     async def SearchCommodities(
         self, request: pb.SearchCommoditiesRequest, _context: aio.ServicerContext
@@ -89,6 +82,31 @@ class CommodityServicer(commodity_pb2_grpc.CommodityServiceServicer):
             exact=result.exact,
         )
 
+    async def ImportCommodities(
+        self, request: pb.ImportCommoditiesRequest, _context: aio.ServicerContext
+    ) -> AsyncIterator[pb.ImportCommoditiesResponse]:
+        async for item in self.bulk.import_commodities(request, current_caller()):
+            yield item
+
+    async def UploadCommodities(
+        self,
+        requests: AsyncIterator[pb.UploadCommoditiesRequest],
+        _context: aio.ServicerContext,
+    ) -> AsyncIterator[pb.UploadCommoditiesResponse]:
+        async for item in self.bulk.upload_commodities(requests, current_caller()):
+            yield item
+
+    async def ExportCommodities(
+        self, request: pb.ExportCommoditiesRequest, _context: aio.ServicerContext
+    ) -> AsyncIterator[pb.ExportCommoditiesResponse]:
+        async for item in self.bulk.export_commodities(request, current_caller()):
+            yield item
+
+    async def GetImportTemplate(
+        self, request: pb.GetImportTemplateRequest, _context: aio.ServicerContext
+    ) -> pb.GetImportTemplateResponse:
+        return self.bulk.import_template(request)
+
 
 def _dimension(number: int) -> str:
     """The domain's dimension name ('' for all) of a UnitDimension value."""
@@ -114,5 +132,5 @@ def _unit(unit: Unit) -> pb.Unit:
 
 
 def add_to_server(server: aio.Server, runtime: Runtime) -> None:
-    servicer = CommodityServicer(CommodityServices.build(runtime))
+    servicer = CommodityServicer(CommodityServices.build(runtime), BulkCommodities.build(runtime))
     commodity_pb2_grpc.add_CommodityServiceServicer_to_server(servicer, server)

@@ -4,11 +4,14 @@ It establishes who is calling (authentication), whether they may (scope table,
 rate limit, stream cap), records metrics and one access-log line, and is the error
 boundary: servicers contain no try/except — a MasterdataError becomes its
 canonical code with google.rpc details, a driver error is translated, and anything
-else is INTERNAL with the call's request id (logged with its traceback).
+else is INTERNAL with the call's request id (logged with its traceback). A request
+that does not parse (corrupt wire format, invalid UTF-8 in a string field) is
+INVALID_ARGUMENT rather than grpc's UNKNOWN with the parser's message.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -20,7 +23,7 @@ from grpc import aio
 
 from masterdata.server.api.errors import internal_status, to_status
 from masterdata.server.db.errors import translate
-from masterdata.server.domain.errors import MasterdataError
+from masterdata.server.domain.errors import InvalidArgument, MasterdataError
 from masterdata.server.observability.metrics import Metrics
 from masterdata.server.resources.caller import Caller, set_current_caller
 from masterdata.server.security.gatekeeper import Gatekeeper
@@ -28,6 +31,40 @@ from masterdata.server.security.identity import Principal
 
 log = logging.getLogger("masterdata.rpc")
 REQUEST_ID_HEADER = "x-request-id"
+
+
+class _Undecodable:
+    """Stands in for a request message that failed to parse, so the call can refuse it."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def refuse(self) -> InvalidArgument:
+        return InvalidArgument(
+            "the request is not a valid protobuf message of the method's type",
+            reason="MALFORMED_REQUEST",
+        )
+
+
+def _tolerant(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserialize is None:
+        return None
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except Exception as error:  # whatever the parser says: the caller sent garbage
+            return _Undecodable(error)
+
+    return parse
+
+
+async def _checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """A client stream that raises INVALID_ARGUMENT at its first unparsable message."""
+    async for request in requests:
+        if isinstance(request, _Undecodable):
+            raise request.refuse()
+        yield request
 
 
 class ErrorBoundaryInterceptor(aio.ServerInterceptor):
@@ -55,7 +92,7 @@ class ErrorBoundaryInterceptor(aio.ServerInterceptor):
             if behaviour:
                 return make(
                     wrap(behaviour, method),
-                    request_deserializer=handler.request_deserializer,
+                    request_deserializer=_tolerant(handler.request_deserializer),
                     response_serializer=handler.response_serializer,
                 )
         return handler
@@ -70,6 +107,9 @@ class ErrorBoundaryInterceptor(aio.ServerInterceptor):
                 return response
             except aio.AbortError:
                 raise
+            except asyncio.CancelledError:
+                call.code = grpc.StatusCode.CANCELLED
+                raise
             except Exception as error:  # the boundary: nothing escapes unmapped
                 await call.fail(error)
             finally:
@@ -80,12 +120,18 @@ class ErrorBoundaryInterceptor(aio.ServerInterceptor):
     def _stream(self, behaviour: Callable[..., AsyncIterator[Any]], method: str) -> Any:
         async def stream(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
             call = _Call(self, method, context)
+            client_streams = hasattr(request, "__aiter__")
             try:
-                call.enter(request if not hasattr(request, "__aiter__") else None, stream=True)
-                async for response in behaviour(request, context):
+                call.enter(None if client_streams else request, stream=True)
+                async for response in behaviour(
+                    _checked(request) if client_streams else request, context
+                ):
                     yield response
                 call.code = grpc.StatusCode.OK
             except aio.AbortError:
+                raise
+            except (asyncio.CancelledError, GeneratorExit):
+                call.code = grpc.StatusCode.CANCELLED
                 raise
             except Exception as error:
                 await call.fail(error)
@@ -128,6 +174,8 @@ class _Call:
         )
         gate.authorize(self.principal, self.method, request)
         gate.admit(self.principal)
+        if isinstance(request, _Undecodable):
+            raise request.refuse()
         if stream:
             gate.open_stream(self.principal)
             self.stream_slot = True
@@ -154,16 +202,19 @@ class _Call:
         if metrics:
             metrics.in_flight.labels(self.method).dec()
             metrics.observe(self.method, code, seconds)
+        identity = self.principal.name if self.principal else ""
         log.info(
-            "%s %s %.1fms",
+            "%s %s %.1fms identity=%s request_id=%s",
             self.method,
             code,
             seconds * 1000,
+            identity or "-",
+            self.request_id,
             extra={
                 "method": self.method,
                 "status": code,
                 "duration_ms": round(seconds * 1000, 2),
-                "identity": self.principal.name if self.principal else "",
+                "identity": identity,
                 "request_id": self.request_id,
             },
         )

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+#: Outcomes of an imported row (the `outcome` label of masterdata_import_rows).
+IMPORT_OUTCOMES = ("created", "updated", "skipped", "failed")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
@@ -19,8 +22,12 @@ class _Sampled(Collector):
         self._samplers = samplers
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        for name, (documentation, sample) in self._samplers.items():
-            yield GaugeMetricFamily(name, documentation, value=sample())
+        for name, (documentation, sample) in list(self._samplers.items()):
+            try:
+                value = float(sample())
+            except Exception:  # a broken sampler must not break the whole scrape
+                continue
+            yield GaugeMetricFamily(name, documentation, value=value)
 
 
 @dataclass
@@ -29,6 +36,7 @@ class Metrics:
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     samplers: dict[str, tuple[str, Callable[[], float]]] = field(default_factory=dict)
+    _http: WSGIServer | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         r = self.registry
@@ -51,6 +59,8 @@ class Metrics:
         self.import_rows = Counter(
             "masterdata_import_rows", "Commodity import rows, by outcome", ["outcome"], registry=r
         )
+        for outcome in IMPORT_OUTCOMES:  # exported at 0 before the first import
+            self.import_rows.labels(outcome)
         r.register(_Sampled(self.samplers))
 
     def sample(self, name: str, documentation: str, read: Callable[[], float]) -> None:
@@ -61,6 +71,15 @@ class Metrics:
         self.calls.labels(method, code).inc()
         self.latency.labels(method).observe(seconds)
 
-    def serve(self, port: int, address: str = "127.0.0.1") -> None:
-        """Start the /metrics HTTP endpoint (a daemon thread)."""
-        start_http_server(port, addr=address, registry=self.registry)
+    def serve(self, port: int, address: str = "127.0.0.1") -> int:
+        """Start the /metrics HTTP endpoint (a daemon thread); the bound port (`port` 0 picks)."""
+        self.close()
+        self._http, _thread = start_http_server(port, addr=address, registry=self.registry)
+        return int(self._http.server_port)
+
+    def close(self) -> None:
+        """Stop the /metrics endpoint, if it runs."""
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+            self._http = None

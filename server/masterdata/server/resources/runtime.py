@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from masterdata.server.config import Settings
 from masterdata.server.db.engine import Database
 from masterdata.server.db.unit_of_work import UnitOfWork
 from masterdata.server.resources.caller import Caller
+
+if TYPE_CHECKING:
+    from masterdata.server.events.hub import FeedHub
+    from masterdata.server.observability.metrics import Metrics
 
 
 @dataclass
@@ -22,6 +27,10 @@ class Runtime:
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     #: Run first on shutdown, before in-flight calls are drained (e.g. end streams).
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    #: The event feed of this process, attached by api/events.py.
+    feed: FeedHub | None = None
+    #: This process's Prometheus metrics (None in code that runs without a server).
+    metrics: Metrics | None = None
 
     def unit_of_work(self, caller: Caller, request_id: str = "") -> UnitOfWork:
         """A write transaction for `caller`, its database work bounded by their deadline."""

@@ -40,9 +40,10 @@ class Gatekeeper:
         if not self.authenticates:
             return ANONYMOUS
         values = [v for k, v in metadata if k == "authorization" and isinstance(v, str)]
-        if len(values) != 1 or not values[0].startswith("Bearer "):
+        scheme, _, token = values[0].partition(" ") if len(values) == 1 else ("", "", "")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:  # the scheme is case-insensitive (RFC 7235)
             raise Unauthenticated(_BAD_TOKEN)
-        token = values[0].removeprefix("Bearer ").strip()
         principal = None
         if self.jwt is not None and looks_like_jwt(token):
             principal = self.jwt.verify(token)

@@ -1,0 +1,164 @@
+"""One batch of an import: prepare (no I/O), then look up, plan, write, record events.
+
+A batch is the unit of set-based work: one query for the stored rows it can
+match, one COPY/merge (or multi-row INSERT and UPDATE) for its writes, and its
+events recorded in the unit of work, which inserts them in one statement at
+commit. With `uow=None` (validate_only, or an atomic import that already
+failed) the batch is planned and counted but nothing is written.
+
+`prepare` is the CPU half that needs no database: cells to values, and the
+checks of a row as a new commodity (most rows of most imports create). The
+importer runs it one batch ahead (see importer.prefetch), so it overlaps the
+previous batch's database round trips; `run` only re-checks rows that turn
+out to update a stored commodity.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from masterdata.server.bulk.candidates import DEFAULTS, SPEC, Candidate, RowFailure, finalise
+from masterdata.server.bulk.messages import MessageBuilder
+from masterdata.server.bulk.planning import Audit, FileState, Plan, plan_batch
+from masterdata.server.bulk.sources import InputRow
+from masterdata.server.bulk.store import find_stored, write
+from masterdata.server.db.unit_of_work import PendingEvent, UnitOfWork
+from masterdata.v1 import commodity_pb2 as pb
+
+Convert = Callable[[InputRow], Candidate | RowFailure]
+
+
+@dataclass
+class Counts:
+    """Running totals of an import, as ImportProgress and ImportSummary carry them."""
+
+    rows_read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+
+    @classmethod
+    def of(cls, progress: pb.ImportProgress) -> Counts:
+        return cls(
+            progress.rows_read,
+            progress.created,
+            progress.updated,
+            progress.unchanged,
+            progress.failed,
+        )
+
+    def add(self, other: Counts) -> None:
+        self.rows_read += other.rows_read
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.failed += other.failed
+
+    def progress(self) -> pb.ImportProgress:
+        return pb.ImportProgress(**self.__dict__)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A batch converted, before the database is asked anything."""
+
+    size: int
+    candidates: list[Candidate]
+    failures: list[RowFailure]
+
+
+@dataclass
+class Outcome:
+    """What one batch did: its counts and its rejected rows in row order."""
+
+    counts: Counts
+    failures: list[RowFailure] = field(default_factory=list)
+
+
+class BatchRunner:
+    """Runs batches of one import; keeps the import's in-file duplicate state."""
+
+    def __init__(self, *, upsert: bool, postgres: bool, actor: str) -> None:
+        self.upsert = upsert
+        self.postgres = postgres
+        self.actor = actor
+        self.state = FileState()
+        self.messages = MessageBuilder(SPEC)
+
+    def prepare(self, rows: Sequence[InputRow], convert: Convert) -> Prepared:
+        """Convert a batch and check each row as a create (UPSERT rows with an id update)."""
+        candidates: list[Candidate] = []
+        failures: list[RowFailure] = []
+        for row in rows:
+            result = convert(row)
+            if isinstance(result, RowFailure):
+                failures.append(result)
+                continue
+            if not (self.upsert and result.id is not None):
+                result.as_create = finalise(result.number, DEFAULTS | result.values)
+            candidates.append(result)
+        return Prepared(len(rows), candidates, failures)
+
+    async def run(self, session: AsyncSession, batch: Prepared, uow: UnitOfWork | None) -> Outcome:
+        """Plan a batch; with a unit of work, also write it and record its events."""
+        candidates, failures = batch.candidates, list(batch.failures)
+        lock = uow is not None
+        stored = await find_stored(session, candidates, upsert=self.upsert, lock=lock)
+        audit = Audit(uow.actor, uow.now) if uow else Audit(self.actor, datetime.now(UTC))
+        plan = plan_batch(candidates, stored, self.state, upsert=self.upsert, audit=audit)
+        failures.extend(plan.failures)
+        lost: set[uuid.UUID] = set()
+        if uow is not None:
+            lost = await write(session, plan, postgres=self.postgres)
+            failures.extend(_lost(plan, lost))
+            self._record(uow, plan, lost)
+        failures.sort(key=lambda f: f.number)
+        counts = Counts(
+            rows_read=batch.size,
+            created=len(plan.creates) - len(lost),
+            updated=len(plan.updates),
+            unchanged=plan.unchanged,
+            failed=len(failures),
+        )
+        return Outcome(counts, failures)
+
+    def _record(self, uow: UnitOfWork, plan: Plan, lost: set[uuid.UUID]) -> None:
+        """One commodity.created / commodity.updated event per written row."""
+        name, resource_type = SPEC.name, SPEC.resource_type
+        for row in plan.creates:
+            if row["id"] in lost:
+                continue
+            resource = self.messages.build(row).SerializeToString()
+            uow.record(PendingEvent(name, row["id"], 1, f"{name}.created", resource_type, resource))
+        for row, changed in plan.updates:
+            resource = self.messages.build(row).SerializeToString()
+            uow.record(
+                PendingEvent(
+                    name,
+                    row["id"],
+                    row["revision"],
+                    f"{name}.updated",
+                    resource_type,
+                    resource,
+                    tuple(changed),
+                )
+            )
+
+
+def _lost(plan: Plan, lost: set[uuid.UUID]) -> list[RowFailure]:
+    """Creates a concurrent caller beat to the same (name, category)."""
+    return [
+        RowFailure(
+            plan.numbers[key],
+            "name",
+            "DUPLICATE_NAME",
+            "a live commodity with this name and category was created meanwhile",
+        )
+        for key in lost
+    ]

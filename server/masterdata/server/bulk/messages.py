@@ -1,0 +1,112 @@
+"""Row values -> Commodity message for the events of an import, in one constructor call.
+
+Why not `codec.to_message` as record_event does: it sets ~45 fields one by one
+through generic writers, ~60 µs a row — more than the whole database write of
+a row. Building the keyword arguments and calling the message constructor once
+gives the same message (tests/unit/test_bulk_parsing.py compares them) in
+~10 µs. The field plan is derived from the descriptor and the model, like the
+codec's, so a new field cannot be forgotten here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from google.protobuf import struct_pb2, timestamp_pb2
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+
+from masterdata.server.resources.codec import STANDARD_OUTPUT_ONLY, codec_for, etag_of, utc
+from masterdata.server.resources.spec import ResourceSpec
+
+_STRUCT = "google.protobuf.Struct"
+_CACHE_SIZE = 4096
+
+
+class MessageBuilder:
+    """Builds the (masked) resource message of a row given as a column-value mapping."""
+
+    def __init__(self, spec: ResourceSpec) -> None:
+        self.codec = codec_for(spec)
+        self.message_type = spec.message
+        self._plain: list[str] = []
+        self._text: list[str] = []
+        self._structs: list[str] = []
+        self._enums: dict[str, dict[str, int]] = {}
+        self._times: dict[datetime, timestamp_pb2.Timestamp] = {}
+        self._documents: dict[int, tuple[Any, struct_pb2.Struct]] = {}
+        for field in spec.message.DESCRIPTOR.fields:
+            if field.name in STANDARD_OUTPUT_ONLY or field.name not in self.codec.columns:
+                continue
+            self._plan(field)
+
+    def _plan(self, field: FieldDescriptor) -> None:
+        if field.type == FieldDescriptor.TYPE_MESSAGE and not field.is_repeated:
+            if field.message_type.full_name != _STRUCT:
+                raise TypeError(f"MessageBuilder cannot build {field.message_type.full_name}")
+            self._structs.append(field.name)
+        elif field.is_repeated:
+            if field.type in (FieldDescriptor.TYPE_MESSAGE, FieldDescriptor.TYPE_GROUP):
+                raise TypeError(f"MessageBuilder cannot build repeated {field.name}")
+            self._plain.append(field.name)
+        elif field.type == FieldDescriptor.TYPE_ENUM:
+            self._enums[field.name] = {v.name: v.number for v in field.enum_type.values}
+        elif field.type == FieldDescriptor.TYPE_STRING:
+            self._text.append(field.name)
+        else:
+            self._plain.append(field.name)
+
+    def build(self, row: Mapping[str, Any]) -> Message:
+        """The message codec.to_message would make of `row`, masked like record_event's."""
+        kwargs: dict[str, Any] = {
+            "id": str(row["id"]),
+            "create_time": self._timestamp(row["create_time"]),
+            "update_time": self._timestamp(row["update_time"]),
+            "created_by": row["created_by"],
+            "updated_by": row["updated_by"],
+            "etag": etag_of(row["revision"]),
+        }
+        if row["delete_time"] is not None:
+            kwargs["delete_time"] = self._timestamp(row["delete_time"])
+        for name in self._plain:
+            value = row[name]
+            if value is not None and value != []:
+                kwargs[name] = value
+        for name in self._text:
+            value = row[name]
+            if value is not None:
+                kwargs[name] = format(value, "f") if isinstance(value, Decimal) else str(value)
+        for name, numbers in self._enums.items():
+            number = numbers.get(row[name] or "")
+            if number:
+                kwargs[name] = number
+        for name in self._structs:
+            if row[name]:  # like the codec, an empty document stays unset
+                kwargs[name] = self._struct(row[name])
+        message = self.message_type(**kwargs)
+        return self.codec.mask(message) if self.codec.masked else message
+
+    def _struct(self, document: Any) -> struct_pb2.Struct:
+        """Struct of a JSON document; an import shares one dict per distinct cell text."""
+        hit = self._documents.get(id(document))
+        if hit is not None and hit[0] is document:
+            return hit[1]
+        struct = struct_pb2.Struct()
+        struct.update(document)
+        if len(self._documents) > _CACHE_SIZE:
+            self._documents.clear()
+        self._documents[id(document)] = (document, struct)
+        return struct
+
+    def _timestamp(self, value: datetime) -> timestamp_pb2.Timestamp:
+        stamp = self._times.get(value)
+        if stamp is None:
+            if len(self._times) > _CACHE_SIZE:
+                self._times.clear()
+            stamp = timestamp_pb2.Timestamp()
+            stamp.FromDatetime(utc(value))
+            self._times[value] = stamp
+        return stamp

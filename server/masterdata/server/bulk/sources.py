@@ -1,0 +1,173 @@
+"""Where import rows come from: a CSV or XLSX file, Commodity messages, or an upload.
+
+Every source is an async iterator of row slices. A file row is numbered as the
+user sees it in a spreadsheet: the header is row 1, the first data row row 2,
+and a quoted cell with line breaks is still one row. Blank rows and comment rows
+(a first cell starting with "#" and nothing else, as in the CSV template) are
+skipped but keep their numbers. Message rows are numbered 1, 2, ... across all
+messages. Limits (bytes, rows) are enforced as input arrives; a single-message
+import is checked before anything is written (see `precheck_csv`).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+
+from masterdata.server.bulk.columns import Header, resolve_header
+from masterdata.server.bulk.csv_input import CsvRecords, unreadable
+from masterdata.server.bulk.xlsx_input import XlsxRows
+from masterdata.server.domain.errors import FieldViolation, InvalidArgument
+from masterdata.v1 import commodity_pb2 as pb
+
+#: Bytes of CSV parsed at a time, so a large chunk never becomes all its rows at once.
+CSV_SLICE_BYTES = 1 << 20
+XLSX_SLICE_ROWS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class FileRow:
+    """A data row of a file: its number and its cells (in header order)."""
+
+    number: int
+    cells: Sequence[str]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    """A Commodity sent as a message."""
+
+    number: int
+    message: pb.Commodity
+
+
+InputRow = FileRow | MessageRow
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much one import may bring."""
+
+    max_bytes: int
+    max_rows: int
+
+    def check_bytes(self, size: int, source: str) -> None:
+        if size > self.max_bytes:
+            raise InvalidArgument(
+                f"the import is larger than {self.max_bytes} bytes",
+                violations=[FieldViolation(source, f"at most {self.max_bytes} bytes", "TOO_LARGE")],
+                metadata={"max_bytes": str(self.max_bytes)},
+            )
+
+    def check_rows(self, count: int, source: str) -> None:
+        if count > self.max_rows:
+            raise InvalidArgument(
+                f"the import has more than {self.max_rows} rows",
+                violations=[
+                    FieldViolation(source, f"at most {self.max_rows} data rows", "TOO_MANY_ROWS")
+                ],
+                metadata={"max_rows": str(self.max_rows)},
+            )
+
+
+class FileRows:
+    """Turns a file's records into numbered data rows once the header is known."""
+
+    def __init__(self, source: str, limits: Limits) -> None:
+        self.source = source
+        self.limits = limits
+        self.header: Header | None = None
+        self.number = 0
+        self.data_rows = 0
+
+    def rows(self, records: Iterable[Sequence[str]]) -> list[FileRow]:
+        out: list[FileRow] = []
+        for cells in records:
+            self.number += 1
+            if not any(cell.strip() for cell in cells):
+                continue
+            if self.header is None:
+                self.header = resolve_header(cells, self.source)
+                continue
+            if cells[0].lstrip().startswith("#") and not any(c.strip() for c in cells[1:]):
+                continue
+            self.data_rows += 1
+            out.append(FileRow(self.number, cells))
+        self.limits.check_rows(self.data_rows, self.source)
+        return out
+
+    def require_header(self) -> Header:
+        if self.header is None:
+            raise InvalidArgument(
+                "the file is empty",
+                violations=[FieldViolation(self.source, "has no header row", "EMPTY_FILE")],
+            )
+        return self.header
+
+
+async def csv_rows(chunks: AsyncIterator[bytes], rows: FileRows) -> AsyncIterator[list[FileRow]]:
+    """Rows of a CSV arriving in chunks of any size."""
+    reader = CsvRecords(rows.source)
+    async for chunk in chunks:
+        for start in range(0, len(chunk), CSV_SLICE_BYTES):
+            piece = chunk[start : start + CSV_SLICE_BYTES]
+            rows.limits.check_bytes(reader.bytes_read + len(piece), rows.source)
+            found = rows.rows(reader.feed(piece))
+            if found:
+                yield found
+    found = rows.rows(reader.finish())
+    rows.require_header()
+    if found:
+        yield found
+
+
+async def xlsx_rows(book: XlsxRows, rows: FileRows) -> AsyncIterator[list[FileRow]]:
+    """Rows of the first sheet of a workbook (its declared size checked first)."""
+    try:
+        await book.open()
+        if book.declared_rows:
+            rows.limits.check_rows(book.declared_rows - 1, rows.source)
+        while records := await book.take(XLSX_SLICE_ROWS):
+            found = rows.rows(records)
+            if found:
+                yield found
+        rows.require_header()
+    finally:
+        book.close()
+
+
+async def message_rows(
+    batches: AsyncIterator[Sequence[pb.Commodity]], limits: Limits, source: str
+) -> AsyncIterator[list[MessageRow]]:
+    """Commodities sent as messages, numbered across messages."""
+    number = 0
+    async for commodities in batches:
+        found = [MessageRow(number + i + 1, c) for i, c in enumerate(commodities)]
+        number += len(found)
+        limits.check_rows(number, source)
+        if found:
+            yield found
+
+
+def precheck_csv(data: bytes, limits: Limits, source: str) -> None:
+    """Reject a whole CSV before any write: size, encoding, header and row count.
+
+    Counting newlines (C speed) bounds the row count from above; only a file
+    that might be over the limit is parsed in full to count its records.
+    """
+    limits.check_bytes(len(data), source)
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        description = f"not UTF-8 (invalid byte at offset {error.start})"
+        raise unreadable(source, description, "NOT_UTF8") from None
+    counting = data.count(b"\n") > limits.max_rows
+    reader = CsvRecords(source)
+    rows = FileRows(source, limits if counting else Limits(limits.max_bytes, sys.maxsize))
+    for start in range(0, len(data), CSV_SLICE_BYTES):
+        rows.rows(reader.feed(data[start : start + CSV_SLICE_BYTES]))
+        if rows.header is not None and not counting:
+            return
+    rows.rows(reader.finish())
+    rows.require_header()

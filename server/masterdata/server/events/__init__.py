@@ -1,0 +1,1 @@
+"""The event feed: reading the event log, the per-process hub, subscriptions."""

@@ -1,0 +1,242 @@
+"""The feed hub: one reader of new events per process, shared by every subscriber.
+
+Why one reader: the database work per new event must not grow with the number of
+subscribers. The hub alone reads what is new (one statement per wake-up, whatever
+the number of subscribers), keeps the last few batches in memory, and wakes the
+caught-up subscribers, which take their events from those shared batches. A
+subscriber that falls further behind than the retained batches reads the table at
+its own pace (see subscription.py); nothing is ever queued per subscriber.
+
+Wake-ups are hints: PostgreSQL NOTIFY through one LISTEN connection, the in-process
+commit callback on SQLite (or while LISTEN is down), and a poll every
+`feed_poll_interval_s`. The table is the truth: the hub always reads
+`sequence > head`, so a lost, duplicated or early hint costs at most one empty read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from masterdata.server.events.listener import PostgresListener
+from masterdata.server.events.store import SqlEventStore
+from masterdata.v1 import events_pb2
+
+log = logging.getLogger("masterdata.events")
+
+#: Seconds `stop()` waits for subscribers to end their streams before the server stops.
+STOP_WAIT_S = 2.0
+#: Seconds a new subscription waits for the hub's next read before reading alone.
+SYNC_WAIT_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Events read together: exactly those with after < sequence <= last."""
+
+    after: int
+    last: int
+    #: Built once and shared by every subscriber that delivers this batch.
+    items: tuple[events_pb2.SubscribeEventsResponse, ...]
+
+
+class FeedHub:
+    """Reads new events once, publishes them to subscribers, ends them at shutdown."""
+
+    def __init__(
+        self,
+        store: SqlEventStore,
+        *,
+        pages: SqlEventStore | None = None,
+        poll_interval_s: float,
+        batch_size: int,
+        retained_batches: int,
+        listener: PostgresListener | None = None,
+    ) -> None:
+        #: The hub's own reads of new events.
+        self.store = store
+        #: Table reads of subscribers that lag behind (on the shared reader pool).
+        self.pages = pages or store
+        self.batch_size = batch_size
+        self.listener = listener
+        #: Every event up to `head` has been read (and published) by the hub.
+        self.head = 0
+        #: False until the head was first read (the server starts without the database).
+        self.ready = False
+        self.subscribers = 0
+        self.closing = False
+        self._poll_interval_s = poll_interval_s
+        self._batches: deque[Batch] = deque(maxlen=max(1, retained_batches))
+        # Two conditions, so that neither a poll nor a new subscription's sync() wakes
+        # every live subscriber: `_moved` only when the head moves (or on closing).
+        self._moved = asyncio.Condition()
+        self._read = asyncio.Condition()
+        self._wake = asyncio.Event()
+        self._read_lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._no_subscribers = asyncio.Event()
+        self._no_subscribers.set()
+        # Reads of the run loop, counted so `sync()` can wait for one that started later.
+        self._reads_started = 0
+        self._reads_done = 0
+        # A commit was hinted (in-process callback or NOTIFY) since the last read began.
+        self._dirty = False
+
+    @property
+    def queries(self) -> int:
+        """Statements run on the event table by the hub and its subscribers."""
+        return self.store.queries + (self.pages.queries if self.pages is not self.store else 0)
+
+    # ---- lifecycle ---------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start reading; needs no database yet (subscribers get UNAVAILABLE meanwhile)."""
+        self.closing = False
+        self._wake.set()  # the first read learns the head at once
+        self._tasks.append(asyncio.create_task(self._run(), name="event-hub"))
+        if self.listener is not None:
+            self._tasks.append(asyncio.create_task(self.listener.run(), name="event-listen"))
+
+    async def stop(self) -> None:
+        """End every subscription (they fail with UNAVAILABLE and resume elsewhere)."""
+        self.closing = True
+        await self._notify()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.store.close()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STOP_WAIT_S):
+                await self._no_subscribers.wait()
+
+    # ---- wake-ups ----------------------------------------------------------
+
+    def hint(self) -> None:
+        """In-process commit callback; on PostgreSQL the NOTIFY of that commit wakes us."""
+        self._dirty = True
+        if self.listener is None or not self.listener.connected:
+            self._wake.set()
+
+    def wake(self) -> None:
+        """A notification (or reconnect): read what is new now."""
+        self._dirty = True
+        self._wake.set()
+
+    async def resync(self) -> None:
+        """Forget what was read and re-read the head (after the table was emptied)."""
+        async with self._read_lock:
+            self._batches.clear()
+            self.head = await self.store.max_sequence()
+            self.ready = True
+        await self._notify()
+
+    # ---- what subscribers use ----------------------------------------------
+
+    def join(self) -> None:
+        self.subscribers += 1
+        self._no_subscribers.clear()
+
+    def leave(self) -> None:
+        self.subscribers -= 1
+        if not self.subscribers:
+            self._no_subscribers.set()
+
+    async def sync(self, timeout_s: float = SYNC_WAIT_S) -> None:
+        """Return once `head` covers every commit this process has been told about.
+
+        If no commit was hinted since the last read began, that read covers them all
+        (wait for it if it is under way). Otherwise, or while LISTEN is down, wait for
+        a read that starts after this call, shared by every concurrent caller: a burst
+        of new subscriptions costs one read, not one each.
+        """
+        listening = self.listener is None or self.listener.connected
+        if self._dirty or not listening or not self.ready:
+            wanted = self._reads_started + 1
+            self._wake.set()
+        elif self._reads_done < self._reads_started:
+            wanted = self._reads_started  # the read under way began after the last hint
+        else:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s), self._read:
+                await self._read.wait_for(lambda: self._reads_done >= wanted or self.closing)
+
+    def batch_covering(self, position: int) -> Batch | None:
+        """The retained batch holding the events right after `position`, if any."""
+        for batch in reversed(self._batches):
+            if batch.after <= position < batch.last:
+                return batch
+            if batch.last <= position:
+                break
+        return None
+
+    async def wait_past(self, position: int, timeout_s: float) -> bool:
+        """Wait until the head passes `position` or the hub closes; False on timeout."""
+        if self.head > position or self.closing:
+            return True
+        try:
+            async with asyncio.timeout(max(timeout_s, 0.0)), self._moved:
+                await self._moved.wait_for(lambda: self.head > position or self.closing)
+        except TimeoutError:
+            return False
+        return True
+
+    # ---- the reader --------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._poll_interval_s):
+                    await self._wake.wait()
+            self._wake.clear()
+            self._dirty = False
+            self._reads_started += 1
+            failed = False
+            try:
+                await self._read_new()
+            except Exception as error:  # an outage must not end the feed: retry at next poll
+                log.warning("reading new events failed: %s", error)
+                failed = self._dirty = True
+            self._reads_done = self._reads_started
+            await _notify_all(self._read)
+            if failed:  # do not let a stream of sync() calls hammer a database that is down
+                await asyncio.sleep(min(self._poll_interval_s, 1.0))
+
+    async def _read_new(self) -> None:
+        # Moving `head` to the last sequence read never skips an event that commits
+        # later with a lower sequence: appends take a transaction-scoped lock and hold
+        # it to COMMIT (db/unit_of_work.py), so sequence order is commit order and a
+        # visible sequence implies every lower one that will ever commit is visible.
+        async with self._read_lock:
+            if not self.ready:
+                self.head = await self.store.max_sequence()
+                self.ready = True
+            while True:
+                events = await self.store.select_events(gt=self.head, limit=self.batch_size)
+                if events:
+                    await self._publish(events)
+                if len(events) < self.batch_size:
+                    return
+
+    async def _publish(self, events: list[events_pb2.Event]) -> None:
+        items = tuple(events_pb2.SubscribeEventsResponse(event=e) for e in events)
+        batch = Batch(self.head, events[-1].sequence, items)
+        self._batches.append(batch)
+        self.head = batch.last
+        await _notify_all(self._moved)
+
+    async def _notify(self) -> None:
+        await _notify_all(self._moved)
+        await _notify_all(self._read)
+
+
+async def _notify_all(condition: asyncio.Condition) -> None:
+    async with condition:
+        condition.notify_all()
