@@ -109,6 +109,13 @@ async def exercise(channel: aio.Channel, metrics_port: int) -> tuple[str, str]:
     for outcome in ("created", "updated", "skipped", "failed"):
         assert sample(text, "masterdata_import_rows_total", outcome=outcome) == 0
     feed.cancel()
+    # Wait until the server has seen the cancellation, so the stream's access-log
+    # line says CANCELLED rather than the UNAVAILABLE of the shutdown that follows.
+    for _ in range(100):
+        text = await asyncio.to_thread(scrape, metrics_port)
+        if sample(text, "masterdata_rpc_in_flight", method=SUBSCRIBE) == 0:
+            break
+        await asyncio.sleep(0.05)
     return given, generated
 
 
