@@ -101,9 +101,20 @@ def stub(channel: aio.Channel) -> Stub:
     return commodity_pb2_grpc.CommodityServiceStub(channel)
 
 
-async def test_ten_thousand_rows_with_three_percent_bad(stub: Stub, db: Database) -> None:
+def imported_rows(app: App, outcome: str) -> float:
+    """masterdata_import_rows_total{outcome} so far (the server lives for the session)."""
+    value = app.metrics.registry.get_sample_value(
+        "masterdata_import_rows_total", {"outcome": outcome}
+    )
+    return value or 0.0
+
+
+async def test_ten_thousand_rows_with_three_percent_bad(stub: Stub, db: Database, app: App) -> None:
     data, expected = spoiled_file(10_000)
+    before = {o: imported_rows(app, o) for o in ("created", "failed")}
     result = await import_file(stub, csv_data=data)
+    assert imported_rows(app, "created") - before["created"] == 9_700
+    assert imported_rows(app, "failed") - before["failed"] == 300
     assert result.counts() == (10_000, 9_700, 0, 0, 300)
     assert result.summary.committed and result.summary.duration.ToNanoseconds() > 0
     assert result.error_keys == expected

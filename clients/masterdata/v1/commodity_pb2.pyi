@@ -3214,8 +3214,9 @@ class ImportRowError(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
     row_number: _builtins.int
-    """1-based number of the data row: the first row after the header of a file,
-    or the first commodity of the first rows message, is 1.
+    """The row as a spreadsheet shows it: in a file the header is row 1 and the
+    first data row is 2 (a quoted cell with line breaks stays one row); for rows
+    messages the first commodity is 1.
     """
     field: _builtins.str
     """The column or Commodity field at fault; empty when the row as a whole is."""

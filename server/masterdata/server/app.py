@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Callable
@@ -222,6 +223,9 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await app.start()
+        # Start-up objects (descriptors, models, compiled statements) live as long as
+        # the process: keep them out of every later garbage collection.
+        gc.freeze()
         await stop.wait()
         log.info("shutting down (grace %.1fs)", settings.shutdown_grace_s)
     finally:

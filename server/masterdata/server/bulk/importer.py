@@ -165,6 +165,7 @@ class Importer:
                 progress = _plus(counts, outcome.counts).progress()
                 mark = await self._advance(uow, mark, Response(progress=progress))
                 await uow.commit()
+            self._observe(outcome.counts, committed=True)
             for item in self._report(outcome, counts):
                 yield item
         summary = self._summary(counts, committed=True)
@@ -180,16 +181,18 @@ class Importer:
             if mark.summary is not None:
                 yield Response(summary=mark.summary)
                 return
-            counts, writing = Counts.of(mark.progress), True
+            counts, this_call, writing = Counts.of(mark.progress), Counts(), True
             async for batch in self._prepared(rows, convert, mark.progress.rows_read):
                 outcome = await self.runner.run(uow.session, batch, uow if writing else None)
                 writing = writing and not outcome.failures
+                this_call.add(outcome.counts)
                 for item in self._report(outcome, counts):
                     yield item
             summary = self._summary(counts, committed=writing)
             if writing:
                 await self._advance(uow, mark, Response(summary=summary))
                 await uow.commit()
+        self._observe(this_call, committed=writing)
         yield Response(summary=summary)
 
     async def _prepared(self, rows: Rows, convert: Convert, skip: int) -> AsyncIterator[Prepared]:
@@ -239,6 +242,18 @@ class Importer:
             )
             yield Response(row_error=error)
         yield Response(progress=counts.progress())
+
+    def _observe(self, counts: Counts, *, committed: bool) -> None:
+        """masterdata_import_rows: committed rows by outcome (unchanged = "skipped"), failures."""
+        metrics = self.runtime.metrics
+        if metrics is None:
+            return
+        rows = metrics.import_rows
+        if committed:
+            rows.labels("created").inc(counts.created)
+            rows.labels("updated").inc(counts.updated)
+            rows.labels("skipped").inc(counts.unchanged)
+        rows.labels("failed").inc(counts.failed)
 
     def _summary(self, counts: Counts, *, committed: bool) -> pb.ImportSummary:
         summary = pb.ImportSummary(**counts.__dict__, committed=committed)
