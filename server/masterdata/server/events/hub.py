@@ -215,15 +215,31 @@ class FeedHub:
         # it to COMMIT (db/unit_of_work.py), so sequence order is commit order and a
         # visible sequence implies every lower one that will ever commit is visible.
         async with self._read_lock:
-            if not self.ready:
-                self.head = await self.store.max_sequence()
-                self.ready = True
+            if not self.ready or not self.subscribers:
+                await self._skip_to_newest()
+                return
             while True:
                 events = await self.store.select_events(gt=self.head, limit=self.batch_size)
                 if events:
                     await self._publish(events)
                 if len(events) < self.batch_size:
                     return
+
+    async def _skip_to_newest(self) -> None:
+        """With nobody subscribed, move the head without reading the events themselves.
+
+        A write-heavy process (an import, document numbering) then pays one
+        `max(sequence)` per wake-up instead of reading and decoding every event. The
+        retained batches are dropped, so a subscriber that joins later and is not
+        covered by them reads the table itself (subscription.py) — the same path as
+        any lagging subscriber; `head` stays exact for the same reason as above.
+        """
+        newest = await self.store.max_sequence()
+        self.ready = True
+        if newest > self.head:
+            self._batches.clear()
+            self.head = newest
+            await _notify_all(self._moved)
 
     async def _publish(self, events: list[events_pb2.Event]) -> None:
         items = tuple(events_pb2.SubscribeEventsResponse(event=e) for e in events)
