@@ -55,10 +55,3 @@ class ResourceRepository:
         stmt = select(self.model).where(*where).order_by(*order_by).limit(limit)
         async with translate_errors():
             return list((await self.session.execute(stmt)).scalars())
-
-    def add(self, row: Any) -> None:
-        self.session.add(row)
-
-    async def flush(self) -> None:
-        async with translate_errors():
-            await self.session.flush()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from masterdata.server.db.errors import translate_errors
@@ -43,9 +42,3 @@ class IdempotencyStore:
         row = await self.session.get(IdempotencyKeyRow, request_id)
         assert row is not None, "complete() without remember()"
         row.response = response
-
-    async def purge_before(self, cutoff: datetime) -> None:
-        async with translate_errors():
-            await self.session.execute(
-                delete(IdempotencyKeyRow).where(IdempotencyKeyRow.create_time < cutoff)
-            )
