@@ -1,0 +1,197 @@
+"""`SyncClient`: the blocking twin of `Client` for scripts and threads.
+
+Same configuration, same retries, deadlines, request_id filling and
+MasterdataError; stubs are the generated sync stubs, `subscribe` a plain iterator.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf.message import Message
+from grpc_health.v1 import health_pb2_grpc
+
+from masterdata.client import bulk
+from masterdata.client.config import DEFAULT_TARGET, ConnectionConfig, RetryPolicy, Timeouts
+from masterdata.client.errors import MasterdataError
+from masterdata.client.feed import Backoff, FeedCursor, head_probe, make_cursor, resume_delay
+from masterdata.client.policy import CallPolicy
+from masterdata.client.resources import NEXT_PAGE_TOKEN, find_resource, items_field
+from masterdata.client.sync_interceptors import SyncPolicyInterceptor
+from masterdata.v1 import (
+    commodity_pb2_grpc,
+    events_pb2,
+    events_pb2_grpc,
+    location_pb2_grpc,
+    organization_pb2_grpc,
+    trade_terms_pb2_grpc,
+)
+
+
+class SyncClient:
+    """Blocking client of every masterdata.v1 service; arguments as for `Client`."""
+
+    def __init__(
+        self,
+        target: str = DEFAULT_TARGET,
+        token: str | None = None,
+        tls_ca: str | Path | None = None,
+        *,
+        tls: bool = False,
+        tls_cert: str | Path | None = None,
+        tls_key: str | Path | None = None,
+        tls_server_name: str | None = None,
+        default_timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        options: Iterable[tuple[str, Any]] = (),
+    ) -> None:
+        self.config = ConnectionConfig(
+            target, token, tls_ca, tls, tls_cert, tls_key, tls_server_name,
+            default_timeouts or Timeouts(), retry or RetryPolicy(), options=tuple(options),
+        )  # fmt: skip
+        options_ = self.config.channel_options()
+        self._raw_channel = (
+            grpc.secure_channel(target, self.config.credentials(), options_)
+            if self.config.secure
+            else grpc.insecure_channel(target, options_)
+        )
+        self.channel = grpc.intercept_channel(
+            self._raw_channel, SyncPolicyInterceptor(CallPolicy(self.config))
+        )
+        self.locations = location_pb2_grpc.LocationServiceStub(self.channel)
+        self.organizations = organization_pb2_grpc.OrganizationServiceStub(self.channel)
+        self.commodities = commodity_pb2_grpc.CommodityServiceStub(self.channel)
+        self.trade_terms = trade_terms_pb2_grpc.TradeTermsServiceStub(self.channel)
+        self.events = events_pb2_grpc.EventServiceStub(self.channel)
+        self.health = health_pb2_grpc.HealthStub(self.channel)
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._raw_channel.close()
+
+    def list_all(
+        self, resource_name: str, request: Message | None = None, *, page_size: int = 1000
+    ) -> Iterator[Any]:
+        """Every item of a List method, page after page (see `Client.list_all`)."""
+        info = find_resource(resource_name)
+        call = self.channel.unary_unary(
+            info.list_path,
+            request_serializer=info.list_request.SerializeToString,
+            response_deserializer=info.list_response.FromString,
+        )
+        page: Any = info.list_request()
+        if request is not None:
+            page.CopyFrom(request)
+        page.page_size = page_size
+        while True:
+            response = call(page)
+            field = items_field(response.DESCRIPTOR)
+            assert field is not None
+            yield from getattr(response, field.name)
+            if not (token := getattr(response, NEXT_PAGE_TOKEN)):
+                return
+            page.page_token = token
+
+    def head_sequence(self) -> int:
+        """The sequence of the newest event in the feed (0 when empty)."""
+        call: Any = self.events.SubscribeEvents(head_probe())
+        try:
+            for item in call:
+                if item.WhichOneof("kind") == "caught_up":
+                    return int(item.caught_up.head_sequence)
+        finally:
+            call.cancel()
+        raise RuntimeError("SubscribeEvents ended without caught_up")
+
+    def subscribe(
+        self,
+        after_sequence: int = 0,
+        aggregate_types: Iterable[str] = (),
+        event_types: Iterable[str] = (),
+    ) -> Iterator[events_pb2.Event]:
+        """Events after `after_sequence`, forever, resuming after UNAVAILABLE/restarts."""
+        cursor = make_cursor(after_sequence, aggregate_types, event_types)
+        for item in self.subscribe_items(cursor):
+            if item.WhichOneof("kind") == "event":
+                yield item.event
+
+    def subscribe_items(
+        self, cursor: FeedCursor, *, backoff: Backoff | None = None
+    ) -> Iterator[events_pb2.SubscribeEventsResponse]:
+        """Every stream item, resuming from `cursor` (see `Client.subscribe_items`)."""
+        backoff = backoff or Backoff()
+        while True:
+            call: Any = self.events.SubscribeEvents(cursor.request())
+            error: MasterdataError | None = None
+            try:
+                for item in call:
+                    backoff.reset()
+                    if cursor.advance(item):
+                        yield item
+            except MasterdataError as failure:
+                error = failure
+            finally:
+                call.cancel()
+            time.sleep(resume_delay(error, backoff))
+
+    def import_commodities(
+        self,
+        source: bulk.ImportSource,
+        *,
+        upsert: bool = False,
+        validate_only: bool = False,
+        atomic: bool = False,
+        batch_size: int | None = None,
+        request_id: str | None = None,
+        on_progress: Callable[[bulk.ImportProgress], Any] | None = None,
+    ) -> bulk.ImportResult:
+        """Import a file or Commodity messages (see `Client.import_commodities`)."""
+        options = bulk.import_options(
+            upsert=upsert, validate_only=validate_only, atomic=atomic,
+            batch_size=batch_size, request_id=request_id,
+        )  # fmt: skip
+        if bulk.is_xlsx(source):
+            request = bulk.xlsx_request(source, options)  # type: ignore[arg-type]
+            size = len(request.xlsx_data)
+            collector = bulk.ImportCollector(options.request_id, on_progress, lambda: size, size)
+            responses: Any = self.commodities.ImportCommodities(request)
+        else:
+            requests = bulk.UploadRequests(source, options)
+            collector = bulk.ImportCollector(
+                options.request_id, on_progress, lambda: requests.bytes_sent,
+                bulk.total_bytes(source),
+            )  # fmt: skip
+            responses = self.commodities.UploadCommodities(iter(requests))
+        for response in responses:
+            collector.add(response)
+        return collector.finish()
+
+    def export_commodities(
+        self,
+        destination: bulk.Destination,
+        *,
+        format: bulk.ExportFormatName = "csv",
+        filter: str = "",
+        include_varieties: bool = False,
+        on_progress: Callable[[bulk.ExportProgress], Any] | None = None,
+    ) -> int:
+        """Stream an export into a path or binary file; returns the data rows written."""
+        request = bulk.export_request(format, filter, include_varieties)
+        writer = bulk.ExportWriter(destination, format)
+        try:
+            for response in self.commodities.ExportCommodities(request):
+                progress = writer.write(response.chunk)
+                if on_progress is not None:
+                    on_progress(progress)
+        finally:
+            rows = writer.close()
+        return rows
