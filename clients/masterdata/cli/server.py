@@ -1,11 +1,10 @@
-"""The `masterdata` command: run, migrate and seed (later: call) the service."""
+"""`masterdata serve`, `migrate` and `seed`: the commands that run on the database side."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
 
 LOG_FORMATS = ("text", "json")
 #: Settings that `serve` flags override (argparse dest = Settings field).
@@ -84,10 +83,8 @@ def _security_flags(parser: argparse.ArgumentParser) -> None:
     flag("--log-format", choices=LOG_FORMATS, help="text (default) or json, one object a line")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="masterdata", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add serve, migrate and seed to the `masterdata` command."""
     serve = commands.add_parser(
         "serve", help="run the gRPC server", description="Run the gRPC server."
     )
@@ -96,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--listen", help="host:port to listen on (env MASTERDATA_LISTEN; default 127.0.0.1:50051)"
     )
     _security_flags(serve)
+    serve.set_defaults(run=_serve)
 
     migrate = commands.add_parser(
         "migrate",
@@ -104,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _server_flags(migrate)
     migrate.add_argument("--revision", default="head", help="target revision (default head)")
+    migrate.set_defaults(run=lambda args: asyncio.run(_migrate(args)))
 
     seed = commands.add_parser(
         "seed",
@@ -118,10 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     _server_flags(seed)
-    return parser
+    seed.set_defaults(run=lambda args: asyncio.run(_seed(args)))
 
 
-async def _migrate(args: argparse.Namespace) -> None:
+async def _migrate(args: argparse.Namespace) -> int:
     from masterdata.server.config import Settings
     from masterdata.server.db import migrate
     from masterdata.server.db.engine import Database
@@ -133,6 +132,7 @@ async def _migrate(args: argparse.Namespace) -> None:
         print(f"database at revision {await migrate.current_revision(db.writer)}")
     finally:
         await db.dispose()
+    return 0
 
 
 async def _seed(args: argparse.Namespace) -> int:
@@ -181,18 +181,3 @@ def _serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "serve":
-        return _serve(args)
-    if args.command == "migrate":
-        asyncio.run(_migrate(args))
-    if args.command == "seed":
-        return asyncio.run(_seed(args))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
