@@ -16,8 +16,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from sqlalchemy import text
 
 from masterdata.server.api import commodities, events, locations, organizations, trade_terms
-from masterdata.server.api.interceptors import ErrorBoundaryInterceptor
+from masterdata.server.api.call_boundary import CallBoundary
 from masterdata.server.api.reflection import enable_reflection
+from masterdata.server.api.registration import ServiceRegistry
 from masterdata.server.config import Settings
 from masterdata.server.db import migrate
 from masterdata.server.db.engine import Database
@@ -145,12 +146,10 @@ def build(
     db = db or Database.connect(settings)
     metrics = Metrics()
     runtime = Runtime(db, settings, metrics=metrics)
-    server = aio.server(
-        interceptors=[ErrorBoundaryInterceptor(security.gate, metrics)],
-        options=[*settings.grpc_server_options(), *_message_limits(settings)],
-    )
+    server = aio.server(options=[*settings.grpc_server_options(), *_message_limits(settings)])
+    registry = ServiceRegistry(server, CallBoundary(security.gate, metrics))
     for module in API_MODULES:
-        module.add_to_server(server, runtime)
+        module.add_to_server(registry, runtime)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     enable_reflection(server, SERVICE_NAMES)

@@ -23,6 +23,8 @@ class Settings:
     pool_size: int = 10
     #: Extra connections allowed beyond pool_size under bursts.
     max_overflow: int = 10
+    #: Connections per process of the lean Get/BatchGet path (PostgreSQL), beyond pool_size.
+    read_pool_size: int = 10
     #: Seconds a call waits for a free connection before UNAVAILABLE.
     pool_timeout_s: float = 10.0
     #: Seconds to wait for a new database connection; an outage fails fast with UNAVAILABLE.

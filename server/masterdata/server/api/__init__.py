@@ -1,1 +1,1 @@
-"""gRPC entry points: thin servicers, error mapping and interceptors."""
+"""gRPC entry points: thin servicers, error mapping and the call boundary."""

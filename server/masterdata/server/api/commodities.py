@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 from grpc import aio
 
+from masterdata.server.api.registration import ServiceRegistry
 from masterdata.server.api.standard_methods import bind_standard_methods
 from masterdata.server.bulk import BulkCommodities
 from masterdata.server.domain.errors import FieldViolation, InvalidArgument
@@ -131,6 +132,6 @@ def _unit(unit: Unit) -> pb.Unit:
     )
 
 
-def add_to_server(server: aio.Server, runtime: Runtime) -> None:
+def add_to_server(server: ServiceRegistry, runtime: Runtime) -> None:
     servicer = CommodityServicer(CommodityServices.build(runtime), BulkCommodities.build(runtime))
     commodity_pb2_grpc.add_CommodityServiceServicer_to_server(servicer, server)

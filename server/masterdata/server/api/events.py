@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from grpc import aio
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from masterdata.server.api.registration import ServiceRegistry
 from masterdata.server.db.unit_of_work import EVENT_CHANNEL
 from masterdata.server.events.hub import FeedHub
 from masterdata.server.events.listener import PostgresListener, asyncpg_dsn
@@ -75,7 +76,7 @@ def _feed_engine(runtime: Runtime) -> AsyncEngine:
     )
 
 
-def add_to_server(server: aio.Server, runtime: Runtime) -> None:
+def add_to_server(server: ServiceRegistry, runtime: Runtime) -> None:
     """Register the servicer and tie the hub to the server's lifecycle."""
     hub = runtime.feed = build_hub(runtime)
     runtime.on_events_committed.append(hub.hint)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from grpc import aio
-
+from masterdata.server.api.registration import ServiceRegistry
 from masterdata.server.api.standard_methods import bind_standard_methods
 from masterdata.server.resources.runtime import Runtime
 from masterdata.server.resources.service import ResourceService
@@ -18,6 +17,6 @@ class LocationServicer(location_pb2_grpc.LocationServiceServicer):
         bind_standard_methods(self, location_pb2, locations)
 
 
-def add_to_server(server: aio.Server, runtime: Runtime) -> None:
+def add_to_server(server: ServiceRegistry, runtime: Runtime) -> None:
     servicer = LocationServicer(ResourceService(runtime, LOCATION))
     location_pb2_grpc.add_LocationServiceServicer_to_server(servicer, server)

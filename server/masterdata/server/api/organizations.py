@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from grpc import aio
 
+from masterdata.server.api.registration import ServiceRegistry
 from masterdata.server.api.standard_methods import bind_standard_methods
 from masterdata.server.resources.caller import current_caller
 from masterdata.server.resources.runtime import Runtime
@@ -54,6 +55,6 @@ class OrganizationServicer(organization_pb2_grpc.OrganizationServiceServicer):
         )
 
 
-def add_to_server(server: aio.Server, runtime: Runtime) -> None:
+def add_to_server(server: ServiceRegistry, runtime: Runtime) -> None:
     servicer = OrganizationServicer(OrganizationServices.build(runtime))
     organization_pb2_grpc.add_OrganizationServiceServicer_to_server(servicer, server)

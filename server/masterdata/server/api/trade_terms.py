@@ -6,8 +6,7 @@ handlers, with the proto spellings read from the service descriptor.
 
 from __future__ import annotations
 
-from grpc import aio
-
+from masterdata.server.api.registration import ServiceRegistry
 from masterdata.server.api.standard_methods import bind_standard_methods
 from masterdata.server.resources.runtime import Runtime
 from masterdata.server.resources.service import ResourceService
@@ -23,7 +22,7 @@ class TradeTermsServicer(trade_terms_pb2_grpc.TradeTermsServiceServicer):
             bind_standard_methods(self, trade_terms_pb2, service)
 
 
-def add_to_server(server: aio.Server, runtime: Runtime) -> None:
+def add_to_server(server: ServiceRegistry, runtime: Runtime) -> None:
     services = [ResourceService(runtime, spec) for spec in TRADE_TERM_SPECS]
     trade_terms_pb2_grpc.add_TradeTermsServiceServicer_to_server(
         TradeTermsServicer(services), server

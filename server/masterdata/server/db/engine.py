@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from masterdata.server.config import Settings
+from masterdata.server.db.row_reads import AsyncpgRowReads, CoreRowReads, RowReads
 
 
 @dataclass
@@ -31,6 +32,8 @@ class Database:
 
     reader: AsyncEngine
     writer: AsyncEngine
+    #: Rows by id for Get and BatchGet (asyncpg directly on PostgreSQL).
+    rows: RowReads
 
     def __post_init__(self) -> None:
         self.read_session = async_sessionmaker(self.reader, expire_on_commit=False)
@@ -58,7 +61,8 @@ class Database:
     def connect(cls, settings: Settings) -> Database:
         url = make_url(settings.database_url)
         if url.get_backend_name() == "sqlite":
-            return cls(_sqlite_engine(url, settings, 4), _sqlite_engine(url, settings, 1, True))
+            reader = _sqlite_engine(url, settings, 4)
+            return cls(reader, _sqlite_engine(url, settings, 1, True), CoreRowReads(reader))
         engine = create_async_engine(
             url,
             pool_size=settings.pool_size,
@@ -71,9 +75,10 @@ class Database:
                 "server_settings": {"timezone": "UTC"},
             },
         )
-        return cls(engine, engine)
+        return cls(engine, engine, AsyncpgRowReads(url, settings))
 
     async def dispose(self) -> None:
+        await self.rows.close()
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()

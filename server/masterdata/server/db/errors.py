@@ -6,6 +6,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from sqlalchemy import exc as sa_exc
 
 from masterdata.server.domain.errors import (
@@ -33,9 +34,13 @@ class UniqueViolation(AlreadyExists):
         self.columns = columns
 
 
+def pool_timeout() -> Unavailable:
+    return Unavailable("no database connection is free; retry later", reason="POOL_TIMEOUT")
+
+
 def _sqlstate(error: BaseException) -> str:
     orig = getattr(error, "orig", None)
-    for candidate in (orig, getattr(orig, "__cause__", None)):
+    for candidate in (error, orig, getattr(orig, "__cause__", None)):
         state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
         if state:
             return str(state)
@@ -71,15 +76,14 @@ def translate(error: BaseException) -> MasterdataError | None:
     if state in _PG_RETRY_STATES:
         return Aborted("the transaction conflicted with another; retry", reason="CONFLICT")
     if isinstance(error, sa_exc.TimeoutError):
-        return Unavailable("no database connection is free; retry later", reason="POOL_TIMEOUT")
+        return pool_timeout()
     if isinstance(error, sa_exc.DBAPIError) and (
         error.connection_invalidated
-        or state in _PG_UNAVAILABLE_STATES
         or isinstance(error, sa_exc.InterfaceError)
         or "database is locked" in str(error.orig)
     ):
         return Unavailable("the database is unavailable; retry later")
-    if isinstance(error, (ConnectionError, OSError)):
+    if state in _PG_UNAVAILABLE_STATES or isinstance(error, (ConnectionError, OSError)):
         return Unavailable("the database is unavailable; retry later")
     return None
 
@@ -89,7 +93,7 @@ async def translate_errors() -> AsyncIterator[None]:
     """Re-raise driver errors as domain errors; anything unknown passes through."""
     try:
         yield
-    except (sa_exc.SQLAlchemyError, OSError) as error:
+    except (sa_exc.SQLAlchemyError, asyncpg.PostgresError, OSError) as error:
         domain = translate(error)
         if domain is None:
             raise

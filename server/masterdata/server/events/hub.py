@@ -85,6 +85,8 @@ class FeedHub:
         self._reads_done = 0
         # A commit was hinted (in-process callback or NOTIFY) since the last read began.
         self._dirty = False
+        # Reads were skipped while nobody subscribed: the head may be behind the table.
+        self._behind = False
 
     @property
     def queries(self) -> int:
@@ -215,7 +217,13 @@ class FeedHub:
         # it to COMMIT (db/unit_of_work.py), so sequence order is commit order and a
         # visible sequence implies every lower one that will ever commit is visible.
         async with self._read_lock:
-            if not self.ready or not self.subscribers:
+            if not self.subscribers:
+                # Nobody to publish to: a write-heavy process (an import, document
+                # numbering) then pays nothing per commit. The next subscriber's
+                # sync() asks for a read, which skips to the newest event.
+                self._behind = self._dirty = True
+                return
+            if self._behind or not self.ready:
                 await self._skip_to_newest()
                 return
             while True:
@@ -226,16 +234,14 @@ class FeedHub:
                     return
 
     async def _skip_to_newest(self) -> None:
-        """With nobody subscribed, move the head without reading the events themselves.
+        """Move the head to the newest event without reading the events in between.
 
-        A write-heavy process (an import, document numbering) then pays one
-        `max(sequence)` per wake-up instead of reading and decoding every event. The
-        retained batches are dropped, so a subscriber that joins later and is not
-        covered by them reads the table itself (subscription.py) — the same path as
-        any lagging subscriber; `head` stays exact for the same reason as above.
+        The retained batches are dropped, so a subscriber that is not covered by them
+        reads the table itself (subscription.py) — the same path as any lagging
+        subscriber; `head` stays exact for the same reason as in `_read_new`.
         """
         newest = await self.store.max_sequence()
-        self.ready = True
+        self.ready, self._behind = True, False
         if newest > self.head:
             self._batches.clear()
             self.head = newest

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -67,9 +68,10 @@ class Metrics:
         """Expose `read()` as gauge `name`, evaluated at every scrape."""
         self.samplers[name] = (documentation, read)
 
-    def observe(self, method: str, code: str, seconds: float) -> None:
-        self.calls.labels(method, code).inc()
-        self.latency.labels(method).observe(seconds)
+    def of_method(self, method: str) -> MethodMetrics:
+        """The children of one method, to be kept by its caller: `labels()` costs
+        microseconds on every call otherwise."""
+        return MethodMetrics(self, method)
 
     def serve(self, port: int, address: str = "127.0.0.1") -> int:
         """Start the /metrics HTTP endpoint (a daemon thread); the bound port (`port` 0 picks)."""
@@ -83,3 +85,24 @@ class Metrics:
             self._http.shutdown()
             self._http.server_close()
             self._http = None
+
+
+class MethodMetrics:
+    """The RPC metrics of one method."""
+
+    __slots__ = ("_by_code", "_metrics", "in_flight", "latency", "method")
+
+    def __init__(self, metrics: Metrics, method: str) -> None:
+        self._metrics, self.method = metrics, method
+        self.in_flight = metrics.in_flight.labels(method)
+        self.latency = metrics.latency.labels(method)
+        self._by_code: dict[str, Any] = {}
+
+    def finished(self, code: str, seconds: float) -> None:
+        """One call ended with status `code` after `seconds`."""
+        self.in_flight.dec()
+        self.latency.observe(seconds)
+        counter = self._by_code.get(code)
+        if counter is None:
+            counter = self._by_code[code] = self._metrics.calls.labels(self.method, code)
+        counter.inc()

@@ -1,4 +1,4 @@
-"""Who is calling: identity and scopes, as established by the server's interceptors."""
+"""Who is calling: identity and scopes, as established by the server's call boundary."""
 
 from __future__ import annotations
 

@@ -2,21 +2,20 @@
 
 Why (profiled with bench/commodity_reads.py): through an ORM session a Get cost
 three round trips on PostgreSQL (BEGIN, SELECT, ROLLBACK) plus the ORM's per-call
-machinery (session, identity map, instance state). A cached Core SELECT on an
-autocommit connection is one round trip; its rows carry the same columns with the
-same type processing, and the codec reads them by attribute name just like ORM
-objects, so responses are identical. Writes keep the ORM and the unit of work.
+machinery (session, identity map, instance state). Get and BatchGet now read whole
+rows by id through `Database.rows` (one prepared statement, one round trip; see
+db/row_reads.py); the rows carry the same columns with the same type processing,
+and the codec reads them by attribute name just like ORM objects, so responses are
+identical. Writes keep the ORM and the unit of work.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 from google.protobuf.message import Message
-from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from masterdata.server.db.errors import translate_errors
@@ -44,17 +43,7 @@ class ResourceReads:
         self.runtime = runtime
         self.spec = spec
         self.codec = codec_for(spec)
-
-    @cached_property
-    def _by_id(self) -> Select[Any]:
-        # One statement object per resource, so SQLAlchemy's compiled cache always hits.
-        table = self.spec.model.__table__
-        return select(table).where(table.c.id == bindparam("id"))
-
-    @cached_property
-    def _by_ids(self) -> Select[Any]:
-        table = self.spec.model.__table__
-        return select(table).where(table.c.id.in_(bindparam("ids", expanding=True)))
+        self._table = spec.model.__table__
 
     def not_found(self, keys: Sequence[Any], *, batch: bool = False) -> NotFound:
         shown = ", ".join(str(k) for k in keys[:10])
@@ -66,8 +55,8 @@ class ResourceReads:
 
     async def get(self, id_: str, caller: Caller) -> Message:
         key = parse_id(id_)
-        async with translate_errors(), self.runtime.db.autocommit_reader.connect() as conn:
-            row = (await conn.execute(self._by_id, {"id": key})).one_or_none()
+        async with translate_errors():
+            row = await self.runtime.db.rows.one(self._table, key, caller.time_left())
         if row is None:
             raise self.not_found([key])
         return self.render(row, caller)
@@ -79,9 +68,9 @@ class ResourceReads:
         keys = [parse_id(value, f"ids[{i}]") for i, value in enumerate(ids)]
         if not keys:
             return []
-        async with translate_errors(), self.runtime.db.autocommit_reader.connect() as conn:
-            result = await conn.execute(self._by_ids, {"ids": list(set(keys))})
-            rows = {row.id: row for row in result}
+        async with translate_errors():
+            found = await self.runtime.db.rows.many(self._table, set(keys), caller.time_left())
+        rows = {row.id: row for row in found}
         missing = [k for k in keys if k not in rows]
         if missing:
             raise self.not_found(missing, batch=True)

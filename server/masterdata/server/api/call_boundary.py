@@ -1,4 +1,4 @@
-"""The server interceptor every masterdata RPC passes through.
+"""The boundary every masterdata RPC passes through.
 
 It establishes who is calling (authentication), whether they may (scope table,
 rate limit, stream cap), records metrics and one access-log line, and is the error
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -67,22 +67,20 @@ async def _checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
         yield request
 
 
-class ErrorBoundaryInterceptor(aio.ServerInterceptor):
-    """Wraps every `/masterdata.*` handler; health and reflection pass untouched."""
+class CallBoundary:
+    """Wraps the handler of every `/masterdata.*` method once, when it is registered.
+
+    Why not a grpc.aio ServerInterceptor: an interceptor runs for every call and has
+    to rebuild the method handler each time; wrapping at registration does the same
+    work once (see api/registration.py).
+    """
 
     def __init__(self, gate: Gatekeeper | None = None, metrics: Metrics | None = None) -> None:
         self.gate = gate or Gatekeeper(scopes={})
         self.metrics = metrics
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or not method.startswith("/masterdata."):
-            return handler
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        """`handler` of `method` (`/package.Service/Method`) inside the boundary."""
         kinds = (
             (handler.unary_unary, grpc.unary_unary_rpc_method_handler, self._unary),
             (handler.unary_stream, grpc.unary_stream_rpc_method_handler, self._stream),
@@ -95,11 +93,13 @@ class ErrorBoundaryInterceptor(aio.ServerInterceptor):
                     request_deserializer=_tolerant(handler.request_deserializer),
                     response_serializer=handler.response_serializer,
                 )
-        return handler
+        raise TypeError(f"{method}: client-streaming unary methods are not part of the API")
 
     def _unary(self, behaviour: Callable[..., Awaitable[Any]], method: str) -> Any:
+        site = _Site(self, method)
+
         async def unary(request: Any, context: aio.ServicerContext) -> Any:
-            call = _Call(self, method, context)
+            call = _Call(site, context)
             try:
                 call.enter(request)
                 response = await behaviour(request, context)
@@ -118,8 +118,10 @@ class ErrorBoundaryInterceptor(aio.ServerInterceptor):
         return unary
 
     def _stream(self, behaviour: Callable[..., AsyncIterator[Any]], method: str) -> Any:
+        site = _Site(self, method)
+
         async def stream(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
-            call = _Call(self, method, context)
+            call = _Call(site, context)
             client_streams = hasattr(request, "__aiter__")
             try:
                 call.enter(None if client_streams else request, stream=True)
@@ -141,44 +143,64 @@ class ErrorBoundaryInterceptor(aio.ServerInterceptor):
         return stream
 
 
+class _Site:
+    """What every call of one method shares: its name, gate and metric children."""
+
+    __slots__ = ("gate", "method", "metrics")
+
+    def __init__(self, boundary: CallBoundary, method: str) -> None:
+        self.method = method
+        self.gate = boundary.gate
+        self.metrics = boundary.metrics.of_method(method) if boundary.metrics else None
+
+
 class _Call:
     """The bookkeeping of one RPC: caller, timing, status, stream slot."""
 
-    def __init__(
-        self, interceptor: ErrorBoundaryInterceptor, method: str, context: aio.ServicerContext
-    ) -> None:
-        self.interceptor, self.method, self.context = interceptor, method, context
+    __slots__ = (
+        "code",
+        "context",
+        "metadata",
+        "principal",
+        "request_id",
+        "site",
+        "started",
+        "stream",
+    )
+
+    def __init__(self, site: _Site, context: aio.ServicerContext) -> None:
+        self.site, self.context = site, context
         self.started = time.perf_counter()
         self.code = grpc.StatusCode.UNKNOWN
         self.principal: Principal | None = None
-        self.stream_slot = False
-        metadata = tuple(context.invocation_metadata() or ())
+        self.stream = False  # holds a stream slot of the gate
+        metadata = context.invocation_metadata() or ()
         self.metadata = metadata
         given = next((v for k, v in metadata if k == REQUEST_ID_HEADER), "")
-        self.request_id = str(given)[:64] or uuid.uuid4().hex
+        self.request_id = str(given)[:64] or os.urandom(16).hex()
         context.set_trailing_metadata(((REQUEST_ID_HEADER, self.request_id),))
-        if interceptor.metrics:
-            interceptor.metrics.in_flight.labels(method).inc()
+        if site.metrics:
+            site.metrics.in_flight.inc()
 
     def enter(self, request: Any | None, *, stream: bool = False) -> None:
-        gate = self.interceptor.gate
-        self.principal = gate.authenticate(self.metadata)
+        gate, method = self.site.gate, self.site.method
+        self.principal = principal = gate.authenticate(self.metadata)
         remaining = self.context.time_remaining()
         set_current_caller(
             Caller(
-                identity=self.principal.name,
-                scopes=self.principal.scopes,
+                identity=principal.name,
+                scopes=principal.scopes,
                 call_id=self.request_id,
                 deadline=None if remaining is None else time.monotonic() + remaining,
             )
         )
-        gate.authorize(self.principal, self.method, request)
-        gate.admit(self.principal)
+        gate.authorize(principal, method, request)
+        gate.admit(principal)
         if isinstance(request, _Undecodable):
             raise request.refuse()
         if stream:
-            gate.open_stream(self.principal)
-            self.stream_slot = True
+            gate.open_stream(principal)
+            self.stream = True
 
     async def fail(self, error: BaseException) -> None:
         domain = error if isinstance(error, MasterdataError) else translate(error)
@@ -186,7 +208,10 @@ class _Call:
             status = to_status(domain)
         else:
             log.error(
-                "unexpected error in %s (request %s)", self.method, self.request_id, exc_info=error
+                "unexpected error in %s (request %s)",
+                self.site.method,
+                self.request_id,
+                exc_info=error,
             )
             status = internal_status(self.request_id)
         self.code = status.code
@@ -195,23 +220,23 @@ class _Call:
 
     def finish(self) -> None:
         seconds = time.perf_counter() - self.started
-        if self.stream_slot and self.principal is not None:
-            self.interceptor.gate.close_stream(self.principal)
-        code = self.code.name
-        metrics = self.interceptor.metrics
-        if metrics:
-            metrics.in_flight.labels(self.method).dec()
-            metrics.observe(self.method, code, seconds)
-        identity = self.principal.name if self.principal else ""
+        site, principal, code = self.site, self.principal, self.code.name
+        if self.stream and principal is not None:
+            site.gate.close_stream(principal)
+        if site.metrics:
+            site.metrics.finished(code, seconds)
+        if not log.isEnabledFor(logging.INFO):
+            return
+        identity = principal.name if principal else ""
         log.info(
             "%s %s %.1fms identity=%s request_id=%s",
-            self.method,
+            site.method,
             code,
             seconds * 1000,
             identity or "-",
             self.request_id,
             extra={
-                "method": self.method,
+                "method": site.method,
                 "status": code,
                 "duration_ms": round(seconds * 1000, 2),
                 "identity": identity,

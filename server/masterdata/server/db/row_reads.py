@@ -1,0 +1,168 @@
+"""Rows by primary key — the hottest reads of the service — on the cheapest path.
+
+Why (profiled with bench/commodity_reads.py and a per-call CPU micro-benchmark):
+a cached Core SELECT through SQLAlchemy's AsyncConnection costs ~300 µs of CPU per
+Get (pool checkout, Connection and execution context, result processing); the same
+statement prepared on an asyncpg pool costs ~55 µs. On PostgreSQL, Get and
+BatchGet therefore read through a small asyncpg pool of their own, with the same
+type conversions SQLAlchemy's asyncpg dialect applies (JSON documents decoded,
+timestamps in UTC). SQLite keeps the SQLAlchemy Core path: it is local and cheap.
+
+Rows come back with attribute access (`row.name`), as Core rows and ORM objects do,
+so the codec renders all three alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import asyncpg
+from sqlalchemy import Select, Table, bindparam, select
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from masterdata.server.config import Settings
+from masterdata.server.db.errors import pool_timeout
+from masterdata.server.domain.errors import DeadlineExceeded
+
+
+class RowReads(Protocol):
+    """Whole rows of a table by id, in one statement and one round trip.
+
+    `seconds_left` is the caller's remaining deadline, applied to the statement.
+    """
+
+    async def one(self, table: Table, key: Any, seconds_left: float | None) -> Any | None: ...
+
+    async def many(
+        self, table: Table, keys: Sequence[Any], seconds_left: float | None
+    ) -> list[Any]: ...
+
+    async def close(self) -> None: ...
+
+
+class CoreRowReads:
+    """SQLAlchemy Core statements, compiled once per table (SQLite)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._by_id: dict[str, Select[Any]] = {}
+        self._by_ids: dict[str, Select[Any]] = {}
+
+    async def one(self, table: Table, key: Any, seconds_left: float | None) -> Any | None:
+        statement = self._by_id.get(table.name)
+        if statement is None:
+            statement = self._by_id[table.name] = select(table).where(table.c.id == bindparam("id"))
+        async with self._engine.connect() as conn:
+            return (await conn.execute(statement, {"id": key})).one_or_none()
+
+    async def many(
+        self, table: Table, keys: Sequence[Any], seconds_left: float | None
+    ) -> list[Any]:
+        statement = self._by_ids.get(table.name)
+        if statement is None:
+            statement = self._by_ids[table.name] = select(table).where(
+                table.c.id.in_(bindparam("ids", expanding=True))
+            )
+        async with self._engine.connect() as conn:
+            return list(await conn.execute(statement, {"ids": list(keys)}))
+
+    async def close(self) -> None:
+        """Nothing to do: the engine is disposed with the Database."""
+
+
+class RecordRow:
+    """An asyncpg Record read by attribute, like a SQLAlchemy row."""
+
+    __slots__ = ("_record",)
+
+    def __init__(self, record: asyncpg.Record) -> None:
+        self._record = record
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._record[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class AsyncpgRowReads:
+    """Prepared SELECTs on a lazily opened asyncpg pool (PostgreSQL)."""
+
+    def __init__(self, url: URL, settings: Settings) -> None:
+        self._dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._settings = settings
+        self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
+        self._sql: dict[tuple[str, bool], str] = {}
+
+    async def one(self, table: Table, key: Any, seconds_left: float | None) -> Any | None:
+        records = await self._fetch(self._statement(table, many=False), key, seconds_left)
+        return RecordRow(records[0]) if records else None
+
+    async def many(
+        self, table: Table, keys: Sequence[Any], seconds_left: float | None
+    ) -> list[Any]:
+        records = await self._fetch(self._statement(table, many=True), list(keys), seconds_left)
+        return [RecordRow(record) for record in records]
+
+    async def _fetch(self, sql: str, argument: Any, seconds_left: float | None) -> list[Any]:
+        pool = self._pool or await self._open()
+        try:
+            conn = await pool.acquire(timeout=self._settings.pool_timeout_s)
+        except TimeoutError:
+            raise pool_timeout() from None
+        try:
+            return await conn.fetch(sql, argument, timeout=seconds_left)
+        except TimeoutError:
+            raise DeadlineExceeded("the deadline passed before the database answered") from None
+        finally:
+            await pool.release(conn)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    def _statement(self, table: Table, *, many: bool) -> str:
+        sql = self._sql.get((table.name, many))
+        if sql is None:
+            columns = ", ".join(
+                f'"{c.name}"' if c.name == c.key else f'"{c.name}" AS "{c.key}"'
+                for c in table.columns
+            )
+            where = "id = ANY($1::uuid[])" if many else "id = $1"
+            sql = self._sql[(table.name, many)] = (
+                f'SELECT {columns} FROM "{table.name}" WHERE {where}'
+            )
+        return sql
+
+    async def _open(self) -> asyncpg.Pool:
+        async with self._opening:
+            if self._pool is None:
+                settings = self._settings
+                self._pool = await asyncpg.create_pool(
+                    self._dsn,
+                    min_size=0,
+                    max_size=settings.read_pool_size,
+                    timeout=settings.connect_timeout_s,
+                    command_timeout=60,
+                    server_settings={"timezone": "UTC"},
+                    init=_decode_json,
+                    reset=_keep_session,
+                )
+        return self._pool
+
+
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """No reset query on release: these connections only run SELECTs by id, which
+    leave no session state behind, and asyncpg's default reset is a round trip."""
+
+
+async def _decode_json(conn: asyncpg.Connection) -> None:
+    """JSON documents as Python values, as SQLAlchemy's asyncpg dialect returns them."""
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
