@@ -17,9 +17,7 @@ from sqlalchemy import (
     String,
     Uuid,
     bindparam,
-    func,
     insert,
-    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -88,12 +86,7 @@ class UnitOfWork:
         """Statements and lock waits of this transaction end when the caller gives up."""
         milliseconds = str(max(1, int(seconds * 1000)))
         async with translate_errors():
-            await self.session.execute(
-                select(
-                    func.set_config("statement_timeout", milliseconds, True),
-                    func.set_config("lock_timeout", milliseconds, True),
-                )
-            )
+            await self.session.execute(_BOUND_BY_DEADLINE, {"ms": milliseconds})
 
     async def __aexit__(
         self,
@@ -164,6 +157,11 @@ class UnitOfWork:
             "occur_time": self.now,
         }
 
+
+#: Transaction-local timeouts (set_config(..., true) is SET LOCAL), compiled once.
+_BOUND_BY_DEADLINE = text(
+    "SELECT set_config('statement_timeout', :ms, true), set_config('lock_timeout', :ms, true)"
+)
 
 #: The PostgreSQL append of a unit of work's events: one statement, compiled once.
 #:

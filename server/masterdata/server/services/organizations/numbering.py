@@ -166,7 +166,9 @@ async def _increment(uow: UnitOfWork, request: NumberRequest) -> Any:
         "actor": uow.actor,
     }
     async with translate_errors():
-        return (await uow.session.execute(_ISSUE, params)).first()
+        # A Core statement on the session's connection: the ORM adds nothing here.
+        connection = await uow.session.connection()
+        return (await connection.execute(_ISSUE, params)).first()
 
 
 async def _explain_nothing_to_issue(uow: UnitOfWork, request: NumberRequest) -> NoReturn:
