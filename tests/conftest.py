@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 from grpc import aio
+from processes import run_masterdata
 from sqlalchemy import delete, text
 from sqlalchemy.engine import make_url
 from support import make_settings
@@ -53,6 +54,27 @@ async def postgres_url() -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture
+async def empty_postgres_url(postgres_url: str) -> AsyncIterator[str]:
+    """A brand-new database next to the session one, so each test sees only its own rows."""
+    admin = await asyncpg.connect(_asyncpg_dsn(postgres_url), timeout=5)
+    name = f"masterdata_own_{uuid.uuid4().hex[:10]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def migrated_postgres_url(empty_postgres_url: str) -> str:
+    """An empty database migrated by the real `masterdata migrate` command."""
+    result = await run_masterdata(["migrate"], empty_postgres_url)
+    assert result.returncode == 0, result.stderr
+    return empty_postgres_url
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -10,18 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from collections.abc import AsyncIterator
 
-import asyncpg
 import grpc
-import pytest
 from feed_support import assert_exactly_once_in_order, list_all, subscribe
 from grpc import aio
-from processes import run_masterdata, running_server, start_server
-from sqlalchemy.engine import make_url
+from processes import running_server, start_server
 
-from masterdata.server.events.listener import asyncpg_dsn
 from masterdata.v1 import location_pb2 as loc
 from masterdata.v1 import location_pb2_grpc
 
@@ -30,30 +24,17 @@ SMALL_POOL = {"MASTERDATA_POOL_SIZE": "3", "MASTERDATA_MAX_OVERFLOW": "3"}
 NOTIFY_ONLY = SMALL_POOL | {"MASTERDATA_FEED_POLL_INTERVAL_S": "30"}
 
 
-@pytest.fixture
-async def migrated_url(postgres_url: str) -> AsyncIterator[str]:
-    """A database of this test's own, migrated by the real `masterdata migrate`."""
-    admin = await asyncpg.connect(asyncpg_dsn(postgres_url), timeout=5)
-    name = f"masterdata_feed_{uuid.uuid4().hex[:10]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-        result = await run_masterdata(["migrate"], url)
-        assert result.returncode == 0, result.stderr
-        yield url
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
 async def create(stub: location_pb2_grpc.LocationServiceStub, name: str) -> None:
     await stub.CreateLocation(loc.CreateLocationRequest(location=loc.Location(name=name)))
 
 
-async def test_feed_across_processes_and_resume_after_restart(migrated_url: str) -> None:
-    async with running_server(migrated_url, SMALL_POOL) as a, aio.insecure_channel(a.target) as ca:
+async def test_feed_across_processes_and_resume_after_restart(migrated_postgres_url: str) -> None:
+    async with (
+        running_server(migrated_postgres_url, SMALL_POOL) as a,
+        aio.insecure_channel(a.target) as ca,
+    ):
         writer = location_pb2_grpc.LocationServiceStub(ca)
-        b = await start_server(migrated_url, NOTIFY_ONLY)
+        b = await start_server(migrated_postgres_url, NOTIFY_ONLY)
         try:
             async with aio.insecure_channel(b.target) as cb:
                 first = subscribe(cb)
@@ -71,7 +52,7 @@ async def test_feed_across_processes_and_resume_after_restart(migrated_url: str)
         for i in range(5):  # committed while B is down
             await create(writer, f"while B is down {i}")
         async with (
-            running_server(migrated_url, NOTIFY_ONLY) as b2,
+            running_server(migrated_postgres_url, NOTIFY_ONLY) as b2,
             aio.insecure_channel(b2.target) as cb2,
         ):
             resumed = subscribe(cb2, after_sequence=first.sequences[-1])

@@ -16,11 +16,11 @@ import pytest
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from processes import free_port, run_masterdata, running_server, start_server
-from sqlalchemy.engine import make_url
 from support import expect_failure
 
 from masterdata.server.app import build
 from masterdata.server.config import Settings
+from masterdata.server.events.listener import asyncpg_dsn
 from masterdata.v1 import location_pb2 as pb
 from masterdata.v1 import location_pb2_grpc
 
@@ -32,31 +32,6 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 SMALL_POOL = {"MASTERDATA_POOL_SIZE": "5", "MASTERDATA_MAX_OVERFLOW": "5"}
 CALL_TIMEOUT_S = 30.0
 Stub = location_pb2_grpc.LocationServiceStub
-
-
-def asyncpg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@pytest.fixture
-async def empty_postgres_url(postgres_url: str) -> AsyncIterator[str]:
-    """A brand-new database next to the session one, so each test sees only its own rows."""
-    admin = await asyncpg.connect(asyncpg_dsn(postgres_url), timeout=5)
-    name = f"masterdata_serve_{uuid.uuid4().hex[:10]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
-@pytest.fixture
-async def migrated_postgres_url(empty_postgres_url: str) -> str:
-    """An empty database migrated by the real `masterdata migrate` command."""
-    result = await run_masterdata(["migrate"], empty_postgres_url)
-    assert result.returncode == 0, result.stderr
-    return empty_postgres_url
 
 
 @contextlib.asynccontextmanager

@@ -21,6 +21,7 @@ SERVE_SETTINGS = (
     "metrics_port",
     "metrics_address",
     "log_format",
+    "workers",
 )
 
 
@@ -92,6 +93,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     serve.add_argument(
         "--listen", help="host:port to listen on (env MASTERDATA_LISTEN; default 127.0.0.1:50051)"
     )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="server processes sharing the port (SO_REUSEPORT; PostgreSQL only; "
+        "env MASTERDATA_WORKERS; default 1)",
+    )
     _security_flags(serve)
     serve.set_defaults(run=_serve)
 
@@ -158,26 +166,24 @@ async def _seed(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from masterdata.server.app import ListenError, serve
     from masterdata.server.config import Settings
-    from masterdata.server.db.migrate import SchemaNotCurrent
     from masterdata.server.observability.logs import configure_logging
-    from masterdata.server.security.errors import SecurityConfigError
+    from masterdata.server.run import run_server
+    from masterdata.server.workers import WorkersError, run_workers
 
     flags = {name: getattr(args, name, None) for name in SERVE_SETTINGS}
     settings = Settings.load(database_url=args.database_url, listen=args.listen, **flags)
     if settings.log_format not in LOG_FORMATS:
         print(f"masterdata: log format must be one of {', '.join(LOG_FORMATS)}", file=sys.stderr)
         return 2
+    if settings.workers < 1:
+        print("masterdata: --workers must be at least 1", file=sys.stderr)
+        return 2
     configure_logging(settings.log_level, settings.log_format)
+    if settings.workers == 1:
+        return run_server(settings)
     try:
-        asyncio.run(serve(settings))
-    except SchemaNotCurrent as error:
-        print(f"masterdata: {error}", file=sys.stderr)
-        return 1
-    except (SecurityConfigError, ListenError) as error:
+        return run_workers(settings)
+    except WorkersError as error:
         print(f"masterdata: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        pass
-    return 0

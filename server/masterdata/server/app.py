@@ -184,7 +184,7 @@ def _sample_runtime(metrics: Metrics, runtime: Runtime) -> None:
     metrics.sample(
         "masterdata_db_pool_in_use",
         "Database connections checked out of the pools",
-        lambda: total(lambda pool: pool.checkedout()),
+        lambda: total(lambda pool: pool.checkedout()) + runtime.db.rows.in_use(),
     )
     metrics.sample(
         "masterdata_db_pool_overflow",

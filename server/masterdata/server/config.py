@@ -19,6 +19,10 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     #: host:port to listen on; port 0 picks a free port.
     listen: str = "127.0.0.1:50051"
+    #: Server processes sharing the port (SO_REUSEPORT); more than 1 needs PostgreSQL.
+    workers: int = 1
+    #: Share the port with other processes (set for workers); otherwise a taken port fails.
+    reuse_port: bool = False
     #: Connections per process kept open to PostgreSQL.
     pool_size: int = 10
     #: Extra connections allowed beyond pool_size under bursts.
@@ -110,6 +114,7 @@ class Settings:
     def grpc_server_options(self) -> list[tuple[str, int]]:
         """Channel arguments of the gRPC server built from these settings."""
         options = [
+            ("grpc.so_reuseport", int(self.reuse_port)),
             ("grpc.server.max_pending_requests", self.max_pending_requests),
             (
                 "grpc.server.max_pending_requests_hard_limit",

@@ -43,6 +43,10 @@ class RowReads(Protocol):
 
     async def close(self) -> None: ...
 
+    def in_use(self) -> int:
+        """Connections of its own busy right now (for the pool metrics)."""
+        ...
+
 
 class CoreRowReads:
     """SQLAlchemy Core statements, compiled once per table (SQLite)."""
@@ -72,6 +76,9 @@ class CoreRowReads:
 
     async def close(self) -> None:
         """Nothing to do: the engine is disposed with the Database."""
+
+    def in_use(self) -> int:
+        return 0  # its connections are the reader engine's, counted there
 
 
 class RecordRow:
@@ -126,6 +133,10 @@ class AsyncpgRowReads:
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
+
+    def in_use(self) -> int:
+        pool = self._pool
+        return 0 if pool is None else pool.get_size() - pool.get_idle_size()
 
     def _statement(self, table: Table, *, many: bool) -> str:
         sql = self._sql.get((table.name, many))
