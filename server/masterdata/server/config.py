@@ -41,6 +41,8 @@ class Settings:
     default_page_size: int = 50
     #: Largest page size; larger requests are coerced to it.
     max_page_size: int = 1000
+    #: Rendered messages kept per resource type, by (id, revision); 0 = render every time.
+    render_cache_size: int = 10_000
     #: Largest number of ids in one BatchGet call.
     max_batch_size: int = 1000
     #: Run migrations at start-up on SQLite (PostgreSQL is migrated with `masterdata migrate`).

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from types import TracebackType
 
 import asyncpg
 from sqlalchemy import exc as sa_exc
@@ -88,13 +87,30 @@ def translate(error: BaseException) -> MasterdataError | None:
     return None
 
 
-@asynccontextmanager
-async def translate_errors() -> AsyncIterator[None]:
-    """Re-raise driver errors as domain errors; anything unknown passes through."""
-    try:
-        yield
-    except (sa_exc.SQLAlchemyError, asyncpg.PostgresError, OSError) as error:
+_DRIVER_ERRORS = (sa_exc.SQLAlchemyError, asyncpg.PostgresError, OSError)
+
+
+class translate_errors:  # lower case: used as `async with translate_errors():`
+    """Re-raise driver errors as domain errors; anything unknown passes through.
+
+    A class rather than an @asynccontextmanager: it wraps every database call, and a
+    generator-based context manager costs several microseconds each time.
+    """
+
+    __slots__ = ()
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        error: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> bool:
+        if error is None or not isinstance(error, _DRIVER_ERRORS):
+            return False
         domain = translate(error)
         if domain is None:
-            raise
+            return False
         raise domain from error

@@ -118,8 +118,11 @@ class AsyncpgRowReads:
 
     async def _fetch(self, sql: str, argument: Any, seconds_left: float | None) -> list[Any]:
         pool = self._pool or await self._open()
+        # A free or not yet opened slot is taken at once; only a full pool needs the
+        # timeout, whose timer would cost every other call a task switch.
+        free = pool.get_idle_size() or pool.get_size() < pool.get_max_size()
         try:
-            conn = await pool.acquire(timeout=self._settings.pool_timeout_s)
+            conn = await pool.acquire(timeout=None if free else self._settings.pool_timeout_s)
         except TimeoutError:
             raise pool_timeout() from None
         try:

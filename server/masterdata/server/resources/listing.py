@@ -6,13 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from masterdata.server.config import Settings
 from masterdata.server.domain.filtering import parse_filter
 from masterdata.server.domain.ordering import parse_order_by
-from masterdata.server.repositories.generic import ResourceRepository
 from masterdata.server.repositories.query import (
     build_order,
     clamp_page_size,
@@ -42,13 +41,17 @@ class ListRequest:
 
 
 async def list_page(
-    session: AsyncSession,
+    conn: AsyncConnection,
     spec: ResourceSpec,
     request: ListRequest,
     settings: Settings,
     scope: Sequence[ColumnElement[bool]] = (),
 ) -> tuple[list[Any], str]:
-    """One page of rows and the token of the next page ('' on the last page)."""
+    """One page of rows and the token of the next page ('' on the last page).
+
+    A Core SELECT of the table's columns: its rows render like ORM objects (by
+    attribute), without the ORM's per-row identity map and instance state.
+    """
     model, fields = spec.model, spec.query_fields
     page_size = clamp_page_size(
         request.page_size, settings.default_page_size, settings.max_page_size
@@ -67,10 +70,13 @@ async def list_page(
     if request.page_token:
         last = decode_page_token(request.page_token, fingerprint, [k.kind for k in keys])
         where.append(keyset_predicate(terms, fields, model.id, last))
-    repository = ResourceRepository(session, model, spec.name)
-    rows = await repository.page(
-        where=where, order_by=build_order(terms, fields, model.id), limit=page_size + 1
+    stmt = (
+        select(model.__table__)
+        .where(*where)
+        .order_by(*build_order(terms, fields, model.id))
+        .limit(page_size + 1)
     )
+    rows = list(await conn.execute(stmt))
     if len(rows) <= page_size:
         return rows, ""
     rows = rows[:page_size]

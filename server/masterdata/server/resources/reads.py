@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf.message import Message
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from masterdata.server.db.errors import translate_errors
 from masterdata.server.domain.errors import InvalidArgument, NotFound
@@ -24,6 +23,7 @@ from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.codec import codec_for
 from masterdata.server.resources.ids import parse_id
 from masterdata.server.resources.listing import ListRequest, list_page
+from masterdata.server.resources.rendered import RenderedMessages
 from masterdata.server.resources.runtime import Runtime
 from masterdata.server.resources.spec import ResourceSpec
 
@@ -44,6 +44,7 @@ class ResourceReads:
         self.spec = spec
         self.codec = codec_for(spec)
         self._table = spec.model.__table__
+        self._rendered = RenderedMessages(runtime.settings.render_cache_size)
 
     def not_found(self, keys: Sequence[Any], *, batch: bool = False) -> NotFound:
         shown = ", ".join(str(k) for k in keys[:10])
@@ -78,13 +79,16 @@ class ResourceReads:
 
     async def list(self, request: ListRequest, caller: Caller) -> Page:
         scope = self._list_scope(request)
-        reader = self.runtime.db.autocommit_reader
-        async with AsyncSession(reader, expire_on_commit=False) as session:
-            rows, token = await list_page(session, self.spec, request, self.runtime.settings, scope)
+        async with translate_errors(), self.runtime.db.autocommit_reader.connect() as conn:
+            rows, token = await list_page(conn, self.spec, request, self.runtime.settings, scope)
         return Page([self.render(row, caller) for row in rows], token)
 
     def render(self, row: Any, caller: Caller) -> Message:
-        return self.codec.to_message(row, reveal=caller.sees_sensitive)
+        """The message of `row` as `caller` may see it; shared, never to be changed."""
+        revealed = caller.sees_sensitive
+        return self._rendered.get(
+            row, revealed, lambda: self.codec.to_message(row, reveal=revealed)
+        )
 
     def _list_scope(self, request: ListRequest) -> list[Any]:
         """Extra WHERE clauses of a List call (the parent filter of child resources)."""

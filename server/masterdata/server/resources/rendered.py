@@ -1,0 +1,45 @@
+"""Rendered messages of rows, kept by (id, revision, revealed).
+
+Why: rendering a row into its message costs tens of microseconds (a commodity has
+some forty fields, two of them JSON documents), a List page renders a hundred,
+and master data is read far more often than it changes. A row renders the same
+until its revision moves — every write bumps the revision, which the ETag
+contract already relies on — so the key needs no invalidation. Rows are still
+read from the database on every call; only their rendering is reused.
+
+The messages are shared: callers copy them into responses (protobuf copies a
+message assigned to a field) and must never change them.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from google.protobuf.message import Message
+
+
+class RenderedMessages:
+    """A bounded LRU map from (id, revision, revealed) to a rendered message."""
+
+    __slots__ = ("_entries", "_size")
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[Any, int, bool], Message] = OrderedDict()
+
+    def get(self, row: Any, revealed: bool, render: Callable[[], Message]) -> Message:
+        """The message of `row`, rendered by `render()` unless this revision is known."""
+        if self._size <= 0:
+            return render()
+        key = (row.id, row.revision, revealed)
+        message = self._entries.get(key)
+        if message is not None:
+            self._entries.move_to_end(key)
+            return message
+        message = render()
+        self._entries[key] = message
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return message
