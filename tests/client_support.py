@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -178,19 +177,3 @@ def backend(request: pytest.FixtureRequest) -> tuple[str, str | None]:
     if request.param == "sqlite":
         return "sqlite", None
     return "postgres", str(request.getfixturevalue("postgres_url"))
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool] | bool], timeout_s: float = 15.0, what: str = ""
-) -> None:
-    """Poll `check` until it holds, or fail naming `what`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if isinstance(result, Awaitable):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout_s}s: {what or check}")
-        await asyncio.sleep(0.05)

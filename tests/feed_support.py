@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -158,15 +158,6 @@ async def write_location(runtime: Runtime, name: str = "yard") -> None:
         await uow.session.flush()
         record_event(uow, LOCATION, row, "created")
         await uow.commit()
-
-
-async def eventually(condition: Callable[[], bool], within_s: float) -> None:
-    """Poll `condition` (state of this process) until it holds or time runs out."""
-    for _ in range(max(1, int(within_s / 0.01))):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    assert condition(), f"condition still false after {within_s}s"
 
 
 def assert_exactly_once_in_order(received: list[int], expected: list[int]) -> None:

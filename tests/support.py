@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,3 +79,20 @@ async def events(db: Database, **where: Any) -> list[EventRow]:
 async def event_count(db: Database) -> int:
     async with db.read_session() as session:
         return int((await session.execute(select(func.count()).select_from(EventRow))).scalar_one())
+
+
+async def eventually(
+    probe: Callable[[], object], within_s: float = 15.0, *, want: object = True, what: str = ""
+) -> None:
+    """Poll `probe` (plain, or returning an awaitable) until it gives `want` — with the
+    default, anything truthy; fail naming `what` and the last value after `within_s`."""
+    deadline = time.monotonic() + within_s
+    while True:
+        got = probe()
+        if inspect.isawaitable(got):
+            got = await got
+        if bool(got) if want is True else got == want:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within_s}s: {what or probe}; last {got!r}")
+        await asyncio.sleep(0.02)

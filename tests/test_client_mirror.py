@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from client_support import TcpProxy, backend, eventually, fresh_database
+from client_support import TcpProxy, backend, fresh_database
 from google.protobuf import field_mask_pb2
 from processes import running_server, start_server
+from support import eventually
 
 from masterdata.client import Client, Mirror
 from masterdata.v1 import commodity_pb2 as pb

@@ -11,8 +11,9 @@ import asyncio
 import contextlib
 
 import pytest
-from client_support import TcpProxy, backend, eventually, fresh_database
+from client_support import TcpProxy, backend, fresh_database
 from processes import running_server, start_server
+from support import eventually
 
 from masterdata.client import Client, SyncClient
 from masterdata.v1 import events_pb2

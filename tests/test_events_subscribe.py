@@ -10,7 +10,6 @@ import grpc
 import pytest
 from feed_support import (
     assert_exactly_once_in_order,
-    eventually,
     hub_of,
     list_all,
     subscribe,
@@ -18,7 +17,7 @@ from feed_support import (
     write_location,
 )
 from grpc import aio
-from support import expect_failure, make_settings
+from support import eventually, expect_failure, make_settings
 
 from masterdata.server.app import App, build
 from masterdata.server.events.hub import FeedHub

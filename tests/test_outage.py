@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import grpc
 import pytest
@@ -18,6 +18,7 @@ from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from security_support import serving
 from sqlalchemy.engine import make_url
+from support import eventually
 
 from masterdata.server.app import App
 from masterdata.server.config import Settings
@@ -106,18 +107,11 @@ async def health(channel: aio.Channel) -> int:
     return int(reply.status)
 
 
-async def eventually(probe: Callable[[], Awaitable[object]], want: object, within_s: float) -> None:
-    deadline = time.monotonic() + within_s
-    while (got := await probe()) != want:
-        assert time.monotonic() < deadline, f"still {got!r} after {within_s}s (want {want!r})"
-        await asyncio.sleep(0.1)
-
-
 async def test_outage_gives_unavailable_fast_and_recovers_without_restart(proxied) -> None:
     app, proxy = proxied
     async with aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
         stub = location_pb2_grpc.LocationServiceStub(channel)
-        await eventually(lambda: health(channel), SERVING, 10)
+        await eventually(lambda: health(channel), 10, want=SERVING)
         created = (
             await stub.CreateLocation(
                 location_pb2.CreateLocationRequest(
@@ -160,10 +154,10 @@ async def test_outage_gives_unavailable_fast_and_recovers_without_restart(proxie
                     raised.value.details(),
                 )
                 assert elapsed < DEADLINE_S, f"{name} took {elapsed:.1f}s"
-        await eventually(lambda: health(channel), NOT_SERVING, 5)
+        await eventually(lambda: health(channel), 5, want=NOT_SERVING)
 
         await proxy.restore()
-        await eventually(lambda: health(channel), SERVING, 10)
+        await eventually(lambda: health(channel), 10, want=SERVING)
         for call in calls.values():
             await call()
         got = await stub.GetLocation(get, timeout=DEADLINE_S)

@@ -7,7 +7,7 @@ import contextlib
 import itertools
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -16,7 +16,7 @@ import pytest
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from processes import free_port, run_masterdata, running_server, start_server
-from support import expect_failure
+from support import eventually, expect_failure
 
 from masterdata.server.app import build
 from masterdata.server.config import Settings
@@ -86,15 +86,6 @@ async def health_status(target: str, service: str) -> int | None:
         return int(reply.status)
 
 
-async def eventually(probe: Callable[[], Awaitable[object]], want: object, within_s: float) -> None:
-    """Poll `probe` until it returns `want`; fail with the last value after `within_s`."""
-    deadline = time.monotonic() + within_s
-    while (got := await probe()) != want:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still {got!r} (want {want!r}) after {within_s}s")
-        await asyncio.sleep(0.1)
-
-
 async def fetch_events(database_url: str) -> list[asyncpg.Record]:
     """Every event row, read straight from PostgreSQL ordered by sequence."""
     conn = await asyncpg.connect(asyncpg_dsn(database_url), timeout=5)
@@ -132,7 +123,7 @@ async def test_sqlite_serve_migrates_serves_and_stops_on_sigterm(tmp_path: Path)
 async def test_health_of_a_serving_process(tmp_path: Path) -> None:
     async with running_server(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}") as server:
         for service in ("", "masterdata.v1.LocationService"):
-            await eventually(lambda s=service: health_status(server.target, s), SERVING, 5)
+            await eventually(lambda s=service: health_status(server.target, s), 5, want=SERVING)
         assert await health_status(server.target, "no.such.Service") is None  # NOT_FOUND
 
 
@@ -215,7 +206,7 @@ async def test_unreachable_database_is_not_serving_and_unavailable() -> None:
         await app.start()  # must not need the database: health reports it instead
         target = f"127.0.0.1:{app.port}"
         for service in ("", "masterdata.v1.LocationService"):
-            await eventually(lambda s=service: health_status(target, s), NOT_SERVING, 5)
+            await eventually(lambda s=service: health_status(target, s), 5, want=NOT_SERVING)
         async with stubs_for(target) as [stub]:
             started = time.monotonic()
             for call in (

@@ -17,10 +17,11 @@ import urllib.request
 from collections.abc import AsyncIterator
 
 import pytest
-from feed_support import Recorder, eventually, list_all, subscribe
+from feed_support import Recorder, list_all, subscribe
 from grpc import aio
 from organization_support import numbering
 from processes import ServerProcess, run_masterdata, start_server
+from support import eventually
 
 from masterdata.v1 import location_pb2 as loc
 from masterdata.v1 import location_pb2_grpc, organization_pb2_grpc
