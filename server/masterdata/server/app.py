@@ -9,6 +9,7 @@ import logging
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from grpc import aio
@@ -23,6 +24,7 @@ from masterdata.server.config import Settings
 from masterdata.server.db import migrate
 from masterdata.server.db.engine import Database
 from masterdata.server.observability.metrics import Metrics
+from masterdata.server.resources.idempotency_purge import purge_periodically
 from masterdata.server.resources.runtime import Runtime
 from masterdata.server.security.gatekeeper import Gatekeeper
 from masterdata.server.security.setup import Security, build_security
@@ -80,6 +82,17 @@ class App:
             await hook()
         await self.server.start()
         self._tasks.append(asyncio.create_task(self._watch_database(), name="health"))
+        self._tasks.append(
+            asyncio.create_task(
+                purge_periodically(
+                    self.runtime.db,
+                    # The contract keeps replies at least 24 h, whatever the setting says.
+                    timedelta(hours=max(24.0, settings.idempotency_retention_h)),
+                    settings.idempotency_purge_interval_s,
+                ),
+                name="idempotency-purge",
+            )
+        )
         log.info("masterdata listening on port %d", self.port)
 
     async def stop(self, grace: float | None = None) -> None:

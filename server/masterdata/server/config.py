@@ -43,6 +43,10 @@ class Settings:
     max_page_size: int = 1000
     #: Rendered messages kept per resource type, by (id, revision); 0 = render every time.
     render_cache_size: int = 10_000
+    #: Hours a request_id's reply is kept for retries (at least 24, per the contract).
+    idempotency_retention_h: float = 48.0
+    #: Seconds between purges of expired request_ids.
+    idempotency_purge_interval_s: float = 3600.0
     #: Largest number of ids in one BatchGet call.
     max_batch_size: int = 1000
     #: Run migrations at start-up on SQLite (PostgreSQL is migrated with `masterdata migrate`).
