@@ -53,9 +53,15 @@ async def import_file(stub: Stub, **request: Any) -> ImportResult:
     return await collect(stub.ImportCommodities(pb.ImportCommoditiesRequest(**request)))
 
 
-def csv_file(header: Sequence[str], rows: Iterable[Sequence[Any]], *, newline: str = "\n") -> bytes:
+def csv_file(
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    newline: str = "\n",
+    delimiter: str = ",",
+) -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator=newline)
+    writer = csv.writer(out, lineterminator=newline, delimiter=delimiter)
     writer.writerow(header)
     writer.writerows(rows)
     return out.getvalue().encode()

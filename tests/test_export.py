@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator
 
 import grpc
@@ -16,6 +17,7 @@ from bulk_support import (
     read_csv,
 )
 from grpc import aio
+from openpyxl import load_workbook
 from support import event_count, expect_failure, make_settings
 
 from masterdata.server.app import App, build
@@ -165,3 +167,16 @@ async def test_csv_chunks_concatenate_to_the_file(
     assert b"".join(chunks) == whole
     assert [r["Name"] for r in read_csv(whole)] == names
     assert await commodity_count(db) == 300
+
+
+async def test_xlsx_chunks_concatenate_to_the_workbook(
+    stub: Stub, small_chunks: App, db: Database, loaded: int
+) -> None:
+    async with aio.insecure_channel(f"127.0.0.1:{small_chunks.port}") as channel:
+        small = commodity_pb2_grpc.CommodityServiceStub(channel)
+        request = pb.ExportCommoditiesRequest(format=pb.EXPORT_FORMAT_XLSX)
+        chunks = [item.chunk async for item in small.ExportCommodities(request)]
+    assert len(chunks) > 3 and all(len(c) == 1_000 for c in chunks[:-1])
+    sheet = load_workbook(io.BytesIO(b"".join(chunks)), read_only=True).worksheets[0]
+    names = [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert names == ["Wheat", "Cotton", "Jute", "कपास"]

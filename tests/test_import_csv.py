@@ -218,6 +218,23 @@ async def test_a_messy_real_world_csv(stub: Stub, db: Database) -> None:
     assert (milk.hsn_code, milk.gst_rate, milk.is_active) == ("0401", Decimal("18.00"), False)
 
 
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+async def test_semicolon_and_tab_separated_files(stub: Stub, db: Database, delimiter: str) -> None:
+    header = ["Name", "Category", "Description", "Supported Currencies", "GST Rate (%)"]
+    rows = [
+        ["Cotton", "Fibre", "Raw, ginned; baled", "INR;USD", "5"],
+        ["Wheat", "Cereals", 'Durum "A", not; B', "", "0"],
+    ]
+    data = csv_file(header, rows, newline="\r\n", delimiter=delimiter)
+    result = await import_file(stub, csv_data=b"\xef\xbb\xbf" + data)
+    assert result.counts() == (2, 2, 0, 0, 0), result.errors
+    stored = await commodities(db)
+    assert stored["Cotton"].description == "Raw, ginned; baled"
+    assert stored["Cotton"].supported_currencies == ["INR", "USD"]
+    assert stored["Wheat"].description == 'Durum "A", not; B'
+    assert stored["Wheat"].gst_rate == Decimal("0.00")
+
+
 async def test_utf8_without_bom_keeps_hindi_names_exactly(stub: Stub, db: Database) -> None:
     names = ["कपास", "गेहूँ", "चना दाल", "सरसों"]
     data = csv_file(["name", "category"], [[n, "अनाज"] for n in names])

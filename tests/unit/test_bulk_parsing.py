@@ -59,6 +59,18 @@ def test_csv_without_final_newline_and_with_lf_only() -> None:
     assert records(b"a,b\nc,d", 3) == [["a", "b"], ["c", "d"]]
 
 
+@pytest.mark.parametrize("piece", [1, 5, 1 << 20])
+def test_csv_delimiter_is_sniffed_from_the_header_line(piece: int) -> None:
+    data = b'\r\n"Name, full";Category;Notes\r\n"a;b";c,d;"e\r\nf"\r\n'
+    assert records(data, piece) == [
+        [],
+        ["Name, full", "Category", "Notes"],
+        ["a;b", "c,d", "e\r\nf"],
+    ]
+    assert records(b"Name\tCategory\nx;y\tz", piece) == [["Name", "Category"], ["x;y", "z"]]
+    assert records(b"Name,Category;x\n", piece) == [["Name", "Category;x"]]  # a tie: comma
+
+
 def test_csv_not_utf8_is_invalid_argument_with_the_offset() -> None:
     with pytest.raises(InvalidArgument) as raised:
         records("Name,Category\nCaf\u00e9,X\n".encode("latin-1"), 5)

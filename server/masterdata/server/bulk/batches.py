@@ -10,7 +10,8 @@ failed) the batch is planned and counted but nothing is written.
 checks of a row as a new commodity (most rows of most imports create). The
 importer runs it one batch ahead (see importer.prefetch), so it overlaps the
 previous batch's database round trips; `run` only re-checks rows that turn
-out to update a stored commodity.
+out to update a stored commodity, and builds the events' messages while the
+server merges the batch (`store.write`'s `meanwhile`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -109,15 +111,20 @@ class BatchRunner:
         """Plan a batch; with a unit of work, also write it and record its events."""
         candidates, failures = batch.candidates, list(batch.failures)
         lock = uow is not None
-        stored = await find_stored(session, candidates, upsert=self.upsert, lock=lock)
+        stored = await find_stored(
+            session, candidates, upsert=self.upsert, lock=lock, postgres=self.postgres
+        )
         audit = Audit(uow.actor, uow.now) if uow else Audit(self.actor, datetime.now(UTC))
         plan = plan_batch(candidates, stored, self.state, upsert=self.upsert, audit=audit)
         failures.extend(plan.failures)
         lost: set[uuid.UUID] = set()
         if uow is not None:
-            lost = await write(session, plan, postgres=self.postgres)
+            events = partial(self._events, plan)
+            lost, built = await write(session, plan, postgres=self.postgres, meanwhile=events)
             failures.extend(_lost(plan, lost))
-            self._record(uow, plan, lost)
+            for event in built:
+                if event.aggregate_id not in lost:
+                    uow.record(event)
         failures.sort(key=lambda f: f.number)
         counts = Counts(
             rows_read=batch.size,
@@ -128,17 +135,19 @@ class BatchRunner:
         )
         return Outcome(counts, failures)
 
-    def _record(self, uow: UnitOfWork, plan: Plan, lost: set[uuid.UUID]) -> None:
-        """One commodity.created / commodity.updated event per written row."""
+    def _events(self, plan: Plan) -> list[PendingEvent]:
+        """One commodity.created / commodity.updated event per row of the plan."""
         name, resource_type = SPEC.name, SPEC.resource_type
-        for row in plan.creates:
-            if row["id"] in lost:
-                continue
-            resource = self.messages.build(row).SerializeToString()
-            uow.record(PendingEvent(name, row["id"], 1, f"{name}.created", resource_type, resource))
+        build = self.messages.build
+        events = [
+            PendingEvent(
+                name, row["id"], 1, f"{name}.created", resource_type, build(row).SerializeToString()
+            )
+            for row in plan.creates
+        ]
         for row, changed in plan.updates:
-            resource = self.messages.build(row).SerializeToString()
-            uow.record(
+            resource = build(row).SerializeToString()
+            events.append(
                 PendingEvent(
                     name,
                     row["id"],
@@ -149,6 +158,7 @@ class BatchRunner:
                     tuple(changed),
                 )
             )
+        return events
 
 
 def _lost(plan: Plan, lost: set[uuid.UUID]) -> list[RowFailure]:

@@ -8,16 +8,23 @@ even (RFC 4180 escapes a quote by doubling it, so quotes inside quoted fields
 come in pairs). Only complete records reach csv.reader, which keeps its exact
 handling of quoted commas, newlines and CRLF. What is held between pieces is at
 most one unfinished record, capped at `max_record_chars`.
+
+The delimiter is the one of `,` `;` and tab that the header line (the first line
+that is not blank) holds most often outside quotes: spreadsheets in locales with a
+decimal comma save "CSV" with semicolons.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import re
 
 from masterdata.server.domain.errors import FieldViolation, InvalidArgument
 
 _BOM = "\ufeff"
+_DELIMITERS = (",", ";", "\t")
+_QUOTED = re.compile(r'"[^"]*"?')
 
 
 def unreadable(source: str, description: str, reason: str = "UNREADABLE_FILE") -> InvalidArgument:
@@ -41,6 +48,7 @@ class CsvRecords:
         self._pending_chars = 0
         self._open_quote = False
         self._started = False
+        self._delimiter: str | None = None
 
     def feed(self, data: bytes) -> list[list[str]]:
         """The records that `data` completes, in file order."""
@@ -92,7 +100,18 @@ class CsvRecords:
     def _parse(self, lines: list[str]) -> list[list[str]]:
         if not lines:
             return []
+        if self._delimiter is None:
+            self._delimiter = sniff_delimiter(lines)
         try:
-            return list(csv.reader(lines, strict=False))
+            return list(csv.reader(lines, delimiter=self._delimiter or ",", strict=False))
         except csv.Error as error:
             raise unreadable(self.source, f"malformed CSV ({error})") from None
+
+
+def sniff_delimiter(lines: list[str]) -> str | None:
+    """The delimiter of the first non-blank line (None while there is none)."""
+    for line in lines:
+        if line.strip():
+            unquoted = _QUOTED.sub("", line)
+            return max(_DELIMITERS, key=unquoted.count)  # the first (",") on a tie
+    return None

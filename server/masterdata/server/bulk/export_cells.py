@@ -1,13 +1,15 @@
 """Stored commodity rows -> the cell texts of a CSV or XLSX export, fast.
 
 Why a column plan instead of `format_cell` per attribute: an export formats
-every cell of every row, so per-cell dispatch and attribute lookups dominate
-its cost. Each column gets its formatter once (text columns none at all), and
-rows are read by position. On PostgreSQL the JSON columns are selected as text
-(`CAST(... AS TEXT)`): decoding 16 JSON values a row only to encode them again
-cost more than everything else an export does; documents are written as
-PostgreSQL renders jsonb and lists are decoded only when not empty. Either way
-the cells import back to the same values.
+every cell of every row, so per-cell work in Python dominates its cost. Each
+column gets its formatter once (text columns none at all), and rows are read
+by position. On PostgreSQL the database renders most cells as their text
+already: decimals (numeric keeps its scale: 5.00), booleans and JSON documents
+(as jsonb renders them, NULL for none). Decoding 16 JSON values a row only to
+encode them again cost more than everything else an export did; the cells
+left to Python are the id (also the key of the page's varieties), lists
+(their JSON text decoded once per distinct text) and the volatility enum.
+Either way the cells import back to the same values.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, cast
+from sqlalchemy import ColumnElement, Text, case, cast, func
 
 from masterdata.server.bulk.cells import format_cell
 from masterdata.server.bulk.columns import COLUMNS, Kind
@@ -53,8 +55,12 @@ def _list_text(text: str | None) -> str:
     return "" if text in (None, "[]", "null") else ";".join(json.loads(text))  # type: ignore[arg-type]
 
 
-def _document_text(text: str | None) -> str:
-    return "" if text in (None, "null") else text  # type: ignore[return-value]
+def _boolean_text(stored: ColumnElement[Any]) -> ColumnElement[Any]:
+    return case((stored, "true"), else_="false")
+
+
+def _document_as_text(stored: ColumnElement[Any]) -> ColumnElement[Any]:
+    return func.nullif(cast(stored, Text), "null")
 
 
 def _list(value: Any) -> str:
@@ -76,7 +82,14 @@ _FORMATTERS: dict[Kind, Formatter] = {
     Kind.LIST: _list,
     Kind.JSON: _document,
 }
-_AS_TEXT: dict[Kind, Formatter] = {Kind.LIST: _list_text, Kind.JSON: _document_text}
+#: On PostgreSQL: the SQL that selects a column as its cell text, and what Python
+#: still does to it (lists: a cached decode of the JSON text; enums: a dict lookup).
+_IN_SQL: dict[Kind, tuple[Callable[[ColumnElement[Any]], ColumnElement[Any]], Formatter]] = {
+    Kind.DECIMAL: (lambda stored: cast(stored, Text), None),
+    Kind.BOOLEAN: (_boolean_text, None),
+    Kind.LIST: (lambda stored: cast(stored, Text), _list_text),
+    Kind.JSON: (_document_as_text, None),
+}
 
 
 class CellWriter:
@@ -84,19 +97,22 @@ class CellWriter:
 
     def __init__(self, *, postgres: bool) -> None:
         self.columns: list[ColumnElement[Any]] = []
-        self._plan: list[tuple[int, Formatter]] = []
+        self._formatters: list[tuple[int, Callable[[Any], Any]]] = []
         for index, column in enumerate(COLUMNS):
             stored = TABLE.c[column.field]
-            if postgres and column.kind in _AS_TEXT:
-                self.columns.append(cast(stored, Text).label(column.field))
-                self._plan.append((index, _AS_TEXT[column.kind]))
-            else:
-                self.columns.append(stored)
-                self._plan.append((index, _FORMATTERS[column.kind]))
+            formatter = _FORMATTERS[column.kind]
+            if postgres and column.kind in _IN_SQL:
+                as_text, formatter = _IN_SQL[column.kind]
+                stored = as_text(stored).label(column.field)
+            self.columns.append(stored)
+            if formatter is not None:
+                self._formatters.append((index, formatter))
 
     def cells(self, row: Sequence[Any], varieties: Sequence[Any] | None) -> list[Any]:
         """One selected row as cells (None for an empty cell), plus its varieties' names."""
-        cells = [row[i] if f is None else f(row[i]) for i, f in self._plan]
+        cells = list(row)
+        for index, formatter in self._formatters:
+            cells[index] = formatter(cells[index])
         if varieties is not None:
             cells.append(";".join(v.name for v in varieties))
         return cells

@@ -4,9 +4,11 @@ Rows are streamed from one server-side cursor (`AsyncConnection.stream`), so the
 export is one consistent snapshot and memory holds one page at a time. A CSV
 export uses the import header and the cell texts `format_cell` writes, which
 import back to the same values: an export re-imported with UPSERT matches
-every row by id and changes nothing. XLSX holds the same texts; openpyxl
-cannot stream a zip, so the workbook is written to a temporary file on a
-worker thread and then sent in chunks.
+every row by id and changes nothing. XLSX holds the same texts: openpyxl's
+write-only workbook keeps its rows in a temporary file as they are appended
+(on a worker thread) and saves the zip, which it cannot stream, into another
+temporary file that is then sent in chunks - memory holds a page and a chunk,
+never the file.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import tempfile
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import IO, Any
 
 from openpyxl import Workbook
 from sqlalchemy import Row, select
@@ -144,9 +147,10 @@ class BulkExports:
         sheet.append(header(include_varieties))
         async for page, varieties in pages:
             await asyncio.to_thread(_append, sheet, self._cells(page, varieties))
-        content = await asyncio.to_thread(_save, book)
-        for start in range(0, len(content), self.chunk):
-            yield pb.ExportCommoditiesResponse(chunk=content[start : start + self.chunk])
+        with tempfile.TemporaryFile() as file:
+            await asyncio.to_thread(_save, book, file)
+            while chunk := await asyncio.to_thread(file.read, self.chunk):
+                yield pb.ExportCommoditiesResponse(chunk=chunk)
 
     def _cells(
         self, page: Sequence[Row[Any]], varieties: dict[Any, list[Any]] | None
@@ -161,7 +165,6 @@ def _append(sheet: Any, rows: list[list[Any]]) -> None:
         sheet.append([cell if cell != "" else None for cell in row])
 
 
-def _save(book: Workbook) -> bytes:
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+def _save(book: Workbook, file: IO[bytes]) -> None:
+    book.save(file)
+    file.seek(0)

@@ -19,6 +19,7 @@ from google.protobuf import struct_pb2, timestamp_pb2
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
+from masterdata.server.bulk.identity import IdentityMemo
 from masterdata.server.resources.codec import STANDARD_OUTPUT_ONLY, codec_for, etag_of, utc
 from masterdata.server.resources.spec import ResourceSpec
 
@@ -37,7 +38,8 @@ class MessageBuilder:
         self._structs: list[str] = []
         self._enums: dict[str, dict[str, int]] = {}
         self._times: dict[datetime, timestamp_pb2.Timestamp] = {}
-        self._documents: dict[int, tuple[Any, struct_pb2.Struct]] = {}
+        #: One Struct per document object (an import shares one dict per distinct cell text).
+        self._struct = IdentityMemo(_as_struct, _CACHE_SIZE)
         for field in spec.message.DESCRIPTOR.fields:
             if field.name in STANDARD_OUTPUT_ONLY or field.name not in self.codec.columns:
                 continue
@@ -89,18 +91,6 @@ class MessageBuilder:
         message = self.message_type(**kwargs)
         return self.codec.mask(message) if self.codec.masked else message
 
-    def _struct(self, document: Any) -> struct_pb2.Struct:
-        """Struct of a JSON document; an import shares one dict per distinct cell text."""
-        hit = self._documents.get(id(document))
-        if hit is not None and hit[0] is document:
-            return hit[1]
-        struct = struct_pb2.Struct()
-        struct.update(document)
-        if len(self._documents) > _CACHE_SIZE:
-            self._documents.clear()
-        self._documents[id(document)] = (document, struct)
-        return struct
-
     def _timestamp(self, value: datetime) -> timestamp_pb2.Timestamp:
         stamp = self._times.get(value)
         if stamp is None:
@@ -110,3 +100,9 @@ class MessageBuilder:
             stamp.FromDatetime(utc(value))
             self._times[value] = stamp
         return stamp
+
+
+def _as_struct(document: Any) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(document)
+    return struct

@@ -85,13 +85,16 @@ class FileRows:
         out: list[FileRow] = []
         for cells in records:
             self.number += 1
-            if not any(cell.strip() for cell in cells):
-                continue
-            if self.header is None:
-                self.header = resolve_header(cells, self.source)
-                continue
-            if cells[0].lstrip().startswith("#") and not any(c.strip() for c in cells[1:]):
-                continue
+            first = cells[0].strip() if cells else ""
+            # Most rows start with a value that is not a comment: a data row at once.
+            if not first or first[0] == "#" or self.header is None:
+                if not any(cell.strip() for cell in cells):
+                    continue
+                if self.header is None:
+                    self.header = resolve_header(cells, self.source)
+                    continue
+                if first.startswith("#") and not any(c.strip() for c in cells[1:]):
+                    continue
             self.data_rows += 1
             out.append(FileRow(self.number, cells))
         self.limits.check_rows(self.data_rows, self.source)

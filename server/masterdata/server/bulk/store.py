@@ -4,18 +4,16 @@ Why COPY + merge on PostgreSQL (scratch runs on the shared 2-CPU host, 30,000
 commodity rows in batches of 500-1,000; bench/bulk_import.py has the in-run
 baselines): SQLAlchemy Core `insert(table)` with a list of rows (insertmanyvalues)
 wrote ~12,000 rows/s, ~90 % of it client-side Python, above all the bind
-processing of the 16 JSON columns of every row. asyncpg's binary COPY of the
-same rows wrote ~23,000 rows/s with the JSON encoded in the loop (~150,000 with
-it encoded beforehand), and COPY into a temporary staging table followed by one
-`INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING id` cost about the same
-(20,000-26,000 rows/s). The merge is kept for what it buys: a commodity created
-by a concurrent caller between this batch's lookup and its write becomes that
-row's DUPLICATE_NAME instead of failing the batch. Updates merge from the same
-staging rows with one `UPDATE ... FROM`. The events of a batch stay with the
-unit of work (`uow.record`): its one multi-row insert at commit is taken under
-the event-append lock (see db/unit_of_work.py), and measured ~50,000 rows/s
-against ~63,000 for COPY of the same event rows - not worth a second way of
-appending events.
+processing of the 16 JSON columns of every row. asyncpg's binary COPY into a
+temporary staging table (see staging.py for its shape), followed by one
+`INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING id`, costs a fraction
+of that in Python. The merge is kept for what it buys: a commodity created by a
+concurrent caller between this batch's lookup and its write becomes that row's
+DUPLICATE_NAME instead of failing the batch; COPY straight into commodities
+measured no faster (35 ms against 12 + 19 ms for 1,000 rows). Updates merge
+from the same staging rows with one `UPDATE ... FROM`. The events of a batch
+stay with the unit of work (`uow.record`): its one multi-row insert at commit
+is taken under the event-append lock (see db/unit_of_work.py).
 
 SQLite has no COPY and one writer at a time: Core multi-row INSERT and an
 executemany UPDATE, in the batch's transaction.
@@ -23,52 +21,37 @@ executemany UPDATE, in the batch's transaction.
 
 from __future__ import annotations
 
-import json
+import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
-from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import JSON, bindparam, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Text, any_, bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from masterdata.server.bulk import staging
 from masterdata.server.bulk.candidates import Candidate
 from masterdata.server.bulk.planning import Plan, Stored
+from masterdata.server.bulk.staging import TABLE
 from masterdata.server.db.errors import translate_errors
-from masterdata.server.db.models.commodity import CommodityRow
 from masterdata.server.domain.errors import Aborted, DeadlineExceeded, MasterdataError, Unavailable
 
-TABLE = CommodityRow.__table__
-COLUMNS: tuple[str, ...] = tuple(c.key for c in TABLE.columns)
-_JSON = tuple(c.key for c in TABLE.columns if isinstance(c.type, JSON))
-_PLAIN = tuple(c for c in COLUMNS if c not in _JSON)
-#: COPY column order: plain columns, then JSON ones (taken from a row in C, by itemgetter).
-_COPY_COLUMNS = _PLAIN + _JSON
-_take_plain, _take_json = itemgetter(*_PLAIN), itemgetter(*_JSON)
-_STAGING = "commodity_import_staging"
-_COLUMN_LIST = ", ".join(COLUMNS)
-_CREATE_STAGING = (
-    f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (LIKE commodities) ON COMMIT DELETE ROWS"
-)
-# A staged create has revision 1; a staged update the stored revision + 1 (>= 2).
-_MERGE_CREATES = (
-    f"INSERT INTO commodities ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {_STAGING} "
-    "WHERE revision = 1 ON CONFLICT DO NOTHING RETURNING id"
-)
-_SET = [c for c in COLUMNS if c != "id"]
-_MERGE_UPDATES = (
-    f"UPDATE commodities AS c SET ({', '.join(_SET)}) = ({', '.join('s.' + c for c in _SET)}) "
-    f"FROM {_STAGING} AS s WHERE s.revision > 1 AND c.id = s.id"
-)
-_CLEAR_STAGING = f"TRUNCATE {_STAGING}"
+T = TypeVar("T")
+R = TypeVar("R")
 _TIMEOUT_STATES = {"57014", "55P03"}
 _RETRY_STATES = {"40001", "40P01", "23505"}
 
 
 async def find_stored(
-    session: AsyncSession, candidates: Sequence[Candidate], *, upsert: bool, lock: bool
+    session: AsyncSession,
+    candidates: Sequence[Candidate],
+    *,
+    upsert: bool,
+    lock: bool,
+    postgres: bool,
 ) -> Stored:
     """The one query of a batch: rows named by id (UPSERT) or by live (lower(name), category).
 
@@ -76,14 +59,17 @@ async def find_stored(
     category come back too and are told apart in memory. With `lock`, rows are
     locked in id order, so concurrent imports of overlapping rows queue instead
     of deadlocking, and no one changes a matched row before this batch commits.
+    On PostgreSQL the names and ids travel as two array parameters (`= ANY`):
+    an IN list of a thousand parameters costs more to render than the query.
     """
     ids = {c.id for c in candidates if c.id is not None} if upsert else set()
     names = {c.key[0] for c in candidates}
     if not ids and not names:
         return Stored({}, {})
-    condition = func.lower(TABLE.c.name).in_(names) & TABLE.c.delete_time.is_(None)
+    live = TABLE.c.delete_time.is_(None)
+    condition = _among(func.lower(TABLE.c.name), names, Text(), postgres) & live
     if ids:
-        condition = or_(TABLE.c.id.in_(ids), condition)
+        condition = or_(_among(TABLE.c.id, ids, TABLE.c.id.type, postgres), condition)
     stmt = select(TABLE).where(condition).order_by(TABLE.c.id)
     if lock:
         stmt = stmt.with_for_update()
@@ -92,12 +78,24 @@ async def find_stored(
         return Stored.of(dict(row._mapping) for row in result)
 
 
-async def write(session: AsyncSession, plan: Plan, *, postgres: bool) -> set[uuid.UUID]:
-    """Write a plan's creates and updates; the ids of creates a concurrent write beat."""
+def _among(column: Any, values: set[Any], item_type: Any, postgres: bool) -> ColumnElement[bool]:
+    if not postgres:
+        return column.in_(values)  # type: ignore[no-any-return]
+    array = bindparam(None, list(values), type_=ARRAY(item_type))
+    return column == any_(array)  # type: ignore[no-any-return]
+
+
+async def write(
+    session: AsyncSession, plan: Plan, *, postgres: bool, meanwhile: Callable[[], T]
+) -> tuple[set[uuid.UUID], T]:
+    """Write a plan's creates and updates, and call `meanwhile` while the database works.
+
+    Returns the ids of creates a concurrent write beat, and what `meanwhile` returned.
+    """
     if not plan.creates and not plan.updates:
-        return set()
+        return set(), meanwhile()
     if postgres:
-        return await _write_postgres(session, plan)
+        return await _write_postgres(session, plan, meanwhile)
     async with translate_errors():
         if plan.creates:
             await session.execute(insert(TABLE), plan.creates)
@@ -105,7 +103,7 @@ async def write(session: AsyncSession, plan: Plan, *, postgres: bool) -> set[uui
             stmt = update(TABLE).where(TABLE.c.id == bindparam("b_id"))
             params = [_without_id(row) for row, _ in plan.updates]
             await session.execute(stmt, params)
-    return set()
+    return set(), meanwhile()
 
 
 def _without_id(row: dict[str, Any]) -> dict[str, Any]:
@@ -114,49 +112,48 @@ def _without_id(row: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-async def _write_postgres(session: AsyncSession, plan: Plan) -> set[uuid.UUID]:
+async def _write_postgres(
+    session: AsyncSession, plan: Plan, meanwhile: Callable[[], T]
+) -> tuple[set[uuid.UUID], T]:
     connection = await (await session.connection()).get_raw_connection()
     driver: asyncpg.Connection = connection.driver_connection  # type: ignore[assignment]
     assert driver.is_in_transaction(), "a batch writes inside its unit of work"
     rows = [*plan.creates, *(row for row, _ in plan.updates)]
     async with _driver_errors():
-        await driver.execute(_CREATE_STAGING)
-        records = _records(rows)
-        await driver.copy_records_to_table(_STAGING, records=records, columns=_COPY_COLUMNS)
-        inserted = await driver.fetch(_MERGE_CREATES) if plan.creates else []
-        if plan.updates:
-            await driver.execute(_MERGE_UPDATES)
-        await driver.execute(_CLEAR_STAGING)
+        await driver.execute(staging.CREATE_STAGING)
+        records = staging.records(rows)
+        await driver.copy_records_to_table(
+            staging.STAGING, records=records, columns=staging.COPY_COLUMNS
+        )
+        return await _overlapped(_merge(driver, plan), meanwhile)
+
+
+async def _merge(driver: asyncpg.Connection, plan: Plan) -> set[uuid.UUID]:
+    inserted = await driver.fetch(staging.MERGE_CREATES) if plan.creates else []
+    if plan.updates:
+        await driver.execute(staging.MERGE_UPDATES)
+    await driver.execute(staging.CLEAR_STAGING)
     created = {record["id"] for record in inserted}
     return {row["id"] for row in plan.creates if row["id"] not in created}
 
 
-def _records(rows: Iterable[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """Rows as COPY tuples; JSON columns as text, the way the jsonb codec takes them."""
-    encode = _JsonText()
-    return [_take_plain(row) + tuple(map(encode, _take_json(row))) for row in rows]
+async def _overlapped(work: Coroutine[Any, Any, R], meanwhile: Callable[[], T]) -> tuple[R, T]:
+    """Run `meanwhile` (CPU) while the server runs `work`'s statement; both results.
 
-
-class _JsonText:
-    """json.dumps with memory: rows of one batch repeat the same lists and documents."""
-
-    def __init__(self) -> None:
-        self._lists: dict[tuple[Any, ...], str] = {}
-        self._documents: dict[int, tuple[Any, str]] = {}
-
-    def __call__(self, value: Any) -> str:
-        if value is None:
-            return "null"  # what SQLAlchemy's JSON type stores for None
-        if isinstance(value, list):
-            key = tuple(value)
-            text = self._lists.get(key)
-            if text is None:
-                text = self._lists[key] = json.dumps(value)
-            return text
-        hit = self._documents.get(id(value))
-        if hit is None or hit[0] is not value:
-            hit = self._documents[id(value)] = (value, json.dumps(value))
-        return hit[1]
+    Why: the merge keeps the server busy ~19 ms per 1,000 rows, the events'
+    messages keep Python busy ~17 ms; one after the other they added up. The
+    work is started and given one turn of the loop, which sends its (prepared)
+    statement; it is never left running on the connection past this call.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.sleep(0)
+        result = meanwhile()
+        return await task, result
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.wait([task])
 
 
 @asynccontextmanager

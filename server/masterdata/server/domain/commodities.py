@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
+from functools import cache, lru_cache
 from typing import Any
 
 import pycountry
@@ -43,18 +44,45 @@ _STRING_LISTS = {
     "traded_on_exchanges": (50, 100),
 }
 _COUNTRY_LISTS = ("major_producing_countries", "major_consuming_countries")
+#: json.dumps(..., separators=(",", ":")) without building an encoder per call.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+#: A check's findings: (field, description, reason) in the order they are added.
+Problems = tuple[tuple[str, str, str], ...]
+#: Distinct inputs remembered by the cached checks below: a bulk import repeats the
+#: same units, currencies and countries row after row.
+_CHECK_CACHE_SIZE = 4096
+
+
+@cache
+def _country_codes() -> frozenset[str]:
+    # Lower case, as pycountry's own (case-insensitive) alpha_2 index has them.
+    return frozenset(country.alpha_2.lower() for country in pycountry.countries)
 
 
 def is_country(code: str) -> bool:
     """True for an ISO 3166 alpha-2 code such as IN or US (upper case)."""
-    return len(code) == 2 and pycountry.countries.get(alpha_2=code) is not None
+    return len(code) == 2 and code.lower() in _country_codes()
 
 
 # ---- commodities ------------------------------------------------------------------
 
 
-def validate_commodity(values: Mapping[str, Any], violations: ViolationCollector) -> None:
-    """Codes, rates, units, currencies, countries and sizes of a candidate commodity."""
+def json_size(document: Any) -> int:
+    """The length of a JSON document as MAX_JSON_BYTES counts it (compact, ASCII)."""
+    return len(_COMPACT_JSON.encode(document))
+
+
+def validate_commodity(
+    values: Mapping[str, Any],
+    violations: ViolationCollector,
+    *,
+    measure: Callable[[Any], int] = json_size,
+) -> None:
+    """Codes, rates, units, currencies, countries and sizes of a candidate commodity.
+
+    `measure` is json_size, or one that remembers it for documents shared by many
+    candidates (a bulk import's rows repeat the same documents).
+    """
     _check_codes(values, violations)
     _check_percent(values, "gst_rate", violations)
     _check_percent(values, "delivery_tolerance_pct", violations)
@@ -67,26 +95,42 @@ def validate_commodity(values: Mapping[str, Any], violations: ViolationCollector
         violations.add("shelf_life_days", "must be between 0 and 36500", "OUT_OF_RANGE")
     for name in _STRUCT_FIELDS:
         document = values.get(name)
-        if document and len(json.dumps(document, separators=(",", ":"))) > MAX_JSON_BYTES:
+        if document and measure(document) > MAX_JSON_BYTES:
             violations.add(name, "must be at most 64 KiB of JSON", "TOO_LONG")
+
+
+def _add_all(violations: ViolationCollector, problems: Problems) -> None:
+    for field, description, reason in problems:
+        violations.add(field, description, reason)
 
 
 def derive_commodity(values: Mapping[str, Any]) -> dict[str, Any]:
     """Canonical unit codes, the unit and currency defaults, upper-case codes."""
-    base = canonical_unit(values.get("base_unit") or "KG")
-    trade = canonical_unit(values.get("trade_unit") or base)
-    rate = canonical_unit(values.get("rate_unit") or trade)
-    pricing = values.get("international_pricing_unit") or ""
+    base, trade, rate, pricing = _canonical_units(
+        values.get("base_unit") or "KG",
+        values.get("trade_unit") or "",
+        values.get("rate_unit") or "",
+        values.get("international_pricing_unit") or "",
+    )
     return {
         "base_unit": base,
         "trade_unit": trade,
         "rate_unit": rate,
-        "international_pricing_unit": canonical_unit(pricing) if pricing else "",
+        "international_pricing_unit": pricing,
         "default_currency": (values.get("default_currency") or "INR").upper(),
         "supported_currencies": [c.upper() for c in values.get("supported_currencies") or []],
         "major_producing_countries": _upper(values.get("major_producing_countries")),
         "major_consuming_countries": _upper(values.get("major_consuming_countries")),
     }
+
+
+@lru_cache(maxsize=_CHECK_CACHE_SIZE)
+def _canonical_units(base: str, trade: str, rate: str, pricing: str) -> tuple[str, str, str, str]:
+    """Base, trade, rate and pricing units canonical; trade defaults to base, rate to trade."""
+    base = canonical_unit(base)
+    trade = canonical_unit(trade or base)
+    rate = canonical_unit(rate or trade)
+    return base, trade, rate, canonical_unit(pricing) if pricing else ""
 
 
 def _check_codes(values: Mapping[str, Any], violations: ViolationCollector) -> None:
@@ -111,69 +155,93 @@ def _check_units(values: Mapping[str, Any], violations: ViolationCollector) -> N
     weight = values.get("standard_weight_per_unit")
     if weight is not None and weight <= 0:
         violations.add("standard_weight_per_unit", "must be greater than 0", "OUT_OF_RANGE")
-    base = values.get("base_unit") or "KG"
-    if find_unit(base) is None:
-        _unknown_unit(violations, "base_unit", base)
-    for name in ("trade_unit", "rate_unit", "international_pricing_unit"):
-        unit = values.get(name) or ""
+    units = (
+        values.get("base_unit") or "KG",
+        values.get("trade_unit") or "",
+        values.get("rate_unit") or "",
+        values.get("international_pricing_unit") or "",
+    )
+    _add_all(violations, _unit_problems(*units, weight is not None and weight > 0))
+
+
+@lru_cache(maxsize=_CHECK_CACHE_SIZE)
+def _unit_problems(base: str, trade: str, rate: str, pricing: str, weighted: bool) -> Problems:
+    """Unknown units, and trade/rate units that do not convert to the base unit."""
+    problems: list[tuple[str, str, str]] = []
+    known_base = find_unit(base) is not None
+    if not known_base:
+        problems.append(_unknown_unit("base_unit", base))
+    for name, unit in (("trade_unit", trade), ("rate_unit", rate)):
         if unit and find_unit(unit) is None:
-            _unknown_unit(violations, name, unit)
-        elif (
-            name != "international_pricing_unit"
-            and unit
-            and find_unit(base) is not None
-            and not convertible(base, unit, weight is not None and weight > 0)
-        ):
-            violations.add(
-                name,
+            problems.append(_unknown_unit(name, unit))
+        elif unit and known_base and not convertible(base, unit, weighted):
+            description = (
                 f"{unit} does not convert to base_unit {base}; use a unit of the same "
-                "dimension, or a count unit with standard_weight_per_unit",
-                "INCOMPATIBLE_UNIT",
+                "dimension, or a count unit with standard_weight_per_unit"
             )
+            problems.append((name, description, "INCOMPATIBLE_UNIT"))
+    if pricing and find_unit(pricing) is None:
+        problems.append(_unknown_unit("international_pricing_unit", pricing))
+    return tuple(problems)
 
 
-def _unknown_unit(violations: ViolationCollector, name: str, unit: str) -> None:
-    violations.add(name, f"{unit[:40]!r} is not a catalogue unit (see ListUnits)", "UNKNOWN_UNIT")
+def _unknown_unit(name: str, unit: str) -> tuple[str, str, str]:
+    return name, f"{unit[:40]!r} is not a catalogue unit (see ListUnits)", "UNKNOWN_UNIT"
 
 
 def _check_currencies(values: Mapping[str, Any], violations: ViolationCollector) -> None:
     default = values.get("default_currency") or ""
-    if default and not is_currency(default.upper()):
-        violations.add("default_currency", "must be an ISO 4217 code", "INVALID_CURRENCY")
     supported = values.get("supported_currencies") or []
+    _add_all(violations, _currency_problems(default, tuple(supported)))
+
+
+@lru_cache(maxsize=_CHECK_CACHE_SIZE)
+def _currency_problems(default: str, supported: tuple[Any, ...]) -> Problems:
+    problems: list[tuple[str, str, str]] = []
+    if default and not is_currency(default.upper()):
+        problems.append(("default_currency", "must be an ISO 4217 code", "INVALID_CURRENCY"))
     if len(supported) > 20:
-        violations.add("supported_currencies", "at most 20 currencies", "TOO_MANY")
+        problems.append(("supported_currencies", "at most 20 currencies", "TOO_MANY"))
     bad = [c for c in supported if not is_currency(str(c).upper())]
     if bad:
-        violations.add(
-            "supported_currencies",
-            f"not ISO 4217 codes: {', '.join(str(c)[:10] for c in bad[:5])}",
-            "INVALID_CURRENCY",
+        listed = ", ".join(str(c)[:10] for c in bad[:5])
+        problems.append(
+            ("supported_currencies", f"not ISO 4217 codes: {listed}", "INVALID_CURRENCY")
         )
     elif len({str(c).upper() for c in supported}) != len(supported):
-        violations.add("supported_currencies", "must not repeat a currency", "DUPLICATE")
+        problems.append(("supported_currencies", "must not repeat a currency", "DUPLICATE"))
+    return tuple(problems)
 
 
 def _check_lists(values: Mapping[str, Any], violations: ViolationCollector) -> None:
-    for name, (max_items, max_length) in _STRING_LISTS.items():
-        items = values.get(name) or []
-        if len(items) > max_items:
-            violations.add(name, f"at most {max_items} entries", "TOO_MANY")
-        if any(len(item) > max_length or not item.strip() for item in items):
-            violations.add(
-                name, f"entries must be 1-{max_length} non-blank characters", "INVALID_ENTRY"
-            )
+    for name in _STRING_LISTS:
+        _add_all(violations, _string_list_problems(name, tuple(values.get(name) or [])))
     for name in _COUNTRY_LISTS:
-        items = values.get(name) or []
-        if len(items) > 50:
-            violations.add(name, "at most 50 countries", "TOO_MANY")
-        bad = [c for c in items if not is_country(str(c).upper())]
-        if bad:
-            violations.add(
-                name,
-                f"not ISO 3166 alpha-2 codes: {', '.join(str(c)[:10] for c in bad[:5])}",
-                "INVALID_COUNTRY",
-            )
+        _add_all(violations, _country_problems(name, tuple(values.get(name) or [])))
+
+
+@lru_cache(maxsize=_CHECK_CACHE_SIZE)
+def _string_list_problems(name: str, items: tuple[Any, ...]) -> Problems:
+    max_items, max_length = _STRING_LISTS[name]
+    problems: list[tuple[str, str, str]] = []
+    if len(items) > max_items:
+        problems.append((name, f"at most {max_items} entries", "TOO_MANY"))
+    if any(len(item) > max_length or not item.strip() for item in items):
+        description = f"entries must be 1-{max_length} non-blank characters"
+        problems.append((name, description, "INVALID_ENTRY"))
+    return tuple(problems)
+
+
+@lru_cache(maxsize=_CHECK_CACHE_SIZE)
+def _country_problems(name: str, items: tuple[Any, ...]) -> Problems:
+    problems: list[tuple[str, str, str]] = []
+    if len(items) > 50:
+        problems.append((name, "at most 50 countries", "TOO_MANY"))
+    bad = [c for c in items if not is_country(str(c).upper())]
+    if bad:
+        listed = ", ".join(str(c)[:10] for c in bad[:5])
+        problems.append((name, f"not ISO 3166 alpha-2 codes: {listed}", "INVALID_COUNTRY"))
+    return tuple(problems)
 
 
 def _upper(items: Iterable[str] | None) -> list[str]:
