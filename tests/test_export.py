@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 import pytest
@@ -109,7 +110,7 @@ async def test_a_rows_export_reimported_as_messages_changes_nothing(
     stub: Stub, db: Database, loaded: int
 ) -> None:
     request = pb.ExportCommoditiesRequest(format=pb.EXPORT_FORMAT_ROWS)
-    exported = [item.row.commodity async for item in stub.ExportCommodities(request)]
+    exported = [i.commodity for i in await exported_rows(stub, request)]
     assert len(exported) == 4
     rows = pb.CommodityRows(commodities=exported)
     result = await import_file(stub, rows=rows, mode=UPSERT)
@@ -117,6 +118,24 @@ async def test_a_rows_export_reimported_as_messages_changes_nothing(
     assert await event_count(db) == loaded
     fetched = await stub.GetCommodity(pb.GetCommodityRequest(id=exported[1].id))
     assert fetched.commodity == exported[1]
+
+
+async def exported_rows(stub: Stub, request: pb.ExportCommoditiesRequest) -> list[Any]:
+    """The commodities of a ROWS export, from its batches in order."""
+    return [item async for reply in stub.ExportCommodities(request) for item in reply.rows.items]
+
+
+async def test_a_rows_export_sends_batches_not_a_message_per_commodity(
+    stub: Stub, db: Database
+) -> None:
+    many = [[f"Grade {i:04d}", "Cotton lint", "5201"] + [""] * 12 for i in range(1200)]
+    result = await import_file(stub, csv_data=csv_file(HEADER, many))
+    assert result.counts()[1] == 1200, result.errors
+    request = pb.ExportCommoditiesRequest(format=pb.EXPORT_FORMAT_ROWS)
+    sizes = [len(reply.rows.items) async for reply in stub.ExportCommodities(request)]
+    assert sizes == [500, 500, 200]
+    names = [i.commodity.name for i in await exported_rows(stub, request)]
+    assert names == [f"Grade {i:04d}" for i in range(1200)]
 
 
 async def test_filter_and_varieties(stub: Stub, db: Database, loaded: int) -> None:
@@ -130,7 +149,7 @@ async def test_filter_and_varieties(stub: Stub, db: Database, loaded: int) -> No
     request = pb.ExportCommoditiesRequest(
         filter='category = "Fibre"', format=pb.EXPORT_FORMAT_ROWS, include_varieties=True
     )
-    items = [item.row async for item in stub.ExportCommodities(request)]
+    items = await exported_rows(stub, request)
     assert [i.commodity.name for i in items] == ["Cotton", "Jute"]
     assert [v.name for v in items[0].varieties] == ["Shankar-6", "Suvin"]
     data = await export_bytes(

@@ -21,6 +21,11 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class _PriceVolatility:
@@ -3475,6 +3480,32 @@ class ExportedCommodity(_message.Message):
 Global___ExportedCommodity: _TypeAlias = ExportedCommodity  # noqa: Y015
 
 @_typing.final
+class ExportedCommodities(_message.Message):
+    """ExportedCommodities is a batch of exported commodities, in export order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___ExportedCommodity]:
+        """Up to a few hundred commodities (fewer when they are large), in the order
+        of the export.
+        """
+
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[Global___ExportedCommodity] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportedCommodities: _TypeAlias = ExportedCommodities  # noqa: Y015
+
+@_typing.final
 class ExportCommoditiesResponse(_message.Message):
     """ExportCommoditiesResponse is one item of an export stream, by name."""
 
@@ -3482,25 +3513,34 @@ class ExportCommoditiesResponse(_message.Message):
 
     ROW_FIELD_NUMBER: _builtins.int
     CHUNK_FIELD_NUMBER: _builtins.int
+    ROWS_FIELD_NUMBER: _builtins.int
     chunk: _builtins.bytes
     """The next piece of the file (format CSV or XLSX), at most 1 MiB;
     concatenate all chunks.
     """
     @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
     def row(self) -> Global___ExportedCommodity:
-        """A commodity (format ROWS)."""
+        """Deprecated and no longer sent: format ROWS sends `rows`, a batch per
+        message (a message per commodity capped exports at gRPC's message rate).
+        """
+
+    @_builtins.property
+    def rows(self) -> Global___ExportedCommodities:
+        """The next commodities (format ROWS), a batch per message."""
 
     def __init__(
         self,
         *,
         row: Global___ExportedCommodity | None = ...,
         chunk: _builtins.bytes = ...,
+        rows: Global___ExportedCommodities | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "kind", b"kind", "row", b"row"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "kind", b"kind", "row", b"row", "rows", b"rows"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "kind", b"kind", "row", b"row"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "kind", b"kind", "row", b"row", "rows", b"rows"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["row", "chunk"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["row", "chunk", "rows"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
