@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2
+from grpc import aio
 from support import events
 
 from masterdata.client import (
@@ -27,6 +28,8 @@ from masterdata.client import (
 from masterdata.server.app import App
 from masterdata.server.db.engine import Database
 from masterdata.v1 import commodity_pb2, location_pb2
+
+LOCATIONS = location_pb2.DESCRIPTOR.services_by_name["LocationService"].full_name
 
 
 @pytest.fixture
@@ -147,11 +150,30 @@ async def test_request_id_is_filled_once_and_the_callers_message_left_alone(
     assert [e.request_id for e in await events(db)][2:] == [given]
 
 
-async def test_default_deadline_applies_to_calls_without_a_timeout(app: App, db: Database) -> None:
-    tiny = Timeouts(read=0.000001)
-    async with Client(f"127.0.0.1:{app.port}", default_timeouts=tiny) as client:
-        with pytest.raises(MasterdataError) as caught:
-            await client.locations.ListLocations(location_pb2.ListLocationsRequest())
-        assert caught.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
-        reply = await client.locations.ListLocations(location_pb2.ListLocationsRequest(), timeout=5)
-        assert list(reply.locations) == []
+async def test_default_deadline_applies_to_calls_without_a_timeout() -> None:
+    """A read without a timeout gets the client's default deadline; one with its own
+    timeout keeps it. The server is a real grpc.aio server whose ListLocations takes
+    half a second, so the outcome does not depend on how fast the machine is."""
+
+    async def slow_list(_request: bytes, _context: aio.ServicerContext) -> bytes:
+        await asyncio.sleep(0.5)
+        return b""
+
+    server = aio.server()
+    handler = grpc.unary_unary_rpc_method_handler(slow_list)
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(LOCATIONS, {"ListLocations": handler}),)
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with Client(f"127.0.0.1:{port}", default_timeouts=Timeouts(read=0.1)) as client:
+            with pytest.raises(MasterdataError) as caught:
+                await client.locations.ListLocations(location_pb2.ListLocationsRequest())
+            assert caught.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+            reply = await client.locations.ListLocations(
+                location_pb2.ListLocationsRequest(), timeout=5
+            )
+            assert list(reply.locations) == []
+    finally:
+        await server.stop(0)
