@@ -1,0 +1,202 @@
+"""Event subscribers that prove delivery: every committed event, once, in order.
+
+Each subscriber process holds many SubscribeEvents streams (a few hundred per
+connection), all starting after the same sequence. A subscriber keeps no list of
+what it received (10,000 subscribers x 10,000 events would not fit): it checks
+that sequences only grow and keeps their count, sum and sum of squares, which
+the orchestrator compares with the truth read from ListEvents at the end. The
+first few subscribers of each process keep every sequence, to name the missing
+ones if the check fails. Delivery delay is receive time minus the event's
+occur_time, in a 1 ms histogram over every delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from array import array
+from collections import Counter
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+import grpc
+from grpc import aio
+
+from masterdata.v1 import events_pb2, events_pb2_grpc
+
+STREAMS_PER_CONNECTION = 250
+KEEP_FULL = 3
+CATCH_UP_TIMEOUT_S = 180.0
+RESUMABLE = (
+    grpc.StatusCode.CANCELLED,
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+)
+
+
+@dataclass(frozen=True)
+class Truth:
+    """The events committed after the start sequence, as ListEvents reports them."""
+
+    sequences: list[int]
+
+    @property
+    def head(self) -> int:
+        return self.sequences[-1] if self.sequences else 0
+
+    @property
+    def checksum(self) -> tuple[int, int, int]:
+        return len(self.sequences), sum(self.sequences), sum(s * s for s in self.sequences)
+
+
+class Subscriber:
+    """One resumable subscription and the checksums of what it received."""
+
+    def __init__(self, channel: aio.Channel, after: int, keep: bool) -> None:
+        self.stub = events_pb2_grpc.EventServiceStub(channel)
+        self.last = after
+        self.count = self.total = self.squares = self.disorder = 0
+        self.kept: array[int] | None = array("q") if keep else None
+        self.caught_up = asyncio.Event()
+        #: Set once `last` reaches `goal` (the head at the end of the run) or on an error.
+        self.reached = asyncio.Event()
+        self.goal = 0
+        self.error = ""
+
+    def expect(self, head: int) -> None:
+        self.goal = head
+        if self.last >= head or self.error:
+            self.reached.set()
+
+    def receive(self, event: events_pb2.Event, delays: Counter[int]) -> None:
+        sequence = event.sequence
+        if sequence <= self.last:
+            self.disorder += 1
+        self.last = max(self.last, sequence)
+        self.count += 1
+        self.total += sequence
+        self.squares += sequence * sequence
+        if self.kept is not None:
+            self.kept.append(sequence)
+        if self.goal and self.last >= self.goal:
+            self.reached.set()
+        occurred = event.occur_time.seconds + event.occur_time.nanos / 1e9
+        delays[max(0, int((time.time() - occurred) * 1000))] += 1
+
+    async def run(self, delays: Counter[int], counters: Counter[str]) -> None:
+        backoff = 0.05
+        while True:
+            request = events_pb2.SubscribeEventsRequest(after_sequence=self.last)
+            try:
+                async for item in self.stub.SubscribeEvents(request):
+                    kind = item.WhichOneof("kind")
+                    if kind == "event":
+                        self.receive(item.event, delays)
+                    elif kind == "caught_up":
+                        self.caught_up.set()
+            except aio.AioRpcError as error:
+                if error.code() not in RESUMABLE:
+                    self.error = error.code().name
+                    self.caught_up.set()
+                    self.reached.set()
+                    return
+            counters["reconnects"] += 1
+            await asyncio.sleep(random.uniform(0, backoff))
+            backoff = min(backoff * 2, 2.0)
+
+    def verdict(self, truth: Truth) -> dict[str, Any]:
+        complete = (
+            not self.error
+            and not self.disorder
+            and (self.count, self.total, self.squares) == truth.checksum
+        )
+        found: dict[str, Any] = {"complete": complete}
+        if not complete and self.kept is not None:
+            got, want = set(self.kept), set(truth.sequences)
+            found["missing"] = sorted(want - got)[:20]
+            found["unexpected"] = sorted(got - want)[:20]
+        return found
+
+
+async def subscriber_main(conn: Connection, target: str, count: int, after: int) -> None:
+    connections = max(1, -(-count // STREAMS_PER_CONNECTION))
+    channels = [
+        aio.insecure_channel(target, options=[("bench.load.feed", i)]) for i in range(connections)
+    ]
+    subs = [Subscriber(channels[i % connections], after, i < KEEP_FULL) for i in range(count)]
+    delays: Counter[int] = Counter()
+    counters: Counter[str] = Counter()
+    tasks = [asyncio.create_task(sub.run(delays, counters)) for sub in subs]
+    loop = asyncio.get_running_loop()
+    try:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CATCH_UP_TIMEOUT_S):
+                await asyncio.gather(*(sub.caught_up.wait() for sub in subs))
+        conn.send(("ready", sum(sub.caught_up.is_set() and not sub.error for sub in subs)))
+        _, truth, timeout_s = await loop.run_in_executor(None, conn.recv)
+        for sub in subs:
+            sub.expect(truth.head)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await asyncio.gather(*(sub.reached.wait() for sub in subs))
+        conn.send(report(subs, truth, delays, counters))
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*(channel.close() for channel in channels))
+
+
+def report(
+    subs: list[Subscriber], truth: Truth, delays: Counter[int], counters: Counter[str]
+) -> dict[str, Any]:
+    verdicts = [sub.verdict(truth) for sub in subs]
+    return {
+        "subscribers": len(subs),
+        "complete": sum(v["complete"] for v in verdicts),
+        "out_of_order_or_duplicate": sum(sub.disorder for sub in subs),
+        "deliveries": sum(sub.count for sub in subs),
+        "errors": dict(Counter(sub.error for sub in subs if sub.error)),
+        "reconnects": counters["reconnects"],
+        "delay_histogram_ms": dict(delays),
+        "cpu_s": time.process_time(),
+        "examples": [v for v in verdicts if not v["complete"] and "missing" in v][:3],
+    }
+
+
+def subscriber_process(conn: Connection, target: str, count: int, after: int) -> None:
+    """Entry point of a spawned subscriber process."""
+    asyncio.run(subscriber_main(conn, target, count, after))
+
+
+async def head_sequence(channel: aio.Channel) -> int:
+    """The feed's head now: a subscription matching nothing reports it when caught up."""
+    stub = events_pb2_grpc.EventServiceStub(channel)
+    request = events_pb2.SubscribeEventsRequest(aggregate_types=["bench.load.none"])
+    call = stub.SubscribeEvents(request, timeout=120)
+    try:
+        async for item in call:
+            if item.HasField("caught_up"):
+                return int(item.caught_up.head_sequence)
+    finally:
+        call.cancel()
+    raise RuntimeError("the feed ended before caught_up")
+
+
+async def committed_after(channel: aio.Channel, after: int) -> Truth:
+    """Every event sequence after `after`, from the audit trail (ListEvents)."""
+    stub = events_pb2_grpc.EventServiceStub(channel)
+    sequences: list[int] = []
+    token = ""
+    while True:
+        page = await stub.ListEvents(
+            events_pb2.ListEventsRequest(after_sequence=after, page_size=1000, page_token=token),
+            timeout=120,
+        )
+        sequences.extend(event.sequence for event in page.events)
+        token = page.next_page_token
+        if not token:
+            return Truth(sequences)
