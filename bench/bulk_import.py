@@ -251,11 +251,7 @@ async def run(admin_url: str, total: int, per_row: int, batch_size: int) -> dict
         del rows
         gc.collect()
         app = build(settings, db)
-        await app.start()
-        # As `masterdata serve` does after start-up: start-up objects leave the
-        # garbage collector's scans (without it every full collection of the
-        # import walks them all, ~10 % of the run).
-        gc.freeze()
+        await app.start()  # freezes start-up objects out of the garbage collector's scans
         try:
             async with aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
                 stub = commodity_pb2_grpc.CommodityServiceStub(channel)

@@ -25,7 +25,7 @@ from masterdata.server.db.engine import Database
 from masterdata.server.security.api_keys import hash_key
 
 #: Small pools: these servers run next to the suite's own on one PostgreSQL.
-SMALL_POOL = {"pool_size": 3, "max_overflow": 2}
+SMALL_POOL = {"pool_size": 3, "max_overflow": 2, "read_pool_size": 2}
 
 
 @contextlib.asynccontextmanager

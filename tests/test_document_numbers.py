@@ -41,6 +41,7 @@ SMALL_POOL = {
     "MASTERDATA_POOL_SIZE": "6",
     "MASTERDATA_MAX_OVERFLOW": "4",
     "MASTERDATA_POOL_TIMEOUT_S": "60",
+    "MASTERDATA_READ_POOL_SIZE": "3",
 }
 ISSUED = "document_series.number_issued"
 

@@ -19,7 +19,11 @@ from processes import running_server, start_server
 from masterdata.v1 import location_pb2 as loc
 from masterdata.v1 import location_pb2_grpc
 
-SMALL_POOL = {"MASTERDATA_POOL_SIZE": "3", "MASTERDATA_MAX_OVERFLOW": "3"}
+SMALL_POOL = {
+    "MASTERDATA_POOL_SIZE": "3",
+    "MASTERDATA_MAX_OVERFLOW": "3",
+    "MASTERDATA_READ_POOL_SIZE": "3",
+}
 #: B polls too rarely to meet the one-second bound: only NOTIFY can.
 NOTIFY_ONLY = SMALL_POOL | {"MASTERDATA_FEED_POLL_INTERVAL_S": "30"}
 

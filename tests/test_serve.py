@@ -29,7 +29,11 @@ pytestmark = pytest.mark.timeout(180)
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 #: Keep two server processes well inside PostgreSQL's max_connections.
-SMALL_POOL = {"MASTERDATA_POOL_SIZE": "5", "MASTERDATA_MAX_OVERFLOW": "5"}
+SMALL_POOL = {
+    "MASTERDATA_POOL_SIZE": "5",
+    "MASTERDATA_MAX_OVERFLOW": "5",
+    "MASTERDATA_READ_POOL_SIZE": "3",
+}
 CALL_TIMEOUT_S = 30.0
 Stub = location_pb2_grpc.LocationServiceStub
 

@@ -160,7 +160,9 @@ class AsyncpgRowReads:
                 settings = self._settings
                 self._pool = await asyncpg.create_pool(
                     self._dsn,
-                    min_size=0,
+                    # Opened whole at the first read (in parallel), so no later call
+                    # waits for a connection to be set up.
+                    min_size=settings.read_pool_size,
                     max_size=settings.read_pool_size,
                     timeout=settings.connect_timeout_s,
                     command_timeout=60,
