@@ -16,7 +16,7 @@ from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from security_support import bearer, serving, write_api_keys
 from sqlalchemy import func, select
-from support import event_count, expect_failure
+from support import decode_failure, event_count, expect_failure
 
 from masterdata.server.app import App
 from masterdata.server.db.models.commodity import CommodityRow
@@ -234,3 +234,29 @@ async def test_streams_are_capped_per_identity(limited_app: App) -> None:
         third = stub.SubscribeEvents(events_pb2.SubscribeEventsRequest(), metadata=carol)
         assert (await third.read()).HasField("caught_up")
         third.cancel()
+
+
+async def test_past_capacity_unary_calls_are_refused_at_once_and_service_continues(
+    database_url: str,
+) -> None:
+    """With at most two unary calls in flight, a burst of forty gets OVERLOADED with a
+    retry delay for the excess (not a queue that times out), the rest succeed, and a
+    call after the burst succeeds again."""
+    async with (
+        serving(database_url, max_unary_in_flight=2) as app,
+        aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
+    ):
+        stub = location_pb2_grpc.LocationServiceStub(channel)
+        outcomes = await asyncio.gather(
+            *(stub.ListLocations(location_pb2.ListLocationsRequest()) for _ in range(40)),
+            return_exceptions=True,
+        )
+        refused = [o for o in outcomes if isinstance(o, aio.AioRpcError)]
+        assert refused, "forty concurrent calls never overlapped past two"
+        assert len(refused) < len(outcomes)
+        for error in refused:
+            assert error.code() == EXHAUSTED, error
+            assert retry_delay_s(error) > 0
+            failure = decode_failure(error)
+            assert failure.reason == "OVERLOADED"
+        await stub.ListLocations(location_pb2.ListLocationsRequest())

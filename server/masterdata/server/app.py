@@ -165,7 +165,10 @@ def build(
     metrics = Metrics()
     runtime = Runtime(db, settings, metrics=metrics)
     server = aio.server(options=[*settings.grpc_server_options(), *_message_limits(settings)])
-    registry = ServiceRegistry(server, CallBoundary(security.gate, metrics))
+    boundary = CallBoundary(
+        security.gate, metrics, max_unary_in_flight=settings.max_unary_in_flight
+    )
+    registry = ServiceRegistry(server, boundary)
     for module in API_MODULES:
         module.add_to_server(registry, runtime)
     health_servicer = health.aio.HealthServicer()

@@ -63,6 +63,9 @@ class Settings:
     feed_retained_batches: int = 16
     #: HTTP/2 streams one connection may open (grpc.max_concurrent_streams); 0 = grpc default.
     max_concurrent_streams: int = 0
+    #: Unary calls one process handles at once; more are refused at once with
+    #: RESOURCE_EXHAUSTED (reason OVERLOADED) and a retry delay. 0 = no limit.
+    max_unary_in_flight: int = 500
     #: Calls queued before grpc starts shedding them (grpc.server.max_pending_requests).
     #: grpc's default (1000) CANCELs about half of a burst of 10,000 subscriptions.
     max_pending_requests: int = 20000

@@ -23,7 +23,7 @@ from grpc import aio
 
 from masterdata.server.api.errors import internal_status, to_status
 from masterdata.server.db.errors import translate
-from masterdata.server.domain.errors import InvalidArgument, MasterdataError
+from masterdata.server.domain.errors import InvalidArgument, MasterdataError, ResourceExhausted
 from masterdata.server.observability.metrics import Metrics
 from masterdata.server.resources.caller import Caller, set_current_caller
 from masterdata.server.security.gatekeeper import Gatekeeper
@@ -31,6 +31,8 @@ from masterdata.server.security.identity import Principal
 
 log = logging.getLogger("masterdata.rpc")
 REQUEST_ID_HEADER = "x-request-id"
+#: Retry delay suggested to callers refused because the server is at capacity.
+OVERLOAD_RETRY_S = 0.2
 
 
 class _Undecodable:
@@ -75,9 +77,18 @@ class CallBoundary:
     work once (see api/registration.py).
     """
 
-    def __init__(self, gate: Gatekeeper | None = None, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        gate: Gatekeeper | None = None,
+        metrics: Metrics | None = None,
+        *,
+        max_unary_in_flight: int = 0,
+    ) -> None:
         self.gate = gate or Gatekeeper(scopes={})
         self.metrics = metrics
+        #: Unary calls being handled; past `max_unary_in_flight` new ones are refused.
+        self.unary_in_flight = 0
+        self.max_unary_in_flight = max_unary_in_flight
 
     def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         """`handler` of `method` (`/package.Service/Method`) inside the boundary."""
@@ -100,7 +111,9 @@ class CallBoundary:
 
         async def unary(request: Any, context: aio.ServicerContext) -> Any:
             call = _Call(site, context)
+            self.unary_in_flight += 1
             try:
+                self._admit()
                 call.enter(request)
                 response = await behaviour(request, context)
                 call.code = grpc.StatusCode.OK
@@ -113,9 +126,26 @@ class CallBoundary:
             except Exception as error:  # the boundary: nothing escapes unmapped
                 await call.fail(error)
             finally:
+                self.unary_in_flight -= 1
                 call.finish()
 
         return unary
+
+    def _admit(self) -> None:
+        """Refuse a unary call at once while too many are being handled.
+
+        Past capacity, queued calls would only wait for a database connection until
+        their deadlines pass; a fast RESOURCE_EXHAUSTED with a retry delay lets
+        clients back off or go to another replica instead. Streams are not counted:
+        subscriptions are long-lived and idle most of the time.
+        """
+        limit = self.max_unary_in_flight
+        if limit and self.unary_in_flight > limit:
+            raise ResourceExhausted(
+                "the server is at capacity; retry shortly",
+                retry_after_s=OVERLOAD_RETRY_S,
+                reason="OVERLOADED",
+            )
 
     def _stream(self, behaviour: Callable[..., AsyncIterator[Any]], method: str) -> Any:
         site = _Site(self, method)
