@@ -294,6 +294,35 @@ async def test_200_concurrent_calls_on_one_process_get_1_to_200(stub, db) -> Non
     assert len(await events(db, event_type=ISSUED)) == 200
 
 
+async def test_a_concurrent_burst_with_request_ids_and_twins_gets_each_number_once(
+    stub, db
+) -> None:
+    """Calls arriving together share transactions (batching.py): every request_id still
+    gets one number, a twin sent in the same burst gets the same one, and each
+    number_issued event names the request_id of the call that received the number."""
+    setup = await numbering(stub)
+    ids = [str(uuid.uuid4()) for _ in range(30)]
+    sent = [*ids, *ids[:5], *([""] * 10)]  # five twins and ten calls without an id
+    replies = await asyncio.gather(
+        *(
+            patiently(lambda rid=rid: next_number(stub, setup.org.id, request_id=rid))
+            for rid in sent
+        )
+    )
+    by_id = dict(zip(sent[:30], replies[:30], strict=True))
+    for rid, twin in zip(sent[30:35], replies[30:35], strict=True):
+        assert twin == by_id[rid]
+    assert sorted(r.number for r in [*replies[:30], *replies[35:]]) == list(range(1, 41))
+    issued = await events(db, event_type=ISSUED)
+    assert len(issued) == 40
+    numbered = {
+        e.request_id: pb.DocumentSeries.FromString(e.resource).next_number - 1 for e in issued
+    }
+    assert all(numbered[rid] == by_id[rid].number for rid in ids)
+    versions = sorted(e.aggregate_version for e in issued)
+    assert versions == list(range(versions[0], versions[0] + 40))
+
+
 @pytest.mark.timeout(180)
 async def test_500_concurrent_calls_across_two_processes_get_1_to_500(
     stub, db: Database, app: App

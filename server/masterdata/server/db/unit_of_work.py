@@ -37,6 +37,10 @@ class PendingEvent:
     resource_type: str
     resource: bytes
     changed_fields: Sequence[str] = ()
+    #: Who and which call caused it, when not the unit of work's own caller (a
+    #: transaction that serves several calls at once, like batched numbering).
+    actor: str | None = None
+    request_id: str | None = None
 
 
 class UnitOfWork:
@@ -123,8 +127,8 @@ class UnitOfWork:
                     "resource_type": e.resource_type,
                     "resource": e.resource,
                     "changed_fields": list(e.changed_fields),
-                    "actor": self.actor,
-                    "request_id": self.request_id,
+                    "actor": self.actor if e.actor is None else e.actor,
+                    "request_id": self.request_id if e.request_id is None else e.request_id,
                     "occur_time": self.now,
                 }
                 for e in self._events
@@ -157,8 +161,8 @@ class UnitOfWork:
             [e.resource_type for e in events],
             [e.resource for e in events],
             [json.dumps(list(e.changed_fields)) for e in events],
-            self.actor,
-            self.request_id,
+            [self.actor if e.actor is None else e.actor for e in events],
+            [self.request_id if e.request_id is None else e.request_id for e in events],
             self.now,
         )
 
@@ -193,12 +197,12 @@ INSERT INTO events (
     resource_type, resource, changed_fields, actor, request_id, occur_time
 )
 SELECT e.event_id, e.aggregate_type, e.aggregate_id, e.aggregate_version, e.event_type,
-       e.resource_type, e.resource, e.changed_fields::jsonb, $11::text, $12::text,
+       e.resource_type, e.resource, e.changed_fields::jsonb, e.actor, e.request_id,
        $13::timestamptz
 FROM unnest(
     $3::uuid[], $4::text[], $5::uuid[], $6::bigint[], $7::text[], $8::text[],
-    $9::bytea[], $10::text[]
+    $9::bytea[], $10::text[], $11::text[], $12::text[]
 ) AS e(event_id, aggregate_type, aggregate_id, aggregate_version, event_type,
-       resource_type, resource, changed_fields)
+       resource_type, resource, changed_fields, actor, request_id)
 CROSS JOIN event_append_lock
 """

@@ -308,12 +308,20 @@ class ResourceService(ResourceReads):
 
 
 def record_event(
-    uow: UnitOfWork, spec: ResourceSpec, row: Any, verb: str, changed: Iterable[str] = ()
+    uow: UnitOfWork,
+    spec: ResourceSpec,
+    row: Any,
+    verb: str,
+    changed: Iterable[str] = (),
+    *,
+    actor: str | None = None,
+    request_id: str | None = None,
 ) -> Message:
     """Append `<spec.name>.<verb>` for `row` to the unit of work.
 
     The event carries the resource after the change, masked as for a caller without
-    the sensitive scope; the unmasked message is returned for the response.
+    the sensitive scope; the unmasked message is returned for the response. `actor`
+    and `request_id` name the call behind it when that is not the unit of work's own.
     """
     codec = codec_for(spec)
     message = codec.to_message(row, reveal=True)
@@ -329,6 +337,8 @@ def record_event(
             resource_type=spec.resource_type,
             resource=masked.SerializeToString(),
             changed_fields=tuple(changed),
+            actor=actor,
+            request_id=request_id,
         )
     )
     return message

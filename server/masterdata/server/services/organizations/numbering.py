@@ -1,7 +1,8 @@
 """NextDocumentNumber: unique, gap-free numbers from the active year's series.
 
-Why it is gap-free and unique across processes: the number is taken by one
-`UPDATE document_series SET next_number = next_number + 1 ... RETURNING`, which
+Why it is gap-free and unique across processes: numbers are taken by one
+`UPDATE document_series SET next_number = next_number + k ... RETURNING` (k = 1, or
+the calls served together, see batching.py), which
 holds the series' row lock until the transaction ends. Concurrent callers, in any
 server process, queue on that lock; under READ COMMITTED PostgreSQL re-reads the
 row after the wait, so each sees the previous caller's committed increment (SQLite
@@ -94,10 +95,23 @@ def parse_number_request(
 
 async def issue_number(uow: UnitOfWork, request: NumberRequest) -> pb.NextDocumentNumberResponse:
     """Take the next number of the active year's series and record number_issued."""
-    series = await _increment(uow, request)
+    series = await take_numbers(uow, request, 1)
     if series is None:
         await _explain_nothing_to_issue(uow, request)
-    number = series.next_number - 1
+    return record_issue(uow, series, series.next_number - 1, request)
+
+
+def record_issue(
+    uow: UnitOfWork,
+    series: Any,
+    number: int,
+    request: NumberRequest,
+    *,
+    actor: str | None = None,
+    request_id: str | None = None,
+) -> pb.NextDocumentNumberResponse:
+    """Record number_issued for `number` of `series` (as it was right after taking it)
+    and the reply that carries the formatted number."""
     document_number = format_document_number(
         number,
         prefix=series.prefix,
@@ -109,7 +123,7 @@ async def issue_number(uow: UnitOfWork, request: NumberRequest) -> pb.NextDocume
     # The event carries the series after the increment (next_number = number + 1),
     # as every event carries its aggregate after the change; the event's
     # request_id links it to the call that received the formatted number.
-    record_event(uow, DOCUMENT_SERIES, series, "number_issued")
+    record_event(uow, DOCUMENT_SERIES, series, "number_issued", actor=actor, request_id=request_id)
     return pb.NextDocumentNumberResponse(
         document_number=document_number,
         number=number,
@@ -141,8 +155,8 @@ def _issue_statement() -> Any:
             _S.is_active.is_(True),
         )
         .values(
-            next_number=_S.next_number + 1,
-            revision=_S.revision + 1,
+            next_number=_S.next_number + bindparam("count"),
+            revision=_S.revision + bindparam("count"),
             update_time=bindparam("now"),
             updated_by=bindparam("actor"),
         )
@@ -157,11 +171,13 @@ def _issue_statement() -> Any:
 _ISSUE = _issue_statement()
 
 
-async def _increment(uow: UnitOfWork, request: NumberRequest) -> Any:
-    """The active year's series after `next_number + 1` (row-locked until commit), or None."""
+async def take_numbers(uow: UnitOfWork, request: NumberRequest, count: int) -> Any:
+    """The active year's series after `next_number + count` (row-locked until commit),
+    or None when there is nothing to take numbers from."""
     params = {
         "org": request.organization_id,
         "kind": request.document_type,
+        "count": count,
         "now": uow.now,
         "actor": uow.actor,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import select
@@ -22,9 +23,11 @@ from masterdata.server.repositories.generic import ResourceRepository
 from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.idempotent import run_idempotent
 from masterdata.server.resources.ids import parse_id, parse_request_id
+from masterdata.server.services.organizations.batching import NumberBatcher
 from masterdata.server.services.organizations.family import FamilyService
 from masterdata.server.services.organizations.numbering import (
     NEXT_NUMBER,
+    NumberRequest,
     issue_number,
     parse_number_request,
 )
@@ -119,9 +122,20 @@ class DocumentSeriesService(FamilyService):
         issue_date: tuple[int, int, int] | None,
         caller: Caller,
     ) -> pb.NextDocumentNumberResponse:
-        """The next number of the active year's series (see numbering.py for why it is safe)."""
+        """The next number of the active year's series (see numbering.py for why it is
+        safe); concurrent calls of one series share a transaction (batching.py)."""
         request = parse_number_request(organization_id, document_type, issue_date)
         request_id = parse_request_id(request_id)
+        return await self._numbers.issue(request, request_id, caller)
+
+    @cached_property
+    def _numbers(self) -> NumberBatcher:
+        return NumberBatcher(self.runtime, self._next_number_alone)
+
+    async def _next_number_alone(
+        self, request: NumberRequest, request_id: str, caller: Caller
+    ) -> pb.NextDocumentNumberResponse:
+        """One call in a transaction of its own (with its request_id, at most once)."""
 
         async def work(uow: UnitOfWork) -> pb.NextDocumentNumberResponse:
             return await issue_number(uow, request)

@@ -1,0 +1,176 @@
+"""NextDocumentNumber calls of one series served together: one transaction, many numbers.
+
+Why (bench/document_numbers.py): every caller of a series queues on the series' row
+lock, so one number per transaction caps the series at one lock hold — UPDATE,
+events, COMMIT, several round trips — per number. Calls that arrive while this
+process is issuing from their series wait here instead, and the next transaction
+serves them all: `next_number = next_number + k` takes k consecutive numbers under
+the row lock, records one number_issued event per number (each carrying its own
+caller and request_id), and commits once. Numbers stay unique and gap-free, across
+processes too: they are still taken under the row lock and exist only if the
+transaction that recorded them commits.
+
+Anything out of the ordinary in a batch — a request_id that is already stored or
+appears twice, no active year or series, any error — sends each of its calls down
+the one-call path (`one_call`), so every caller gets exactly the answer it would
+have got alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from masterdata.server.db.errors import translate_errors
+from masterdata.server.domain.errors import Unavailable
+from masterdata.server.repositories.idempotency import IdempotencyStore
+from masterdata.server.resources.caller import Caller
+from masterdata.server.resources.runtime import Runtime
+from masterdata.server.services.organizations.numbering import (
+    NEXT_NUMBER,
+    NumberRequest,
+    record_issue,
+    take_numbers,
+)
+from masterdata.v1 import organization_pb2 as pb
+
+log = logging.getLogger("masterdata.numbering")
+Reply = pb.NextDocumentNumberResponse
+OneCall = Callable[[NumberRequest, str, Caller], Awaitable[Reply]]
+#: Most calls one transaction serves (bounds its size and its events).
+MAX_BATCH = 200
+
+
+class _Fallback(Exception):
+    """This batch is not ordinary: serve its calls one by one."""
+
+
+@dataclass
+class _Call:
+    request: NumberRequest
+    request_id: str
+    caller: Caller
+    reply: asyncio.Future[Reply] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+    def settle(self, outcome: Reply | BaseException) -> None:
+        if self.reply.done():  # the caller gave up (cancelled) meanwhile
+            return
+        if isinstance(outcome, BaseException):
+            self.reply.set_exception(outcome)
+        else:
+            self.reply.set_result(outcome)
+
+
+class NumberBatcher:
+    """Queues NextDocumentNumber calls per series; one drain task per busy series."""
+
+    def __init__(self, runtime: Runtime, one_call: OneCall) -> None:
+        self._runtime = runtime
+        self._one_call = one_call
+        self._waiting: dict[tuple[uuid.UUID, str], list[_Call]] = {}
+        self._tasks: dict[tuple[uuid.UUID, str], asyncio.Task[None]] = {}
+
+    async def issue(self, request: NumberRequest, request_id: str, caller: Caller) -> Reply:
+        key = (request.organization_id, request.document_type)
+        call = _Call(request, request_id, caller)
+        self._waiting.setdefault(key, []).append(call)
+        if key not in self._tasks:
+            self._tasks[key] = asyncio.create_task(self._drain(key), name="numbering")
+        return await call.reply
+
+    async def _drain(self, key: tuple[uuid.UUID, str]) -> None:
+        """Serve the series' waiting calls, batch after batch, until none wait."""
+        try:
+            while waiting := self._waiting.pop(key, None):
+                for start in range(0, len(waiting), MAX_BATCH):
+                    calls = [c for c in waiting[start : start + MAX_BATCH] if not c.reply.done()]
+                    if calls:
+                        await self._serve(calls)
+        finally:
+            del self._tasks[key]
+
+    async def _serve(self, calls: list[_Call]) -> None:
+        try:
+            replies = await self._together(calls) if len(calls) > 1 else None
+        except _Fallback:
+            replies = None
+        except asyncio.CancelledError:
+            for call in calls:
+                call.settle(Unavailable("the server is shutting down; retry"))
+            raise
+        except Exception as error:  # served one by one below, which reports it properly
+            log.warning("batched NextDocumentNumber failed; serving calls one by one: %s", error)
+            replies = None
+        if replies is None:
+            await asyncio.gather(*(self._alone(call) for call in calls))
+            return
+        for call, reply in zip(calls, replies, strict=True):
+            call.settle(reply)
+
+    async def _alone(self, call: _Call) -> None:
+        try:
+            call.settle(await self._one_call(call.request, call.request_id, call.caller))
+        except Exception as error:
+            call.settle(error)
+
+    async def _together(self, calls: list[_Call]) -> list[Reply]:
+        """All of `calls` in one transaction, or _Fallback (nothing written)."""
+        request_ids = [c.request_id for c in calls if c.request_id]
+        if len(set(request_ids)) != len(request_ids):
+            raise _Fallback
+        # The series ends up updated by the last caller, and the transaction lives as
+        # long as the most patient caller allows.
+        deadlines = [c.caller.deadline for c in calls]
+        deadline = None if None in deadlines else max(d for d in deadlines if d is not None)
+        owner = dataclasses.replace(calls[-1].caller, deadline=deadline)
+        async with self._runtime.unit_of_work(owner) as uow:
+            store = IdempotencyStore(uow.session)
+            for request_id in request_ids:
+                if await store.find(request_id, NEXT_NUMBER) is not None:
+                    raise _Fallback  # a retry: it replays its stored reply alone
+                store.remember(request_id, NEXT_NUMBER, b"", uow.now)
+            async with translate_errors():
+                await uow.session.flush()
+            series = await take_numbers(uow, calls[0].request, len(calls))
+            if series is None:
+                raise _Fallback  # the one-call path says what is missing
+            first = series.next_number - len(calls)
+            replies = []
+            for index, call in enumerate(calls):
+                number = first + index
+                taken = _SeriesAfter(series, number, index - len(calls) + 1, call.caller.identity)
+                reply = record_issue(
+                    uow,
+                    taken,
+                    number,
+                    call.request,
+                    actor=call.caller.identity,
+                    request_id=call.request_id or call.caller.call_id,
+                )
+                if call.request_id:
+                    await store.complete(call.request_id, reply.SerializeToString())
+                replies.append(reply)
+            await uow.commit()
+        return replies
+
+
+class _SeriesAfter:
+    """The series as it was right after one number of a batch was taken."""
+
+    __slots__ = ("_row", "next_number", "revision", "updated_by")
+
+    def __init__(self, row: Any, number: int, revisions_back: int, actor: str) -> None:
+        self._row = row
+        self.next_number = number + 1
+        self.revision = row.revision + revisions_back
+        self.updated_by = actor
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, name)
