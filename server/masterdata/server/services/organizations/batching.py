@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from masterdata.server.db.errors import translate_errors
-from masterdata.server.domain.errors import Unavailable
+from masterdata.server.domain.errors import MasterdataError, Unavailable
 from masterdata.server.repositories.idempotency import IdempotencyStore
 from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.runtime import Runtime
@@ -99,7 +99,7 @@ class NumberBatcher:
     async def _serve(self, calls: list[_Call]) -> None:
         try:
             replies = await self._together(calls) if len(calls) > 1 else None
-        except _Fallback:
+        except (_Fallback, MasterdataError):  # the one-call path answers each caller
             replies = None
         except asyncio.CancelledError:
             for call in calls:
