@@ -22,7 +22,7 @@ from typing import Any
 from grpc import aio
 
 from bench.load import scenarios
-from bench.load.dataset import load_dataset
+from bench.load.dataset import load_dataset, settle
 from bench.load.probes import Probe
 from bench.load.report import table, write_json
 from bench.load.server import (
@@ -139,6 +139,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             locations=args.locations,
             terms=args.delivery_terms,
         )
+        if server.database:
+            await settle(args.admin_url, server.database)
         report["dataset"] = {
             "commodities": len(data.commodities),
             "locations": len(data.locations),
