@@ -12,27 +12,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from google.protobuf.message import Message
 from grpc import aio
-from grpc_health.v1 import health_pb2_grpc
 
 from masterdata.client import bulk
 from masterdata.client import subscribe as resumable
-from masterdata.client.config import DEFAULT_TARGET, ConnectionConfig, RetryPolicy, Timeouts
+from masterdata.client.base import ClientBase
+from masterdata.client.config import ConnectionConfig
 from masterdata.client.feed import FeedCursor, make_cursor
 from masterdata.client.interceptors import policy_interceptors
 from masterdata.client.policy import CallPolicy
 from masterdata.client.resources import NEXT_PAGE_TOKEN, find_resource, items_field
 from masterdata.v1 import (
-    commodity_pb2_grpc,
     events_pb2,
-    events_pb2_grpc,
-    location_pb2_grpc,
-    organization_pb2_grpc,
-    trade_terms_pb2_grpc,
 )
 
 if TYPE_CHECKING:
@@ -48,63 +42,24 @@ T = TypeVar("T")
 _DONE = object()
 
 
-class Client:
-    """Async client of every masterdata.v1 service.
+class Client(ClientBase):
+    """Async client of every masterdata.v1 service (arguments: see ClientBase)."""
 
-    Args:
-        target: `host:port` of the server (or any grpc target).
-        token: Bearer token (JWT or API key), sent as `authorization: Bearer ...`.
-        tls_ca: PEM file of the CA to trust; switches TLS on.
-        tls: TLS with the system's trusted roots (implied by `tls_ca`/`tls_cert`).
-        tls_cert: PEM client certificate for mTLS (with `tls_key`).
-        tls_key: PEM private key of `tls_cert`.
-        tls_server_name: Name to verify in the server certificate, if not the target's.
-        default_timeouts: Deadlines per call kind when a call passes none.
-        retry: grpc retry policy of reads and writes with a request_id.
-        options: Extra grpc channel options.
-    """
+    locations: LocationServiceAsyncStub
+    organizations: OrganizationServiceAsyncStub
+    commodities: CommodityServiceAsyncStub
+    trade_terms: TradeTermsServiceAsyncStub
+    events: EventServiceAsyncStub
+    health: HealthStub
+    channel: aio.Channel
 
-    def __init__(
-        self,
-        target: str = DEFAULT_TARGET,
-        token: str | None = None,
-        tls_ca: str | Path | None = None,
-        *,
-        tls: bool = False,
-        tls_cert: str | Path | None = None,
-        tls_key: str | Path | None = None,
-        tls_server_name: str | None = None,
-        default_timeouts: Timeouts | None = None,
-        retry: RetryPolicy | None = None,
-        options: Iterable[tuple[str, Any]] = (),
-    ) -> None:
-        self.config = ConnectionConfig(
-            target, token, tls_ca, tls, tls_cert, tls_key, tls_server_name,
-            default_timeouts or Timeouts(), retry or RetryPolicy(), options=tuple(options),
-        )  # fmt: skip
-        interceptors = policy_interceptors(CallPolicy(self.config))
-        if self.config.secure:
-            self.channel = aio.secure_channel(
-                target, self.config.credentials(), self.config.channel_options(), None, interceptors
+    def _open(self, config: ConnectionConfig) -> aio.Channel:
+        interceptors = policy_interceptors(CallPolicy(config))
+        if config.secure:
+            return aio.secure_channel(
+                config.target, config.credentials(), config.channel_options(), None, interceptors
             )
-        else:
-            self.channel = aio.insecure_channel(
-                target, self.config.channel_options(), None, interceptors
-            )
-        self.locations: LocationServiceAsyncStub = location_pb2_grpc.LocationServiceStub(
-            self.channel
-        )
-        self.organizations: OrganizationServiceAsyncStub = (
-            organization_pb2_grpc.OrganizationServiceStub(self.channel)
-        )
-        self.commodities: CommodityServiceAsyncStub = commodity_pb2_grpc.CommodityServiceStub(
-            self.channel
-        )
-        self.trade_terms: TradeTermsServiceAsyncStub = trade_terms_pb2_grpc.TradeTermsServiceStub(
-            self.channel
-        )
-        self.events: EventServiceAsyncStub = events_pb2_grpc.EventServiceStub(self.channel)
-        self.health: HealthStub = health_pb2_grpc.HealthStub(self.channel)
+        return aio.insecure_channel(config.target, config.channel_options(), None, interceptors)
 
     async def __aenter__(self) -> Client:
         return self

@@ -8,66 +8,35 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 import grpc
 from google.protobuf.message import Message
-from grpc_health.v1 import health_pb2_grpc
 
 from masterdata.client import bulk
-from masterdata.client.config import DEFAULT_TARGET, ConnectionConfig, RetryPolicy, Timeouts
+from masterdata.client.base import ClientBase
+from masterdata.client.config import ConnectionConfig
 from masterdata.client.errors import MasterdataError
 from masterdata.client.feed import Backoff, FeedCursor, head_probe, make_cursor, resume_delay
 from masterdata.client.policy import CallPolicy
 from masterdata.client.resources import NEXT_PAGE_TOKEN, find_resource, items_field
 from masterdata.client.sync_interceptors import SyncPolicyInterceptor
 from masterdata.v1 import (
-    commodity_pb2_grpc,
     events_pb2,
-    events_pb2_grpc,
-    location_pb2_grpc,
-    organization_pb2_grpc,
-    trade_terms_pb2_grpc,
 )
 
 
-class SyncClient:
+class SyncClient(ClientBase):
     """Blocking client of every masterdata.v1 service; arguments as for `Client`."""
 
-    def __init__(
-        self,
-        target: str = DEFAULT_TARGET,
-        token: str | None = None,
-        tls_ca: str | Path | None = None,
-        *,
-        tls: bool = False,
-        tls_cert: str | Path | None = None,
-        tls_key: str | Path | None = None,
-        tls_server_name: str | None = None,
-        default_timeouts: Timeouts | None = None,
-        retry: RetryPolicy | None = None,
-        options: Iterable[tuple[str, Any]] = (),
-    ) -> None:
-        self.config = ConnectionConfig(
-            target, token, tls_ca, tls, tls_cert, tls_key, tls_server_name,
-            default_timeouts or Timeouts(), retry or RetryPolicy(), options=tuple(options),
-        )  # fmt: skip
-        options_ = self.config.channel_options()
+    def _open(self, config: ConnectionConfig) -> grpc.Channel:
+        options = config.channel_options()
         self._raw_channel = (
-            grpc.secure_channel(target, self.config.credentials(), options_)
-            if self.config.secure
-            else grpc.insecure_channel(target, options_)
+            grpc.secure_channel(config.target, config.credentials(), options)
+            if config.secure
+            else grpc.insecure_channel(config.target, options)
         )
-        self.channel = grpc.intercept_channel(
-            self._raw_channel, SyncPolicyInterceptor(CallPolicy(self.config))
-        )
-        self.locations = location_pb2_grpc.LocationServiceStub(self.channel)
-        self.organizations = organization_pb2_grpc.OrganizationServiceStub(self.channel)
-        self.commodities = commodity_pb2_grpc.CommodityServiceStub(self.channel)
-        self.trade_terms = trade_terms_pb2_grpc.TradeTermsServiceStub(self.channel)
-        self.events = events_pb2_grpc.EventServiceStub(self.channel)
-        self.health = health_pb2_grpc.HealthStub(self.channel)
+        return grpc.intercept_channel(self._raw_channel, SyncPolicyInterceptor(CallPolicy(config)))
 
     def __enter__(self) -> SyncClient:
         return self
