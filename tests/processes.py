@@ -64,20 +64,21 @@ class CommandResult:
     stderr: str
 
 
-async def run_masterdata(
-    args: Sequence[str],
-    database_url: str,
-    env: Mapping[str, str] | None = None,
+async def run_process(
+    *argv: str,
+    env: Mapping[str, str],
+    cwd: Path | str | None = None,
     timeout_s: float = 60.0,
+    merge_stderr: bool = False,
 ) -> CommandResult:
-    """Run a short `masterdata` command (migrate, a refused serve) to completion."""
+    """Run a command to completion (killed if it overstays `timeout_s`)."""
     process = await asyncio.create_subprocess_exec(
-        *masterdata_command(),
-        *args,
-        env=command_env(database_url, env),
+        *argv,
+        cwd=cwd,
+        env=dict(env),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT if merge_stderr else asyncio.subprocess.PIPE,
     )
     try:
         async with asyncio.timeout(timeout_s):
@@ -85,7 +86,21 @@ async def run_masterdata(
     finally:
         await _kill(process)
     assert process.returncode is not None
-    return CommandResult(process.returncode, out.decode(), err.decode())
+    return CommandResult(
+        process.returncode, out.decode(errors="replace"), (err or b"").decode(errors="replace")
+    )
+
+
+async def run_masterdata(
+    args: Sequence[str],
+    database_url: str,
+    env: Mapping[str, str] | None = None,
+    timeout_s: float = 60.0,
+) -> CommandResult:
+    """Run a short `masterdata` command (migrate, a refused serve) to completion."""
+    return await run_process(
+        *masterdata_command(), *args, env=command_env(database_url, env), timeout_s=timeout_s
+    )
 
 
 @dataclass

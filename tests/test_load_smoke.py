@@ -7,12 +7,13 @@ graceful server exit, the report's shape — never speed: CI machines are loaded
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from processes import run_process
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT_S = 240.0  # below pytest-timeout (300 s), so a hang shows its output
@@ -27,7 +28,7 @@ LATENCY = {"count", "p50_ms", "p95_ms", "p99_ms", "max_ms"}
 
 async def run_load(database_url: str, json_out: Path) -> tuple[int, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MASTERDATA_")}
-    process = await asyncio.create_subprocess_exec(
+    result = await run_process(
         sys.executable,
         "-m",
         "bench.load",
@@ -38,19 +39,10 @@ async def run_load(database_url: str, json_out: Path) -> tuple[int, str]:
         str(json_out),
         cwd=ROOT,
         env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+        timeout_s=RUN_TIMEOUT_S,
+        merge_stderr=True,
     )
-    try:
-        async with asyncio.timeout(RUN_TIMEOUT_S):
-            out, _ = await process.communicate()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert process.returncode is not None
-    return process.returncode, out.decode(errors="replace")
+    return result.returncode, result.stdout
 
 
 async def test_load_smoke(empty_postgres_url: str, tmp_path: Path) -> None:

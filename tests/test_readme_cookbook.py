@@ -11,7 +11,6 @@ equal one output line, whitespace runs collapsed.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -24,7 +23,13 @@ from typing import Any
 
 import pytest
 from conftest import postgres_required
-from processes import ServerProcess, command_env, masterdata_command, running_server
+from processes import (
+    ServerProcess,
+    command_env,
+    masterdata_command,
+    run_process,
+    running_server,
+)
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 START, END = "<!-- cookbook:start -->", "<!-- cookbook:end -->"
@@ -192,25 +197,10 @@ def tool_dirs() -> list[str]:
 
 async def run_bash(script: str, cwd: Path, env: dict[str, str]) -> tuple[int, str]:
     """Run the script in bash; (exit code, stdout with stderr merged)."""
-    process = await asyncio.create_subprocess_exec(
-        "bash",
-        "-c",
-        script,
-        cwd=cwd,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+    result = await run_process(
+        "bash", "-c", script, cwd=cwd, env=env, timeout_s=RUN_TIMEOUT_S, merge_stderr=True
     )
-    try:
-        async with asyncio.timeout(RUN_TIMEOUT_S):
-            out, _ = await process.communicate()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert process.returncode is not None
-    return process.returncode, out.decode(errors="replace")
+    return result.returncode, result.stdout
 
 
 def cookbook_steps() -> list[Step]:
