@@ -6,9 +6,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2_grpc
 
 from masterdata.client.config import DEFAULT_TARGET, ConnectionConfig, RetryPolicy, Timeouts
+from masterdata.client.resources import find_resource
 from masterdata.v1 import (
     commodity_pb2_grpc,
     events_pb2_grpc,
@@ -59,6 +61,22 @@ class ClientBase:
         self.trade_terms = trade_terms_pb2_grpc.TradeTermsServiceStub(self.channel)
         self.events = events_pb2_grpc.EventServiceStub(self.channel)
         self.health = health_pb2_grpc.HealthStub(self.channel)
+
+    def _list_call(
+        self, resource_name: str, request: Message | None, page_size: int
+    ) -> tuple[Any, Any]:
+        """The List method of a resource on this channel, and its first page request."""
+        info = find_resource(resource_name)
+        call = self.channel.unary_unary(
+            info.list_path,
+            request_serializer=info.list_request.SerializeToString,
+            response_deserializer=info.list_response.FromString,
+        )
+        page: Any = info.list_request()
+        if request is not None:
+            page.CopyFrom(request)
+        page.page_size = page_size
+        return call, page
 
     def _open(self, config: ConnectionConfig) -> Any:
         """The channel every stub calls through (async or blocking)."""

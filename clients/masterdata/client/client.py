@@ -24,7 +24,7 @@ from masterdata.client.config import ConnectionConfig
 from masterdata.client.feed import FeedCursor, make_cursor
 from masterdata.client.interceptors import policy_interceptors
 from masterdata.client.policy import CallPolicy
-from masterdata.client.resources import NEXT_PAGE_TOKEN, find_resource, items_field
+from masterdata.client.resources import NEXT_PAGE_TOKEN, items_field
 from masterdata.v1 import (
     events_pb2,
 )
@@ -78,16 +78,7 @@ class Client(ClientBase):
         `request` (of the List request type) gives the filter, order_by, show_deleted
         or parent id; its page_size and page_token are managed here.
         """
-        info = find_resource(resource_name)
-        call = self.channel.unary_unary(
-            info.list_path,
-            request_serializer=info.list_request.SerializeToString,
-            response_deserializer=info.list_response.FromString,
-        )
-        page: Any = info.list_request()
-        if request is not None:
-            page.CopyFrom(request)
-        page.page_size = page_size
+        call, page = self._list_call(resource_name, request, page_size)
         async for item in _pages(call, page):
             yield item
 

@@ -19,7 +19,7 @@ from masterdata.client.config import ConnectionConfig
 from masterdata.client.errors import MasterdataError
 from masterdata.client.feed import Backoff, FeedCursor, head_probe, make_cursor, resume_delay
 from masterdata.client.policy import CallPolicy
-from masterdata.client.resources import NEXT_PAGE_TOKEN, find_resource, items_field
+from masterdata.client.resources import NEXT_PAGE_TOKEN, items_field
 from masterdata.client.sync_interceptors import SyncPolicyInterceptor
 from masterdata.v1 import (
     events_pb2,
@@ -51,16 +51,7 @@ class SyncClient(ClientBase):
         self, resource_name: str, request: Message | None = None, *, page_size: int = 1000
     ) -> Iterator[Any]:
         """Every item of a List method, page after page (see `Client.list_all`)."""
-        info = find_resource(resource_name)
-        call = self.channel.unary_unary(
-            info.list_path,
-            request_serializer=info.list_request.SerializeToString,
-            response_deserializer=info.list_response.FromString,
-        )
-        page: Any = info.list_request()
-        if request is not None:
-            page.CopyFrom(request)
-        page.page_size = page_size
+        call, page = self._list_call(resource_name, request, page_size)
         while True:
             response = call(page)
             field = items_field(response.DESCRIPTOR)
