@@ -41,11 +41,7 @@ class _UnaryUnary(_PolicyMixin, aio.UnaryUnaryClientInterceptor):
         self, continuation: Continuation, client_call_details: aio.ClientCallDetails, request: Any
     ) -> Any:
         details, request = self._details(client_call_details, request)
-        call = await continuation(details, request)
-        try:
-            return await call
-        except aio.AioRpcError as error:
-            raise from_rpc_error(error) from None
+        return await _reply(await continuation(details, request))
 
 
 class _UnaryStream(_PolicyMixin, aio.UnaryStreamClientInterceptor):
@@ -64,11 +60,7 @@ class _StreamUnary(_PolicyMixin, aio.StreamUnaryClientInterceptor):
         request_iterator: AsyncIterable[Any],
     ) -> Any:
         details, _ = self._details(client_call_details)
-        call = await continuation(details, request_iterator)
-        try:
-            return await call
-        except aio.AioRpcError as error:
-            raise from_rpc_error(error) from None
+        return await _reply(await continuation(details, request_iterator))
 
 
 class _StreamStream(_PolicyMixin, aio.StreamStreamClientInterceptor):
@@ -85,6 +77,14 @@ class _StreamStream(_PolicyMixin, aio.StreamStreamClientInterceptor):
 def policy_interceptors(policy: CallPolicy) -> list[aio.ClientInterceptor]:
     """One interceptor per call shape (grpc.aio files each object under one shape only)."""
     return [_UnaryUnary(policy), _UnaryStream(policy), _StreamUnary(policy), _StreamStream(policy)]
+
+
+async def _reply(call: Any) -> Any:
+    """The single response of a call, its failure raised as MasterdataError."""
+    try:
+        return await call
+    except aio.AioRpcError as error:
+        raise from_rpc_error(error) from None
 
 
 async def _translated(call: AsyncIterable[Any]) -> AsyncIterator[Any]:
