@@ -15,14 +15,11 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
 import grpc
 import pytest
 from grpc import aio
 from processes import run_masterdata
-from sqlalchemy.engine import make_url
-
-from masterdata.server.events.listener import asyncpg_dsn
+from support import own_database
 
 #: Metadata a proxy must not copy onto its own upstream call.
 _HOP_HEADERS = ("grpc-", ":", "user-agent", "content-type", "te")
@@ -158,17 +155,10 @@ async def fresh_database(
         yield f"sqlite+aiosqlite:///{tmp_path / f'client-{uuid.uuid4().hex[:8]}.db'}"
         return
     assert postgres_url is not None
-    admin = await asyncpg.connect(asyncpg_dsn(postgres_url), timeout=5)
-    name = f"masterdata_client_{uuid.uuid4().hex[:10]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    async with own_database(postgres_url, "masterdata_client") as url:
         result = await run_masterdata(["migrate"], url)
         assert result.returncode == 0, result.stderr
         yield url
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -9,7 +9,6 @@ PostgreSQL skips its tests with a reason; MASTERDATA_REQUIRE_POSTGRES=1 (CI) fai
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -18,7 +17,7 @@ from grpc import aio
 from processes import run_masterdata
 from sqlalchemy import delete, text
 from sqlalchemy.engine import make_url
-from support import make_settings
+from support import make_settings, own_database
 
 from masterdata.server.app import App, build
 from masterdata.server.db import migrate
@@ -47,26 +46,16 @@ async def postgres_url() -> AsyncIterator[str]:
         if postgres_required():
             pytest.fail(f"PostgreSQL is required but unreachable at {base}: {error}")
         pytest.skip(f"PostgreSQL unreachable at {base} ({error}); set it up or ignore")
-    name = f"masterdata_test_{uuid.uuid4().hex[:10]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    await admin.close()
+    async with own_database(base, "masterdata_test") as url:
+        yield url
 
 
 @pytest.fixture
 async def empty_postgres_url(postgres_url: str) -> AsyncIterator[str]:
     """A brand-new database next to the session one, so each test sees only its own rows."""
-    admin = await asyncpg.connect(_asyncpg_dsn(postgres_url), timeout=5)
-    name = f"masterdata_own_{uuid.uuid4().hex[:10]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with own_database(postgres_url, "masterdata_own") as url:
+        yield url
 
 
 @pytest.fixture

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 from grpc import aio
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from masterdata.server.config import Settings
 from masterdata.server.db.engine import Database
@@ -96,3 +100,20 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {within_s}s: {what or probe}; last {got!r}")
         await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def own_database(next_to: str, prefix: str) -> AsyncIterator[str]:
+    """A new empty PostgreSQL database beside `next_to`'s (a SQLAlchemy URL); its URL,
+    dropped afterwards even if connections are still open."""
+    admin = await asyncpg.connect(
+        make_url(next_to).set(drivername="postgresql").render_as_string(hide_password=False),
+        timeout=5,
+    )
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(next_to).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
