@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import ROWS_REJECTED, cli, ok, sqlite_server, unique
 from openpyxl import load_workbook
 from processes import ServerProcess
-from test_cli_client import ROWS_REJECTED, cli, ok, sqlite_server, unique
 
 HEADER = ["name", "category", "gst_rate", "base_unit"]
 

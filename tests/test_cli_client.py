@@ -1,7 +1,7 @@
 """The `masterdata` client commands, run as real subprocesses against a live server.
 
-This module: help, usage errors, failed calls, get, list and next-number, plus the
-helpers test_cli_bulk.py and test_cli_events.py import. Each module has one
+This module: help, usage errors, failed calls, get, list and next-number, with the
+helpers of cli_support.py. Each module has one
 `masterdata serve` on a fresh SQLite file: the commands are clients, and what they
 call is tested on both backends elsewhere. Tests make their own uniquely named data,
 so they do not depend on each other's order.
@@ -9,37 +9,28 @@ so they do not depend on each other's order.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from cli_support import (
+    CALL_FAILED,
+    USAGE,
+    cli,
+    create_location,
+    ok,
+    sqlite_server,
+    unique,
+)
 from grpc import aio
 from processes import (
-    CommandResult,
     ServerProcess,
-    command_env,
     free_port,
-    masterdata_command,
-    running_server,
 )
 
-from masterdata.v1 import location_pb2, location_pb2_grpc, organization_pb2, organization_pb2_grpc
-
-OK, CALL_FAILED, USAGE, ROWS_REJECTED, INTERRUPTED = 0, 1, 2, 3, 130
-
-
-@contextlib.asynccontextmanager
-async def sqlite_server(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[ServerProcess]:
-    """`masterdata serve` on a SQLite file of its own."""
-    path = tmp_path_factory.mktemp("cli") / "masterdata.db"
-    async with running_server(f"sqlite+aiosqlite:///{path}") as process:
-        yield process
+from masterdata.v1 import organization_pb2, organization_pb2_grpc
 
 
 @pytest.fixture(scope="module")
@@ -52,53 +43,6 @@ async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Serv
 async def channel(server: ServerProcess) -> AsyncIterator[aio.Channel]:
     async with aio.insecure_channel(server.target) as channel:
         yield channel
-
-
-def client_env(
-    server: ServerProcess | None, extra: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """No stray MASTERDATA_* settings; MASTERDATA_TARGET names the server."""
-    env = command_env("sqlite+aiosqlite:///unused.db", extra)
-    if server is not None:
-        env["MASTERDATA_TARGET"] = server.target
-    return env
-
-
-async def cli(
-    server: ServerProcess | None,
-    *args: str,
-    cwd: Path | None = None,
-    env: Mapping[str, str] | None = None,
-    timeout_s: float = 60.0,
-) -> CommandResult:
-    """Run `masterdata <args>` to completion with the server as MASTERDATA_TARGET."""
-    process = await asyncio.create_subprocess_exec(
-        *masterdata_command(),
-        *args,
-        cwd=cwd,
-        env=client_env(server, env),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        async with asyncio.timeout(timeout_s):
-            out, err = await process.communicate()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert process.returncode is not None
-    return CommandResult(process.returncode, out.decode(), err.decode())
-
-
-def ok(result: CommandResult) -> str:
-    assert result.returncode == OK, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    return result.stdout
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix} {uuid.uuid4().hex[:8]}"
 
 
 # --- help and usage -----------------------------------------------------------------
@@ -175,15 +119,6 @@ async def test_unreachable_server_exits_1(tmp_path: Path) -> None:
 
 
 # --- get, list, next-number ---------------------------------------------------------
-
-
-async def create_location(
-    channel: aio.Channel, name: str, state_code: str
-) -> location_pb2.Location:
-    stub = location_pb2_grpc.LocationServiceStub(channel)
-    location = location_pb2.Location(name=name, state_code=state_code)
-    reply = await stub.CreateLocation(location_pb2.CreateLocationRequest(location=location))
-    return reply.location
 
 
 async def test_get_and_list_with_json_and_tables(

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import INTERRUPTED, cli, client_env, create_location, ok, sqlite_server, unique
 from client_support import TcpProxy
 from grpc import aio
 from processes import ServerProcess, masterdata_command, running_server, start_server
-from test_cli_client import INTERRUPTED, cli, client_env, create_location, ok, sqlite_server, unique
 
 
 @pytest.fixture(scope="module")
