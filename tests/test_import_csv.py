@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
@@ -182,6 +183,32 @@ async def test_duplicates_across_batches_are_duplicates_in_the_file(
     result = await import_file(stub, csv_data=csv_file(HEADER, rows), batch_size=2, mode=mode)
     assert result.error_keys == {(7, "name", "DUPLICATE_IN_FILE")}
     assert result.counts() == (6, 5, 0, 0, 1)
+
+
+async def test_concurrent_upserts_of_the_same_rows_write_each_row_once(
+    stub: Stub, db: Database
+) -> None:
+    """Two imports race over the same rows, batch after batch (on PostgreSQL each also
+    overlaps its own commits with its next batch): every row is created once, and
+    every change either import reports is one event."""
+    rows = [good(i) for i in range(600)]
+    data = csv_file(HEADER, rows)
+    first, second = await asyncio.gather(
+        *(
+            import_file(stub, csv_data=data, batch_size=50, mode=pb.IMPORT_MODE_UPSERT)
+            for _ in range(2)
+        )
+    )
+    assert await commodity_count(db) == 600
+    assert first.summary.created + second.summary.created == 600
+    for result in (first, second):
+        # a row the other import created between this batch's lookup and its write
+        assert {(field, reason) for _, field, reason in result.error_keys} <= {
+            ("name", "DUPLICATE_NAME")
+        }
+        assert result.summary.rows_read == 600 and result.summary.committed
+    changes = sum(r.summary.created + r.summary.updated for r in (first, second))
+    assert await event_count(db) == changes
 
 
 async def test_create_only_and_upsert_by_id_refusals(stub: Stub, db: Database) -> None:

@@ -16,6 +16,7 @@ server merges the batch (`store.write`'s `meanwhile`).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -115,7 +116,9 @@ class BatchRunner:
             session, candidates, upsert=self.upsert, lock=lock, postgres=self.postgres
         )
         audit = Audit(uow.actor, uow.now) if uow else Audit(self.actor, datetime.now(UTC))
-        plan = plan_batch(candidates, stored, self.state, upsert=self.upsert, audit=audit)
+        plan = await asyncio.to_thread(
+            plan_batch, candidates, stored, self.state, upsert=self.upsert, audit=audit
+        )
         failures.extend(plan.failures)
         lost: set[uuid.UUID] = set()
         if uow is not None:

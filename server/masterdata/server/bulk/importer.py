@@ -136,6 +136,9 @@ class Importer:
             upsert=options.upsert, postgres=runtime.db.is_postgres, actor=caller.identity
         )
         self.started = time.monotonic()
+        #: Per-batch mode: the request_id's checkpoint and the committed totals, in commit order.
+        self._mark = checkpoint.Checkpoint(pb.ImportProgress())
+        self._committed = Counts()
 
     def run(self, rows: Rows, convert: Convert) -> AsyncIterator[Response]:
         if self.options.validate_only:
@@ -154,26 +157,65 @@ class Importer:
         yield Response(summary=self._summary(counts, committed=False))
 
     async def _per_batch(self, rows: Rows, convert: Convert) -> AsyncIterator[Response]:
-        mark = await self._read_checkpoint()
-        if mark.summary is not None:
-            yield Response(summary=mark.summary)
+        """Each batch in its own transaction; on PostgreSQL one commits while the next is written.
+
+        Why the overlap: a batch's commit (its events under the event-append lock,
+        then COMMIT) is mostly waiting for the database, and the next batch's
+        lookup, COPY and merge need nothing from it (duplicates across batches
+        are found in memory by the planner, in file order). Commits still happen
+        one at a time and in file order: each batch waits for the one before it.
+        SQLite has one writer connection, so there batches run one after another.
+        """
+        self._mark = await self._read_checkpoint()
+        if self._mark.summary is not None:
+            yield Response(summary=self._mark.summary)
             return
-        counts = Counts.of(mark.progress)
-        async for batch in self._prepared(rows, convert, mark.progress.rows_read):
-            async with self._unit_of_work() as uow:
-                outcome = await self.runner.run(uow.session, batch, uow)
-                progress = _plus(counts, outcome.counts).progress()
-                mark = await self._advance(uow, mark, Response(progress=progress))
-                await uow.commit()
-            self._observe(outcome.counts, committed=True)
-            for item in self._report(outcome, counts):
-                yield item
+        counts = Counts.of(self._mark.progress)
+        self._committed = Counts.of(self._mark.progress)
+        previous: asyncio.Task[Outcome] | None = None
+        current: asyncio.Task[Outcome] | None = None
+        try:
+            async for batch in self._prepared(rows, convert, self._mark.progress.rows_read):
+                written = asyncio.Event()
+                current = asyncio.create_task(self._write_batch(batch, previous, written))
+                if self.runtime.db.is_postgres:
+                    await _until_set(written, current)
+                else:
+                    await asyncio.wait([current])
+                if previous is not None:
+                    for item in self._report(await previous, counts):
+                        yield item
+                previous, current = current, None
+            if previous is not None:
+                for item in self._report(await previous, counts):
+                    yield item
+        finally:
+            for task in (current, previous):
+                if task is not None and not task.done():
+                    task.cancel()
+                    await asyncio.wait([task])
         summary = self._summary(counts, committed=True)
         if self.options.request_id:
             async with self._unit_of_work() as uow:
-                await self._advance(uow, mark, Response(summary=summary))
+                await self._advance(uow, self._mark, Response(summary=summary))
                 await uow.commit()
         yield Response(summary=summary)
+
+    async def _write_batch(
+        self, batch: Prepared, previous: asyncio.Task[Outcome] | None, written: asyncio.Event
+    ) -> Outcome:
+        """Write a batch; commit it (with its checkpoint) once the batch before it committed."""
+        async with self._unit_of_work() as uow:
+            outcome = await self.runner.run(uow.session, batch, uow)
+            written.set()
+            if previous is not None:
+                await previous  # its failure is this batch's too: nothing after it commits
+            self._committed.add(outcome.counts)
+            progress = Response(progress=self._committed.progress())
+            self._mark = await self._advance(uow, self._mark, progress)
+            await uow.commit()
+        self._observe(outcome.counts, committed=True)
+        return outcome
 
     async def _atomic(self, rows: Rows, convert: Convert) -> AsyncIterator[Response]:
         async with self._unit_of_work() as uow:
@@ -198,7 +240,9 @@ class Importer:
     async def _prepared(self, rows: Rows, convert: Convert, skip: int) -> AsyncIterator[Prepared]:
         async def prepare() -> AsyncIterator[Prepared]:
             async for batch in _batches(rows, self.options.batch_size, skip):
-                yield self.runner.prepare(batch, convert)
+                # Tens of milliseconds of CPU a batch: in a thread, so that the event
+                # loop keeps serving other calls (the GIL hands it back every 5 ms).
+                yield await asyncio.to_thread(self.runner.prepare, batch, convert)
 
         async for batch in prefetch(prepare()):
             yield batch
@@ -261,7 +305,10 @@ class Importer:
         return summary
 
 
-def _plus(counts: Counts, more: Counts) -> Counts:
-    total = Counts(**counts.__dict__)
-    total.add(more)
-    return total
+async def _until_set(event: asyncio.Event, task: asyncio.Task[Any]) -> None:
+    """Wait until `event` is set or `task` has ended, whichever comes first."""
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait([waiter, task], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()

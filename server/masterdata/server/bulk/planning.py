@@ -11,7 +11,7 @@ so the first occurrence wins and later ones are DUPLICATE_IN_FILE.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,6 +23,7 @@ from masterdata.server.bulk.candidates import (
     RowFailure,
     finalise,
 )
+from masterdata.server.db.random_ids import random_ids
 
 Key = tuple[str, str]
 
@@ -116,14 +117,15 @@ def _match(
 
 
 def plan_batch(
-    candidates: Iterable[Candidate], stored: Stored, state: FileState, *, upsert: bool, audit: Audit
+    candidates: Sequence[Candidate], stored: Stored, state: FileState, *, upsert: bool, audit: Audit
 ) -> Plan:
     """Decide every candidate of a batch, in file order."""
     plan = Plan()
+    fresh_ids = iter(random_ids(len(candidates)))
     for candidate in candidates:
         target, rejected = _match(candidate, stored, state, upsert)
         if rejected is None:
-            rejected = _decide(candidate, target, plan, audit)
+            rejected = _decide(candidate, target, plan, audit, fresh_ids)
         if rejected is not None:
             plan.failures.append(rejected)
             continue
@@ -134,7 +136,11 @@ def plan_batch(
 
 
 def _decide(
-    candidate: Candidate, target: Mapping[str, Any] | None, plan: Plan, audit: Audit
+    candidate: Candidate,
+    target: Mapping[str, Any] | None,
+    plan: Plan,
+    audit: Audit,
+    fresh_ids: Iterator[uuid.UUID],
 ) -> RowFailure | None:
     """Add the create or update of an accepted candidate to the plan."""
     if target is None and candidate.as_create is not None:
@@ -146,7 +152,7 @@ def _decide(
         return final
     # `final` is this row's own dict (finalise copies), so it becomes the row itself.
     if target is None:
-        final.update(id=uuid.uuid4(), create_time=audit.now, created_by=audit.actor, revision=1)
+        final.update(id=next(fresh_ids), create_time=audit.now, created_by=audit.actor, revision=1)
         plan.creates.append(_touched(final, audit))
         plan.numbers[final["id"]] = candidate.number
         return None

@@ -121,7 +121,7 @@ async def _write_postgres(
     rows = [*plan.creates, *(row for row, _ in plan.updates)]
     async with _driver_errors():
         await driver.execute(staging.CREATE_STAGING)
-        records = staging.records(rows)
+        records = await asyncio.to_thread(staging.records, rows)
         await driver.copy_records_to_table(
             staging.STAGING, records=records, columns=staging.COPY_COLUMNS
         )
@@ -144,11 +144,12 @@ async def _overlapped(work: Coroutine[Any, Any, R], meanwhile: Callable[[], T]) 
     messages keep Python busy ~17 ms; one after the other they added up. The
     work is started and given one turn of the loop, which sends its (prepared)
     statement; it is never left running on the connection past this call.
+    `meanwhile` runs in a thread, so that the loop keeps serving other calls.
     """
     task = asyncio.ensure_future(work)
     try:
         await asyncio.sleep(0)
-        result = meanwhile()
+        result = await asyncio.to_thread(meanwhile)
         return await task, result
     finally:
         if not task.done():

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from masterdata.server.db.engine import Database
 from masterdata.server.db.errors import translate_errors
 from masterdata.server.db.models.events import EventRow
+from masterdata.server.db.random_ids import random_ids
 
 #: pg_advisory_xact_lock key that serialises event appends (ASCII "mdevents").
 EVENT_APPEND_LOCK = 0x6D646576656E7473
@@ -119,7 +120,7 @@ class UnitOfWork:
             insert(EventRow),
             [
                 {
-                    "event_id": uuid.uuid4(),
+                    "event_id": event_id,
                     "aggregate_type": e.aggregate_type,
                     "aggregate_id": e.aggregate_id,
                     "aggregate_version": e.aggregate_version,
@@ -131,7 +132,7 @@ class UnitOfWork:
                     "request_id": self.request_id if e.request_id is None else e.request_id,
                     "occur_time": self.now,
                 }
-                for e in self._events
+                for e, event_id in zip(self._events, random_ids(len(self._events)), strict=True)
             ],
         )
 
@@ -153,7 +154,7 @@ class UnitOfWork:
         return (
             EVENT_APPEND_LOCK,
             EVENT_CHANNEL,
-            [uuid.uuid4() for _ in events],
+            random_ids(len(events)),
             [e.aggregate_type for e in events],
             [e.aggregate_id for e in events],
             [e.aggregate_version for e in events],
