@@ -80,8 +80,8 @@ class ResourceReads:
     async def list(self, request: ListRequest, caller: Caller) -> Page:
         scope = self._list_scope(request)
         async with translate_errors(), self.runtime.db.autocommit_reader.connect() as conn:
-            rows, token = await list_page(conn, self.spec, request, self.runtime.settings, scope)
-        return Page([self.render(row, caller) for row in rows], token)
+            keyed, token = await list_page(conn, self.spec, request, self.runtime.settings, scope)
+        return Page(await self.render_keyed(keyed, caller), token)
 
     def render(self, row: Any, caller: Caller) -> Message:
         """The message of `row` as `caller` may see it; shared, never to be changed."""
@@ -89,6 +89,26 @@ class ResourceReads:
         return self._rendered.get(
             row, revealed, lambda: self.codec.to_message(row, reveal=revealed)
         )
+
+    async def render_keyed(self, keyed: Sequence[Any], caller: Caller) -> list[Message]:
+        """The messages of rows known by id and revision, in their order.
+
+        Rendered revisions are taken as they are; the other rows are read by id in
+        one query. A row changed since it was listed is shown as it is now; one
+        removed since (a force delete) is left out of the page.
+        """
+        revealed = caller.sees_sensitive
+        known = self._rendered.known
+        messages: list[Message | None] = [known(row.id, row.revision, revealed) for row in keyed]
+        missing = [row.id for row, message in zip(keyed, messages, strict=True) if message is None]
+        if missing:
+            async with translate_errors():
+                found = await self.runtime.db.rows.many(self._table, missing, caller.time_left())
+            rows = {row.id: row for row in found}
+            for i, row in enumerate(keyed):
+                if messages[i] is None and row.id in rows:
+                    messages[i] = self.render(rows[row.id], caller)
+        return [message for message in messages if message is not None]
 
     def _list_scope(self, request: ListRequest) -> list[Any]:
         """Extra WHERE clauses of a List call (the parent filter of child resources)."""

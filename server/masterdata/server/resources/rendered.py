@@ -33,13 +33,20 @@ class RenderedMessages:
         """The message of `row`, rendered by `render()` unless this revision is known."""
         if self._size <= 0:
             return render()
-        key = (row.id, row.revision, revealed)
-        message = self._entries.get(key)
+        message = self.known(row.id, row.revision, revealed)
         if message is not None:
-            self._entries.move_to_end(key)
             return message
+        key = (row.id, row.revision, revealed)
         message = render()
         self._entries[key] = message
         if len(self._entries) > self._size:
             self._entries.popitem(last=False)
+        return message
+
+    def known(self, id_: Any, revision: int, revealed: bool) -> Message | None:
+        """The message of this revision of a row, if it has been rendered."""
+        key = (id_, revision, revealed)
+        message = self._entries.get(key)
+        if message is not None:
+            self._entries.move_to_end(key)
         return message

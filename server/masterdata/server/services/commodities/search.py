@@ -67,7 +67,7 @@ class CommoditySearch:
             last = decode_page_token(page_token, fingerprint, _KINDS)
             where.append(keyset_predicate(_TERMS, fields, _C.id, last))
         stmt = (
-            select(_C.__table__, rank.label("search_rank"))
+            select(_C.id, _C.revision, _C.name, rank.label("search_rank"))
             .where(*where)
             .order_by(*build_order(_TERMS, fields, _C.id))
             .limit(size + 1)
@@ -81,7 +81,7 @@ class CommoditySearch:
             token = encode_page_token(
                 [last_row.search_rank, last_row.name, last_row.id], fingerprint
             )
-        return Page([self.commodities.render(row, caller) for row in rows], token)
+        return Page(await self.commodities.render_keyed(rows, caller), token)
 
     @property
     def _name(self) -> Any:
