@@ -6,7 +6,18 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, Numeric, String, Uuid, func
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Uuid,
+    func,
+    literal_column,
+)
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from masterdata.server.db.base import Base, ResourceMixin
@@ -65,6 +76,30 @@ class CommodityRow(ResourceMixin, Base):
         Index("ix_commodities_category", "category", "name", "id"),
         Index("ix_commodities_hsn_code", "hsn_code"),
     )
+
+
+#: Everything SearchCommodities matches, as one lower-case text. On PostgreSQL a
+#: trigram index of it finds the candidates of `'%text%'` (a match in any of the
+#: columns is a match here), instead of a scan of every live row; the search still
+#: applies its own per-column conditions. Literal separators, so that the query's
+#: expression is the index's.
+_SPACE = literal_column("' '")
+SEARCH_TEXT = func.lower(
+    CommodityRow.name
+    + _SPACE
+    + CommodityRow.category
+    + _SPACE
+    + CommodityRow.description
+    + _SPACE
+    + CommodityRow.hsn_code
+)
+Index(
+    "ix_commodities_search_trgm",
+    SEARCH_TEXT.label("search_text"),
+    postgresql_using="gin",
+    postgresql_ops={"search_text": "gin_trgm_ops"},
+    postgresql_where=CommodityRow.delete_time.is_(None),
+).ddl_if(dialect="postgresql")
 
 
 class VarietyRow(ResourceMixin, Base):

@@ -4,8 +4,11 @@ Rank 0 is an exact name match, 1 a name prefix, 2 any other match (name, categor
 or description containing the text, or hsn_code starting with it); ties go by name,
 then id. Pages continue after the last (rank, name, id) of the previous page (keyset,
 not OFFSET), so a row inserted or removed between pages neither repeats nor skips
-another. The rank is computed, so no index serves the order: each page scans the
-live rows and sorts the matches, which is fine for a catalogue of thousands.
+another. The rank is computed, so no index serves the order: each page sorts the
+matches. On PostgreSQL the matches are found through a trigram index of all the
+searched columns as one text (SEARCH_TEXT, migration 0002): 10,000 commodities
+took 14 ms a search without it and 2.6 ms with it, paid for by a bulk import
+~25 % slower. SQLite scans the live rows, fine for a catalogue of thousands.
 
 Same on SQLite and PostgreSQL: both sides of every comparison go through SQL
 lower() and LIKE with an escaped pattern (no SQL text), and names are compared with
@@ -21,7 +24,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, collate, func, or_, select
 
 from masterdata.server.db.errors import translate_errors
-from masterdata.server.db.models.commodity import CommodityRow
+from masterdata.server.db.models.commodity import SEARCH_TEXT, CommodityRow
 from masterdata.server.domain.errors import FieldViolation, InvalidArgument
 from masterdata.server.domain.ordering import OrderTerm
 from masterdata.server.repositories.query import (
@@ -62,6 +65,8 @@ class CommoditySearch:
             "name": QueryField(self._name, FieldKind.STRING),
         }
         where = [_C.delete_time.is_(None), _matches(text)]
+        if self.runtime.db.is_postgres:
+            where.append(SEARCH_TEXT.like(func.lower(_like(text, prefix=False)), escape="\\"))
         fingerprint = query_fingerprint("commodity.search", text)
         if page_token:
             last = decode_page_token(page_token, fingerprint, _KINDS)
