@@ -205,9 +205,37 @@ async def test_caught_up_subscribers_share_one_read_per_batch(channel, feed: Fee
             await sub.cancel()
 
 
+async def test_batches_carry_runs_of_consecutive_events(own_channel, own_app: App) -> None:
+    """With max_batch_size, catch-up and live events arrive as `events` items of at
+    most that many events: every event once, in order, and `caught_up` between."""
+    for i in range(23):
+        await write_location(own_app.runtime, f"before {i}")
+    stub = events_pb2_grpc.EventServiceStub(own_channel)
+    call = stub.SubscribeEvents(events_pb2.SubscribeEventsRequest(max_batch_size=4))
+    kinds: list[str] = []
+    runs: list[list[int]] = []
+    async for item in call:
+        kinds.append(item.WhichOneof("kind"))
+        if item.HasField("caught_up"):
+            assert item.caught_up.head_sequence == 23
+            for i in range(17):
+                await write_location(own_app.runtime, f"after {i}")
+        elif item.HasField("events"):
+            runs.append([e.sequence for e in item.events.events])
+            if runs[-1][-1] == 40:
+                break
+    call.cancel()
+    assert set(kinds) == {"events", "caught_up"} and kinds.count("caught_up") == 1
+    assert all(1 <= len(run) <= 4 for run in runs)
+    assert [sequence for run in runs for sequence in run] == list(range(1, 41))
+    assert max(len(run) for run in runs) == 4
+
+
 @pytest.mark.parametrize(
     "request_fields",
     [
+        {"max_batch_size": -1},
+        {"max_batch_size": 1001},
         {"after_sequence": -1},
         {"event_types": [f"t{i}" for i in range(101)]},
         {"aggregate_types": [f"a{i}" for i in range(101)]},

@@ -29,6 +29,8 @@ from masterdata.v1 import events_pb2, events_pb2_grpc
 
 STREAMS_PER_CONNECTION = 250
 KEEP_FULL = 3
+#: Events per stream item asked for, as the SDK asks (masterdata.client.feed).
+FEED_BATCH_SIZE = 500
 CATCH_UP_TIMEOUT_S = 180.0
 RESUMABLE = (
     grpc.StatusCode.CANCELLED,
@@ -89,11 +91,16 @@ class Subscriber:
     async def run(self, delays: Counter[int], counters: Counter[str]) -> None:
         backoff = 0.05
         while True:
-            request = events_pb2.SubscribeEventsRequest(after_sequence=self.last)
+            request = events_pb2.SubscribeEventsRequest(
+                after_sequence=self.last, max_batch_size=FEED_BATCH_SIZE
+            )
             try:
                 async for item in self.stub.SubscribeEvents(request):
                     kind = item.WhichOneof("kind")
-                    if kind == "event":
+                    if kind == "events":
+                        for event in item.events.events:
+                            self.receive(event, delays)
+                    elif kind == "event":
                         self.receive(item.event, delays)
                     elif kind == "caught_up":
                         self.caught_up.set()

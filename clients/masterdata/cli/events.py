@@ -83,8 +83,8 @@ async def feed_items(
     try:
         async for item in call:
             connected = True
-            if cursor.advance(item):
-                yield item
+            for single in cursor.accept(item):
+                yield single
     except MasterdataError as error:
         if not (follow and connected and error.code in RESUMABLE_CODES):
             raise

@@ -26,6 +26,10 @@ RESUMABLE_CODES = frozenset(
         grpc.StatusCode.DEADLINE_EXCEEDED,  # a deadline the caller set on the feed
     }
 )
+#: Events per stream item the SDK asks for: one message per event costs the server
+#: and the client far more than the event itself on busy feeds. Callers still see
+#: one item per event (FeedCursor.accept splits the batches).
+FEED_BATCH_SIZE = 500
 #: An event type no event has: a subscription filtered by it reads no rows and
 #: answers `caught_up` with the current head (an index lookup on the server).
 HEAD_PROBE_TYPE = "masterdata.client.head_probe"
@@ -48,7 +52,18 @@ class FeedCursor:
             after_sequence=self.position,
             aggregate_types=self.aggregate_types,
             event_types=self.event_types,
+            max_batch_size=FEED_BATCH_SIZE,
         )
+
+    def accept(
+        self, item: events_pb2.SubscribeEventsResponse
+    ) -> list[events_pb2.SubscribeEventsResponse]:
+        """The items to hand out for a received one (a batch becomes one item per
+        event), without those at or before the position, which moves past them."""
+        if item.WhichOneof("kind") != "events":
+            return [item] if self.advance(item) else []
+        singles = [events_pb2.SubscribeEventsResponse(event=e) for e in item.events.events]
+        return [single for single in singles if self.advance(single)]
 
     def advance(self, item: events_pb2.SubscribeEventsResponse) -> bool:
         """Move past `item`; False when it is an event at or before the position."""

@@ -46,8 +46,8 @@ async def resumable_items(
                 except TimeoutError:
                     raise IdleTimeout from None
                 backoff.reset()
-                if cursor.advance(item):
-                    yield item
+                for single in cursor.accept(item):
+                    yield single
         except (MasterdataError, IdleTimeout) as failure:
             error = failure
         finally:

@@ -95,8 +95,7 @@ class SyncClient(ClientBase):
             try:
                 for item in call:
                     backoff.reset()
-                    if cursor.advance(item):
-                        yield item
+                    yield from cursor.accept(item)
             except MasterdataError as failure:
                 error = failure
             finally:

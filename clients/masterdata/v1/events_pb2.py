@@ -27,7 +27,7 @@ from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mas
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1amasterdata/v1/events.proto\x12\rmasterdata.v1\x1a\x19google/protobuf/any.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x02\n\x05\x45vent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x16\n\x0e\x61ggregate_type\x18\x03 \x01(\t\x12\x14\n\x0c\x61ggregate_id\x18\x04 \x01(\t\x12\x19\n\x11\x61ggregate_version\x18\x05 \x01(\x03\x12\x12\n\nevent_type\x18\x06 \x01(\t\x12&\n\x08resource\x18\x07 \x01(\x0b\x32\x14.google.protobuf.Any\x12\x32\n\x0e\x63hanged_fields\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\r\n\x05\x61\x63tor\x18\t \x01(\t\x12\x12\n\nrequest_id\x18\n \x01(\t\x12.\n\noccur_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x95\x01\n\x11ListEventsRequest\x12\x16\n\x0e\x61ggregate_type\x18\x01 \x01(\t\x12\x14\n\x0c\x61ggregate_id\x18\x02 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x03 \x03(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x04 \x01(\x03\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\"S\n\x12ListEventsResponse\x12$\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x14.masterdata.v1.Event\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"^\n\x16SubscribeEventsRequest\x12\x16\n\x0e\x61\x66ter_sequence\x18\x01 \x01(\x03\x12\x17\n\x0f\x61ggregate_types\x18\x02 \x03(\t\x12\x13\n\x0b\x65vent_types\x18\x03 \x03(\t\"\xa5\x01\n\x17SubscribeEventsResponse\x12%\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x14.masterdata.v1.EventH\x00\x12,\n\tcaught_up\x18\x02 \x01(\x0b\x32\x17.masterdata.v1.CaughtUpH\x00\x12-\n\theartbeat\x18\x03 \x01(\x0b\x32\x18.masterdata.v1.HeartbeatH\x00\x42\x06\n\x04kind\"!\n\x08\x43\x61ughtUp\x12\x15\n\rhead_sequence\x18\x01 \x01(\x03\"L\n\tHeartbeat\x12\x15\n\rhead_sequence\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xc5\x01\n\x0c\x45ventService\x12Q\n\nListEvents\x12 .masterdata.v1.ListEventsRequest\x1a!.masterdata.v1.ListEventsResponse\x12\x62\n\x0fSubscribeEvents\x12%.masterdata.v1.SubscribeEventsRequest\x1a&.masterdata.v1.SubscribeEventsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1amasterdata/v1/events.proto\x12\rmasterdata.v1\x1a\x19google/protobuf/any.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x02\n\x05\x45vent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x16\n\x0e\x61ggregate_type\x18\x03 \x01(\t\x12\x14\n\x0c\x61ggregate_id\x18\x04 \x01(\t\x12\x19\n\x11\x61ggregate_version\x18\x05 \x01(\x03\x12\x12\n\nevent_type\x18\x06 \x01(\t\x12&\n\x08resource\x18\x07 \x01(\x0b\x32\x14.google.protobuf.Any\x12\x32\n\x0e\x63hanged_fields\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\r\n\x05\x61\x63tor\x18\t \x01(\t\x12\x12\n\nrequest_id\x18\n \x01(\t\x12.\n\noccur_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x95\x01\n\x11ListEventsRequest\x12\x16\n\x0e\x61ggregate_type\x18\x01 \x01(\t\x12\x14\n\x0c\x61ggregate_id\x18\x02 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x03 \x03(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x04 \x01(\x03\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\"S\n\x12ListEventsResponse\x12$\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x14.masterdata.v1.Event\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"v\n\x16SubscribeEventsRequest\x12\x16\n\x0e\x61\x66ter_sequence\x18\x01 \x01(\x03\x12\x17\n\x0f\x61ggregate_types\x18\x02 \x03(\t\x12\x13\n\x0b\x65vent_types\x18\x03 \x03(\t\x12\x16\n\x0emax_batch_size\x18\x04 \x01(\x05\"\xd2\x01\n\x17SubscribeEventsResponse\x12%\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x14.masterdata.v1.EventH\x00\x12,\n\tcaught_up\x18\x02 \x01(\x0b\x32\x17.masterdata.v1.CaughtUpH\x00\x12-\n\theartbeat\x18\x03 \x01(\x0b\x32\x18.masterdata.v1.HeartbeatH\x00\x12+\n\x06\x65vents\x18\x04 \x01(\x0b\x32\x19.masterdata.v1.EventBatchH\x00\x42\x06\n\x04kind\"2\n\nEventBatch\x12$\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x14.masterdata.v1.Event\"!\n\x08\x43\x61ughtUp\x12\x15\n\rhead_sequence\x18\x01 \x01(\x03\"L\n\tHeartbeat\x12\x15\n\rhead_sequence\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xc5\x01\n\x0c\x45ventService\x12Q\n\nListEvents\x12 .masterdata.v1.ListEventsRequest\x1a!.masterdata.v1.ListEventsResponse\x12\x62\n\x0fSubscribeEvents\x12%.masterdata.v1.SubscribeEventsRequest\x1a&.masterdata.v1.SubscribeEventsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,13 +41,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTEVENTSRESPONSE']._serialized_start=605
   _globals['_LISTEVENTSRESPONSE']._serialized_end=688
   _globals['_SUBSCRIBEEVENTSREQUEST']._serialized_start=690
-  _globals['_SUBSCRIBEEVENTSREQUEST']._serialized_end=784
-  _globals['_SUBSCRIBEEVENTSRESPONSE']._serialized_start=787
-  _globals['_SUBSCRIBEEVENTSRESPONSE']._serialized_end=952
-  _globals['_CAUGHTUP']._serialized_start=954
-  _globals['_CAUGHTUP']._serialized_end=987
-  _globals['_HEARTBEAT']._serialized_start=989
-  _globals['_HEARTBEAT']._serialized_end=1065
-  _globals['_EVENTSERVICE']._serialized_start=1068
-  _globals['_EVENTSERVICE']._serialized_end=1265
+  _globals['_SUBSCRIBEEVENTSREQUEST']._serialized_end=808
+  _globals['_SUBSCRIBEEVENTSRESPONSE']._serialized_start=811
+  _globals['_SUBSCRIBEEVENTSRESPONSE']._serialized_end=1021
+  _globals['_EVENTBATCH']._serialized_start=1023
+  _globals['_EVENTBATCH']._serialized_end=1073
+  _globals['_CAUGHTUP']._serialized_start=1075
+  _globals['_CAUGHTUP']._serialized_end=1108
+  _globals['_HEARTBEAT']._serialized_start=1110
+  _globals['_HEARTBEAT']._serialized_end=1186
+  _globals['_EVENTSERVICE']._serialized_start=1189
+  _globals['_EVENTSERVICE']._serialized_end=1386
 # @@protoc_insertion_point(module_scope)

@@ -22,6 +22,8 @@ from masterdata.v1 import events_pb2
 
 #: Most values accepted in one repeated filter field (aggregate_types, event_types).
 MAX_FILTER_VALUES = 100
+#: Most events per SubscribeEvents item a client may ask for (max_batch_size).
+MAX_EVENT_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class EventService:
             where,
             _after_sequence(request.after_sequence),
             heartbeat_s=self._settings.heartbeat_interval_s,
+            batch_size=_batch_size(request.max_batch_size),
         )
         return subscription.responses()
 
@@ -97,3 +100,13 @@ def _after_sequence(value: int) -> int:
             violations=[FieldViolation("after_sequence", "must be >= 0", "INVALID_SEQUENCE")],
         )
     return value
+
+
+def _batch_size(value: int) -> int:
+    if not 0 <= value <= MAX_EVENT_BATCH:
+        description = f"must be 0-{MAX_EVENT_BATCH}"
+        raise InvalidArgument(
+            f"max_batch_size {description}",
+            violations=[FieldViolation("max_batch_size", description, "OUT_OF_RANGE")],
+        )
+    return max(1, value)

@@ -26,14 +26,22 @@ Response = events_pb2.SubscribeEventsResponse
 class Subscription:
     """The state of one stream; `responses()` is the stream itself."""
 
-    __slots__ = ("_heartbeat_s", "_hub", "_where", "position")
+    __slots__ = ("_batch_size", "_heartbeat_s", "_hub", "_where", "position")
 
     def __init__(
-        self, hub: FeedHub, where: EventFilter, after_sequence: int, *, heartbeat_s: float
+        self,
+        hub: FeedHub,
+        where: EventFilter,
+        after_sequence: int,
+        *,
+        heartbeat_s: float,
+        batch_size: int = 1,
     ) -> None:
         self._hub = hub
         self._where = where
         self._heartbeat_s = heartbeat_s
+        #: Most events per stream item (max_batch_size); 1 sends `event` items.
+        self._batch_size = batch_size
         #: Every matching event up to here has been delivered.
         self.position = after_sequence
 
@@ -76,7 +84,18 @@ class Subscription:
                 last_sent = loop.time()
 
     async def _next_stretch(self) -> list[Response]:
-        """The matching events after `position` up to some later point, which it moves to."""
+        """The items of the matching events after `position` up to some later point,
+        which it moves to: one per event, or runs of up to `max_batch_size` events."""
+        items = await self._next_events()
+        size = self._batch_size
+        if size <= 1 or not items:
+            return items
+        return [
+            Response(events=events_pb2.EventBatch(events=[i.event for i in items[k : k + size]]))
+            for k in range(0, len(items), size)
+        ]
+
+    async def _next_events(self) -> list[Response]:
         batch = self._hub.batch_covering(self.position)
         if batch is None:
             return await self._read_page()
