@@ -117,4 +117,10 @@ async def test_the_search_expression_is_the_trigram_index_expression(scratch: Da
         await conn.exec_driver_sql("SET enable_seqscan = off")  # 2,001 rows: a scan is cheap
         sql = query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
         plan = "\n".join((await conn.exec_driver_sql(f"EXPLAIN {sql}")).scalars())
+        definition = (
+            await conn.exec_driver_sql(
+                f"SELECT indexdef FROM pg_indexes WHERE indexname = '{SEARCH_INDEX}'"
+            )
+        ).scalar_one()
+    assert "gin_pending_list_limit='256'" in definition  # searches read the whole list
     assert SEARCH_INDEX in plan, plan

@@ -98,6 +98,7 @@ Index(
     SEARCH_TEXT.label("search_text"),
     postgresql_using="gin",
     postgresql_ops={"search_text": "gin_trgm_ops"},
+    postgresql_with={"gin_pending_list_limit": 256},  # see migration 0002
     postgresql_where=CommodityRow.delete_time.is_(None),
 ).ddl_if(dialect="postgresql")
 

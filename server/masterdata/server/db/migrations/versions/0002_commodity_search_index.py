@@ -16,6 +16,11 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 SEARCH_TEXT = "lower(name || ' ' || category || ' ' || description || ' ' || hsn_code)"
+#: New rows wait in the index's pending list until it holds this much, and every
+#: search reads the whole list: at the default 4 MB, searches under a steady trickle
+#: of writes read hundreds of pages each. 256 kB keeps that to 32 pages and cost a
+#: 100,000-row import 7 % (64 kB: 18 %).
+PENDING_LIST_KB = 256
 
 
 def upgrade() -> None:
@@ -28,6 +33,7 @@ def upgrade() -> None:
         [sa.text(f"{SEARCH_TEXT} gin_trgm_ops")],
         unique=False,
         postgresql_using="gin",
+        postgresql_with={"gin_pending_list_limit": PENDING_LIST_KB},
         postgresql_where=sa.text("delete_time IS NULL"),
     )
 
