@@ -170,14 +170,18 @@ class FeedHub:
             async with asyncio.timeout(timeout_s), self._read:
                 await self._read.wait_for(lambda: self._reads_done >= wanted or self.closing)
 
-    def batch_covering(self, position: int) -> Batch | None:
-        """The retained batch holding the events right after `position`, if any."""
+    def batches_after(self, position: int) -> list[Batch]:
+        """The retained batches from the one holding the events right after `position`
+        to the newest (empty when `position` is not covered)."""
+        covering: list[Batch] = []
         for batch in reversed(self._batches):
-            if batch.after <= position < batch.last:
-                return batch
             if batch.last <= position:
                 break
-        return None
+            covering.append(batch)
+            if batch.after <= position:
+                covering.reverse()
+                return covering
+        return []
 
     async def wait_past(self, position: int, timeout_s: float) -> bool:
         """Wait until the head passes `position` or the hub closes; False on timeout."""

@@ -96,13 +96,19 @@ class Subscription:
         ]
 
     async def _next_events(self) -> list[Response]:
-        batch = self._hub.batch_covering(self.position)
-        if batch is None:
+        # Batched streams take every retained batch past their position at once: a
+        # subscriber that fell behind while the server was busy catches up in few
+        # items, so the cost of a busy feed shrinks per event instead of piling up.
+        batches = self._hub.batches_after(self.position)
+        if self._batch_size <= 1:
+            batches = batches[:1]
+        if not batches:
             return await self._read_page()
         position, where = self.position, self._where
-        self.position = batch.last
+        self.position = batches[-1].last
         return [
             item
+            for batch in batches
             for item in batch.items
             if item.event.sequence > position and where.matches(item.event)
         ]
