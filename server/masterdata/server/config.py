@@ -58,9 +58,11 @@ class Settings:
     #: Seconds between polls of the event table: the fallback for a missed notification.
     feed_poll_interval_s: float = 2.0
     #: Events per read of the event table (shared live batches and catch-up pages).
-    feed_batch_size: int = 500
+    #: Small, because a read's rows become messages in one go on the event loop: at
+    #: 500, a bulk import's bursts held concurrent reads up for seconds (bench.load d).
+    feed_batch_size: int = 100
     #: Recent live batches kept in memory for subscribers that lag a little behind.
-    feed_retained_batches: int = 16
+    feed_retained_batches: int = 50
     #: HTTP/2 streams one connection may open (grpc.max_concurrent_streams); 0 = grpc default.
     max_concurrent_streams: int = 0
     #: Unary calls one process handles at once; more are refused at once with

@@ -11,21 +11,23 @@ checks of a row as a new commodity (most rows of most imports create). The
 importer runs it one batch ahead (see importer.prefetch), so it overlaps the
 previous batch's database round trips; `run` only re-checks rows that turn
 out to update a stored commodity, and builds the events' messages while the
-server merges the batch (`store.write`'s `meanwhile`).
+server merges the batch (`store.write`'s `meanwhile`). The CPU steps run in
+slices (cooperative.sliced), so that concurrent calls are served in between.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from masterdata.server.bulk.candidates import DEFAULTS, SPEC, Candidate, RowFailure, finalise
+from masterdata.server.bulk.cooperative import sliced
 from masterdata.server.bulk.messages import MessageBuilder
 from masterdata.server.bulk.planning import Audit, FileState, Plan, plan_batch
 from masterdata.server.bulk.sources import InputRow
@@ -94,19 +96,21 @@ class BatchRunner:
         self.state = FileState()
         self.messages = MessageBuilder(SPEC)
 
-    def prepare(self, rows: Sequence[InputRow], convert: Convert) -> Prepared:
+    async def prepare(self, rows: Sequence[InputRow], convert: Convert) -> Prepared:
         """Convert a batch and check each row as a create (UPSERT rows with an id update)."""
-        candidates: list[Candidate] = []
-        failures: list[RowFailure] = []
-        for row in rows:
-            result = convert(row)
-            if isinstance(result, RowFailure):
-                failures.append(result)
-                continue
-            if not (self.upsert and result.id is not None):
-                result.as_create = finalise(result.number, DEFAULTS | result.values)
-            candidates.append(result)
+
+        def checked(part: Sequence[InputRow]) -> list[Candidate | RowFailure]:
+            return [self._checked(convert(row)) for row in part]
+
+        results = await sliced(rows, checked)
+        candidates = [r for r in results if not isinstance(r, RowFailure)]
+        failures = [r for r in results if isinstance(r, RowFailure)]
         return Prepared(len(rows), candidates, failures)
+
+    def _checked(self, result: Candidate | RowFailure) -> Candidate | RowFailure:
+        if isinstance(result, Candidate) and not (self.upsert and result.id is not None):
+            result.as_create = finalise(result.number, DEFAULTS | result.values)
+        return result
 
     async def run(self, session: AsyncSession, batch: Prepared, uow: UnitOfWork | None) -> Outcome:
         """Plan a batch; with a unit of work, also write it and record its events."""
@@ -116,9 +120,7 @@ class BatchRunner:
             session, candidates, upsert=self.upsert, lock=lock, postgres=self.postgres
         )
         audit = Audit(uow.actor, uow.now) if uow else Audit(self.actor, datetime.now(UTC))
-        plan = await asyncio.to_thread(
-            plan_batch, candidates, stored, self.state, upsert=self.upsert, audit=audit
-        )
+        plan = plan_batch(candidates, stored, self.state, upsert=self.upsert, audit=audit)
         failures.extend(plan.failures)
         lost: set[uuid.UUID] = set()
         if uow is not None:
@@ -138,30 +140,34 @@ class BatchRunner:
         )
         return Outcome(counts, failures)
 
-    def _events(self, plan: Plan) -> list[PendingEvent]:
+    async def _events(self, plan: Plan) -> list[PendingEvent]:
         """One commodity.created / commodity.updated event per row of the plan."""
-        name, resource_type = SPEC.name, SPEC.resource_type
-        build = self.messages.build
-        events = [
+        created = await sliced(plan.creates, self._created)
+        return created + await sliced(plan.updates, self._updated)
+
+    def _created(self, rows: Sequence[dict[str, Any]]) -> list[PendingEvent]:
+        name, resource_type, build = SPEC.name, SPEC.resource_type, self.messages.build
+        return [
             PendingEvent(
                 name, row["id"], 1, f"{name}.created", resource_type, build(row).SerializeToString()
             )
-            for row in plan.creates
+            for row in rows
         ]
-        for row, changed in plan.updates:
-            resource = build(row).SerializeToString()
-            events.append(
-                PendingEvent(
-                    name,
-                    row["id"],
-                    row["revision"],
-                    f"{name}.updated",
-                    resource_type,
-                    resource,
-                    tuple(changed),
-                )
+
+    def _updated(self, updates: Sequence[tuple[dict[str, Any], list[str]]]) -> list[PendingEvent]:
+        name, resource_type, build = SPEC.name, SPEC.resource_type, self.messages.build
+        return [
+            PendingEvent(
+                name,
+                row["id"],
+                row["revision"],
+                f"{name}.updated",
+                resource_type,
+                build(row).SerializeToString(),
+                tuple(changed),
             )
-        return events
+            for row, changed in updates
+        ]
 
 
 def _lost(plan: Plan, lost: set[uuid.UUID]) -> list[RowFailure]:

@@ -240,9 +240,7 @@ class Importer:
     async def _prepared(self, rows: Rows, convert: Convert, skip: int) -> AsyncIterator[Prepared]:
         async def prepare() -> AsyncIterator[Prepared]:
             async for batch in _batches(rows, self.options.batch_size, skip):
-                # Tens of milliseconds of CPU a batch: in a thread, so that the event
-                # loop keeps serving other calls (the GIL hands it back every 5 ms).
-                yield await asyncio.to_thread(self.runner.prepare, batch, convert)
+                yield await self.runner.prepare(batch, convert)
 
         async for batch in prefetch(prepare()):
             yield batch

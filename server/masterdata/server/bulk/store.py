@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from masterdata.server.bulk import staging
 from masterdata.server.bulk.candidates import Candidate
+from masterdata.server.bulk.cooperative import sliced
 from masterdata.server.bulk.planning import Plan, Stored
 from masterdata.server.bulk.staging import TABLE
 from masterdata.server.db.errors import translate_errors
@@ -86,14 +87,14 @@ def _among(column: Any, values: set[Any], item_type: Any, postgres: bool) -> Col
 
 
 async def write(
-    session: AsyncSession, plan: Plan, *, postgres: bool, meanwhile: Callable[[], T]
+    session: AsyncSession, plan: Plan, *, postgres: bool, meanwhile: Callable[[], Awaitable[T]]
 ) -> tuple[set[uuid.UUID], T]:
     """Write a plan's creates and updates, and call `meanwhile` while the database works.
 
     Returns the ids of creates a concurrent write beat, and what `meanwhile` returned.
     """
     if not plan.creates and not plan.updates:
-        return set(), meanwhile()
+        return set(), await meanwhile()
     if postgres:
         return await _write_postgres(session, plan, meanwhile)
     async with translate_errors():
@@ -103,7 +104,7 @@ async def write(
             stmt = update(TABLE).where(TABLE.c.id == bindparam("b_id"))
             params = [_without_id(row) for row, _ in plan.updates]
             await session.execute(stmt, params)
-    return set(), meanwhile()
+    return set(), await meanwhile()
 
 
 def _without_id(row: dict[str, Any]) -> dict[str, Any]:
@@ -113,7 +114,7 @@ def _without_id(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _write_postgres(
-    session: AsyncSession, plan: Plan, meanwhile: Callable[[], T]
+    session: AsyncSession, plan: Plan, meanwhile: Callable[[], Awaitable[T]]
 ) -> tuple[set[uuid.UUID], T]:
     connection = await (await session.connection()).get_raw_connection()
     driver: asyncpg.Connection = connection.driver_connection  # type: ignore[assignment]
@@ -121,7 +122,7 @@ async def _write_postgres(
     rows = [*plan.creates, *(row for row, _ in plan.updates)]
     async with _driver_errors():
         await driver.execute(staging.CREATE_STAGING)
-        records = await asyncio.to_thread(staging.records, rows)
+        records = await sliced(rows, staging.records)
         await driver.copy_records_to_table(
             staging.STAGING, records=records, columns=staging.COPY_COLUMNS
         )
@@ -137,19 +138,20 @@ async def _merge(driver: asyncpg.Connection, plan: Plan) -> set[uuid.UUID]:
     return {row["id"] for row in plan.creates if row["id"] not in created}
 
 
-async def _overlapped(work: Coroutine[Any, Any, R], meanwhile: Callable[[], T]) -> tuple[R, T]:
-    """Run `meanwhile` (CPU) while the server runs `work`'s statement; both results.
+async def _overlapped(
+    work: Coroutine[Any, Any, R], meanwhile: Callable[[], Awaitable[T]]
+) -> tuple[R, T]:
+    """Await `meanwhile` (CPU) while the server runs `work`'s statement; both results.
 
     Why: the merge keeps the server busy ~19 ms per 1,000 rows, the events'
     messages keep Python busy ~17 ms; one after the other they added up. The
     work is started and given one turn of the loop, which sends its (prepared)
     statement; it is never left running on the connection past this call.
-    `meanwhile` runs in a thread, so that the loop keeps serving other calls.
     """
     task = asyncio.ensure_future(work)
     try:
         await asyncio.sleep(0)
-        result = await asyncio.to_thread(meanwhile)
+        result = await meanwhile()
         return await task, result
     finally:
         if not task.done():

@@ -11,7 +11,7 @@ full, the `yield` waits and the subscription holds nothing but its position.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from google.protobuf import timestamp_pb2
 
@@ -57,7 +57,7 @@ class Subscription:
             target = hub.head
             while self.position < target:
                 self._raise_if_closing()
-                for item in await self._next_stretch():
+                for item in self._items(await self._next_events()):
                     yield item
             yield Response(caught_up=events_pb2.CaughtUp(head_sequence=self.position))
             async for item in self._live():
@@ -72,10 +72,10 @@ class Subscription:
         while True:
             self._raise_if_closing()
             if self.position < self._hub.head:
-                items = await self._next_stretch()
-                for item in items:
+                events = await self._next_events()
+                for item in self._items(events):
                     yield item
-                if items:
+                if events:
                     last_sent = loop.time()
                 continue
             idle_s = loop.time() - last_sent
@@ -83,19 +83,22 @@ class Subscription:
                 yield _heartbeat(self.position)
                 last_sent = loop.time()
 
-    async def _next_stretch(self) -> list[Response]:
-        """The items of the matching events after `position` up to some later point,
-        which it moves to: one per event, or runs of up to `max_batch_size` events."""
-        items = await self._next_events()
+    def _items(self, events: list[Response]) -> Iterator[Response]:
+        """The stream items of `events`: themselves, or runs of up to max_batch_size.
+
+        Built one at a time as the stream takes them, so that a long catch-up does
+        not hold the event loop while all of its items are made.
+        """
         size = self._batch_size
-        if size <= 1 or not items:
-            return items
-        return [
-            Response(events=events_pb2.EventBatch(events=[i.event for i in items[k : k + size]]))
-            for k in range(0, len(items), size)
-        ]
+        if size <= 1:
+            yield from events
+            return
+        for start in range(0, len(events), size):
+            run = [item.event for item in events[start : start + size]]
+            yield Response(events=events_pb2.EventBatch(events=run))
 
     async def _next_events(self) -> list[Response]:
+        """The matching events after `position` up to some later point, which it moves to."""
         # Batched streams take every retained batch past their position at once: a
         # subscriber that fell behind while the server was busy catches up in few
         # items, so the cost of a busy feed shrinks per event instead of piling up.
