@@ -4,8 +4,9 @@ Why: rendering a row into its message costs tens of microseconds (a commodity ha
 some forty fields, two of them JSON documents), a List page renders a hundred,
 and master data is read far more often than it changes. A row renders the same
 until its revision moves — every write bumps the revision, which the ETag
-contract already relies on — so the key needs no invalidation. Rows are still
-read from the database on every call; only their rendering is reused.
+contract already relies on — so the key needs no invalidation. The database is
+still asked on every call: Get reads the row, List and Search read the keys (id,
+revision) and then only the rows whose revision has no rendered message.
 
 The messages are shared: callers copy them into responses (protobuf copies a
 message assigned to a field) and must never change them.
