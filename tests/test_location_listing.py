@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from typing import NamedTuple
 
 import grpc
 import pytest
 from grpc import aio
 from support import expect_failure
 
+from masterdata.server.app import App
+from masterdata.server.resources.caller import Caller
+from masterdata.server.resources.listing import ListRequest
+from masterdata.server.resources.service import ResourceService
+from masterdata.server.services.locations import LOCATION
 from masterdata.v1 import location_pb2 as pb
 from masterdata.v1 import location_pb2_grpc
 
@@ -202,3 +209,33 @@ async def test_page_size_defaults_and_limits(stub) -> None:
         stub.ListLocations(pb.ListLocationsRequest(page_size=-1)), INVALID
     )
     assert failure.fields == {"page_size"}
+
+
+async def test_a_page_shows_its_rows_as_they_are_when_it_is_read(stub, app: App) -> None:
+    """List reads the page's keys (id, revision) first and renders each revision once:
+    a changed row is read again; a row whose key was read before it changed comes as
+    it is now, and one removed meanwhile is left out."""
+    first, second = await create_many(stub, 2)
+    ours = {first.id, second.id}
+    service = ResourceService(app.runtime, LOCATION)
+
+    async def names() -> list[str]:
+        page = await service.list(ListRequest(page_size=1000), Caller())
+        return [m.name for m in page.items if m.id in ours]
+
+    assert await names() == [first.name, second.name]
+    renamed = pb.Location(id=first.id, etag=first.etag, name="renamed yard")
+    request = pb.UpdateLocationRequest(location=renamed, update_mask={"paths": ["name"]})
+    await stub.UpdateLocation(request)
+    assert await names() == ["renamed yard", second.name]
+    unrendered = ResourceService(app.runtime, LOCATION)
+    keys = [Key(uuid.UUID(first.id), 1), Key(uuid.uuid4(), 1), Key(uuid.UUID(second.id), 1)]
+    shown = await unrendered.render_keyed(keys, Caller())
+    assert [(m.id, m.name) for m in shown] == [(first.id, "renamed yard"), (second.id, second.name)]
+
+
+class Key(NamedTuple):
+    """What list_page returns for a row (the sort keys aside)."""
+
+    id: uuid.UUID
+    revision: int

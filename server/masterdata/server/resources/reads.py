@@ -94,8 +94,8 @@ class ResourceReads:
         """The messages of rows known by id and revision, in their order.
 
         Rendered revisions are taken as they are; the other rows are read by id in
-        one query. A row changed since it was listed is shown as it is now; one
-        removed since (a force delete) is left out of the page.
+        one query, so such a row changed since its key was read comes as it is now,
+        and one removed since (a force delete) is left out of the page.
         """
         revealed = caller.sees_sensitive
         known = self._rendered.known
