@@ -22,14 +22,13 @@ import gc
 import io
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
-from common import emit
+from common import ADMIN_URL, emit, scratch_database
 from grpc import aio
 from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
@@ -45,7 +44,6 @@ from masterdata.server.db.models.events import EventRow
 from masterdata.v1 import commodity_pb2 as pb
 from masterdata.v1 import commodity_pb2_grpc
 
-ADMIN_URL = "postgresql://root@127.0.0.1:5432/test"
 CHUNK = 1 << 20
 TARGETS = {
     "end_to_end_rows_per_s": 20_000,
@@ -64,19 +62,6 @@ _EMPTY_DOCUMENTS = (
     "storage_conditions",
     "min_order_quantity",
 )
-
-
-@asynccontextmanager
-async def scratch_database(admin_url: str) -> AsyncIterator[str]:
-    """A new empty database, dropped on exit; yields its asyncpg-style URL."""
-    name = f"masterdata_bench_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(admin_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 def commodity(i: int, now: datetime) -> dict[str, Any]:

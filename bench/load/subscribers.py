@@ -25,12 +25,11 @@ from typing import Any
 import grpc
 from grpc import aio
 
+from masterdata.client.feed import FEED_BATCH_SIZE  # ask for batches as the SDK does
 from masterdata.v1 import events_pb2, events_pb2_grpc
 
 STREAMS_PER_CONNECTION = 250
 KEEP_FULL = 3
-#: Events per stream item asked for, as the SDK asks (masterdata.client.feed).
-FEED_BATCH_SIZE = 500
 CATCH_UP_TIMEOUT_S = 180.0
 RESUMABLE = (
     grpc.StatusCode.CANCELLED,
