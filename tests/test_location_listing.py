@@ -220,7 +220,7 @@ async def test_a_page_shows_its_rows_as_they_are_when_it_is_read(stub, app: App)
     service = ResourceService(app.runtime, LOCATION)
 
     async def names() -> list[str]:
-        page = await service.list(ListRequest(page_size=1000), Caller())
+        page = await service.list(ListRequest(page_size=1000, order_by="name"), Caller())
         return [m.name for m in page.items if m.id in ours]
 
     assert await names() == [first.name, second.name]
