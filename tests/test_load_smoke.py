@@ -76,6 +76,7 @@ def check_phase(phase: dict[str, Any]) -> None:
     server = phase["server"]
     assert len(server["workers"]) == 2 and len(server["processes"]) == 2
     assert sum(w["rpc_calls"] for w in server["workers"]) > 0
+    assert sum(w["gc_pauses"] for w in server["workers"]) > 0  # a busy worker collects
     assert all(p["rss_mib_max"] > 0 for p in server["processes"])
 
 

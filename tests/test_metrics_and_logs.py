@@ -108,6 +108,9 @@ async def exercise(channel: aio.Channel, metrics_port: int) -> tuple[str, str]:
     assert sample(text, "masterdata_db_pool_overflow") == 0
     for outcome in ("created", "updated", "skipped", "failed"):
         assert sample(text, "masterdata_import_rows_total", outcome=outcome) == 0
+    for generation in "012":
+        count = sample(text, "masterdata_gc_pause_seconds_count", generation=generation)
+        assert count is not None and count >= 0
     feed.cancel()
     # Wait until the server has seen the cancellation, so the stream's access-log
     # line says CANCELLED rather than the UNAVAILABLE of the shutdown that follows.

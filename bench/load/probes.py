@@ -27,6 +27,10 @@ GAUGES = (
     "masterdata_event_subscribers",
 )
 CALLS = "masterdata_rpc_calls_total"
+#: Counted over the phase like CALLS: collection pauses (the worker's loop stood still).
+GC_PAUSE_S = "masterdata_gc_pause_seconds_sum"
+GC_PAUSES = "masterdata_gc_pause_seconds_count"
+COUNTED = (CALLS, GC_PAUSE_S, GC_PAUSES)
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -103,7 +107,7 @@ class Probe:
         self._machine = machine_ticks()
         self.db_first, self.db_last = {}, {}
         self._sample_database(started=True)
-        self._calls = {port: (await self._scrape(port)).get(CALLS, 0.0) for port in self.ports}
+        self._counted = {port: await self._counters(port) for port in self.ports}
         self._started = asyncio.get_running_loop().time()
         self._task = asyncio.create_task(self._sample())
 
@@ -113,6 +117,10 @@ class Probe:
         except OSError:
             self.scrape_errors += 1
             return {}
+
+    async def _counters(self, port: int) -> dict[str, float]:
+        page = await self._scrape(port)
+        return {name: page.get(name, 0.0) for name in COUNTED}
 
     async def _sample(self) -> None:
         while True:
@@ -145,13 +153,16 @@ class Probe:
         database_cpu = sum(self.db_last[pid] - self.db_first[pid] for pid in self.db_last)
         workers = []
         for index, port in enumerate(self.ports):
-            calls = (await self._scrape(port)).get(CALLS, 0.0) - self._calls[port]
+            now, then = await self._counters(port), self._counted[port]
+            counted = {name: now[name] - then[name] for name in COUNTED}
             maxima = self.maxima[port]
             workers.append(
                 {
                     "worker": index,
                     "metrics_port": port,
-                    "rpc_calls": int(calls),
+                    "rpc_calls": int(counted[CALLS]),
+                    "gc_pauses": int(counted[GC_PAUSES]),
+                    "gc_pause_s": round(counted[GC_PAUSE_S], 3),
                     "pool_in_use_max": maxima["masterdata_db_pool_in_use"],
                     "pool_overflow_max": maxima["masterdata_db_pool_overflow"],
                     "rpc_in_flight_max": maxima["masterdata_rpc_in_flight"],

@@ -176,7 +176,8 @@ def table(report: dict[str, Any]) -> str:
             lines.append(
                 f"worker {worker['worker']}: {worker['rpc_calls']} RPCs, pool in use max "
                 f"{worker['pool_in_use_max']}, overflow max {worker['pool_overflow_max']}, "
-                f"in flight max {worker['rpc_in_flight_max']}"
+                f"in flight max {worker['rpc_in_flight_max']}, "
+                f"GC pauses {worker['gc_pauses']} ({worker['gc_pause_s']} s)"
             )
     for key in ("capacity", "bulk_import", "events", "document_numbers", "targets"):
         if key in report:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from masterdata.server.api.registration import ServiceRegistry
 from masterdata.server.config import Settings
 from masterdata.server.db import migrate
 from masterdata.server.db.engine import Database
+from masterdata.server.observability.gc_pauses import settle_heap
 from masterdata.server.observability.metrics import Metrics
 from masterdata.server.resources.idempotency_purge import purge_periodically
 from masterdata.server.resources.runtime import Runtime
@@ -93,11 +93,8 @@ class App:
                 name="idempotency-purge",
             )
         )
-        # Start-up objects (descriptors, models, compiled statements) live as long as
-        # the process: keep them out of every later garbage collection, whose full
-        # passes would otherwise stall every call for tens of milliseconds.
-        gc.collect()
-        gc.freeze()
+        settle_heap()
+        self.metrics.gc_pauses.watch()
         log.info("masterdata listening on port %d", self.port)
 
     async def stop(self, grace: float | None = None) -> None:

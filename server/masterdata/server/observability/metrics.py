@@ -11,6 +11,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from masterdata.server.observability.gc_pauses import GcPauses
+
 #: Outcomes of an imported row (the `outcome` label of masterdata_import_rows).
 IMPORT_OUTCOMES = ("created", "updated", "skipped", "failed")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -63,6 +65,7 @@ class Metrics:
         for outcome in IMPORT_OUTCOMES:  # exported at 0 before the first import
             self.import_rows.labels(outcome)
         r.register(_Sampled(self.samplers))
+        self.gc_pauses = GcPauses(r)
 
     def sample(self, name: str, documentation: str, read: Callable[[], float]) -> None:
         """Expose `read()` as gauge `name`, evaluated at every scrape."""
@@ -80,7 +83,8 @@ class Metrics:
         return int(self._http.server_port)
 
     def close(self) -> None:
-        """Stop the /metrics endpoint, if it runs."""
+        """Stop the /metrics endpoint, if it runs, and the pause measurement."""
+        self.gc_pauses.stop()
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
