@@ -239,3 +239,19 @@ class Key(NamedTuple):
 
     id: uuid.UUID
     revision: int
+
+
+async def test_a_repeated_first_page_sees_new_rows_and_keeps_to_its_filter(stub) -> None:
+    """First pages are one statement per (filter, order, page size), built once: asked
+    again, it reads the table as it is now; another filter gets its own statement."""
+
+    async def cities(text: str) -> list[str]:
+        page = await stub.ListLocations(pb.ListLocationsRequest(filter=text, page_size=10))
+        return [location.city for location in page.locations]
+
+    assert await cities('city = "Unjha"') == []
+    for city in ("Unjha", "Palanpur"):
+        location = pb.Location(name=f"yard in {city}", city=city)
+        await stub.CreateLocation(pb.CreateLocationRequest(location=location))
+    assert await cities('city = "Unjha"') == ["Unjha"]
+    assert await cities('city = "Palanpur"') == ["Palanpur"]

@@ -29,6 +29,7 @@ from sqlalchemy.pool import StaticPool
 from masterdata.server.domain.errors import InvalidArgument
 from masterdata.server.domain.filtering import parse_filter
 from masterdata.server.domain.ordering import OrderTerm, parse_order_by
+from masterdata.server.repositories import query
 from masterdata.server.repositories.query import (
     FieldKind,
     QueryField,
@@ -37,11 +38,13 @@ from masterdata.server.repositories.query import (
     compile_filter,
     decode_page_token,
     encode_page_token,
+    filter_condition,
     key_values,
     keyset_predicate,
     query_fingerprint,
     sort_keys,
 )
+from masterdata.server.repositories.remembered import Remembered
 
 POSTGRES_URL = os.environ.get(
     "MASTERDATA_TEST_POSTGRES_URL", "postgresql+asyncpg://root@127.0.0.1:5432/test"
@@ -347,6 +350,26 @@ def test_compile_errors_name_field_and_position(text: str, fragment: str, positi
 
 def test_no_filter_compiles_to_none() -> None:
     assert compile_filter(None, query_fields(make_table())) is None
+
+
+def test_a_filter_is_built_once_per_field_set_and_text() -> None:
+    fields, others = query_fields(make_table()), query_fields(make_table())
+    first = filter_condition('name = "Wheat" AND qty > 2', fields)
+    assert filter_condition('name = "Wheat" AND qty > 2', fields) is first
+    assert filter_condition('name = "Wheat" AND qty > 2', others) is not first
+    assert str(filter_condition("qty > 2", fields)) != str(first)
+    assert filter_condition("", fields) is None
+    for _ in range(2):  # a bad filter is refused every time, never remembered as good
+        with pytest.raises(InvalidArgument):
+            filter_condition("nonsense > 1", fields)
+
+
+def test_remembered_filters_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(query, "_FILTERS", Remembered(3))
+    fields = query_fields(make_table())
+    for quantity in range(10):
+        filter_condition(f"qty > {quantity}", fields)
+    assert len(query._FILTERS) == 3
 
 
 def test_orm_attributes_work_as_columns() -> None:

@@ -30,8 +30,7 @@ from masterdata.server.bulk.store import TABLE
 from masterdata.server.db.errors import translate_errors
 from masterdata.server.db.models.commodity import VarietyRow
 from masterdata.server.domain.errors import FieldViolation, InvalidArgument
-from masterdata.server.domain.filtering import parse_filter
-from masterdata.server.repositories.query import compile_filter
+from masterdata.server.repositories.query import filter_condition
 from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.codec import codec_for
 from masterdata.server.resources.runtime import Runtime
@@ -71,7 +70,7 @@ class BulkExports:
         self, request: pb.ExportCommoditiesRequest, caller: Caller
     ) -> AsyncIterator[pb.ExportCommoditiesResponse]:
         fmt = _format(request.format)
-        condition = compile_filter(parse_filter(request.filter), COMMODITY.query_fields)
+        condition = filter_condition(request.filter, COMMODITY.query_fields)
         varieties = request.include_varieties
         if fmt == pb.EXPORT_FORMAT_ROWS:
             return self._rows(self._pages([TABLE], condition, varieties), caller)

@@ -31,6 +31,7 @@ from sqlalchemy import ColumnElement
 from masterdata.server.domain import filtering as flt
 from masterdata.server.domain.errors import FieldViolation, InvalidArgument
 from masterdata.server.domain.ordering import OrderTerm, order_by_error
+from masterdata.server.repositories.remembered import Remembered
 
 MAX_PAGE_TOKEN_LENGTH = 2048
 _ORDERED_OPS = frozenset({"<", "<=", ">", ">="})
@@ -114,6 +115,20 @@ Fields = Mapping[str, QueryField]
 
 class _BadValue(Exception):
     """A filter value that does not fit its field; carries the description."""
+
+
+#: Filters built by `filter_condition`, by field set and text.
+_FILTERS: Remembered[ColumnElement[bool] | None] = Remembered(1024)
+
+
+def filter_condition(text: str, fields: Fields) -> ColumnElement[bool] | None:
+    """`compile_filter(parse_filter(text), fields)`, remembered per field set and text.
+
+    Callers send the same few filters over and over. Core expressions are
+    immutable, so one serves every statement it is put in. A bad filter raises
+    each time.
+    """
+    return _FILTERS.get(fields, text, lambda: compile_filter(flt.parse_filter(text), fields))
 
 
 def compile_filter(node: flt.Node | None, fields: Fields) -> ColumnElement[bool] | None:

@@ -6,26 +6,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from masterdata.server.config import Settings
-from masterdata.server.domain.filtering import parse_filter
-from masterdata.server.domain.ordering import parse_order_by
+from masterdata.server.domain.ordering import OrderTerm, parse_order_by
 from masterdata.server.repositories.query import (
+    SortKey,
     build_order,
     clamp_page_size,
-    compile_filter,
     decode_page_token,
     encode_page_token,
+    filter_condition,
     key_values,
     keyset_predicate,
     query_fingerprint,
     sort_keys,
 )
+from masterdata.server.repositories.remembered import Remembered
 
 if TYPE_CHECKING:
     from masterdata.server.resources.spec import ResourceSpec
+
+
+#: First-page statements by resource and (filter, order_by, show_deleted, page size).
+_FIRST_PAGES: Remembered[Select[Any]] = Remembered(1024)
 
 
 @dataclass(frozen=True)
@@ -54,34 +59,56 @@ async def list_page(
     and decoding whole rows (a commodity has ten JSON documents) cost more than
     the query itself. ResourceReads.render_keyed reads the rest by id.
     """
-    model, fields = spec.model, spec.query_fields
+    fields = spec.query_fields
     page_size = clamp_page_size(
         request.page_size, settings.default_page_size, settings.max_page_size
     )
-    where: list[ColumnElement[bool]] = list(scope)
-    condition = compile_filter(parse_filter(request.filter), fields)
-    if condition is not None:
-        where.append(condition)
-    if not request.show_deleted:
-        where.append(model.delete_time.is_(None))
     terms = parse_order_by(request.order_by or spec.default_order, fields.keys())
-    keys = sort_keys(terms, fields, model.id)
+    keys = sort_keys(terms, fields, spec.model.id)
     fingerprint = query_fingerprint(
         spec.name, request.filter, request.order_by, str(request.show_deleted), request.parent_id
     )
-    if request.page_token:
-        last = decode_page_token(request.page_token, fingerprint, [k.kind for k in keys])
-        where.append(keyset_predicate(terms, fields, model.id, last))
-    columns = {"id": model.id, "revision": model.revision}
-    columns.update((key.column.key, key.column) for key in keys)
-    stmt = (
-        select(*columns.values())
-        .where(*where)
-        .order_by(*build_order(terms, fields, model.id))
-        .limit(page_size + 1)
-    )
+    if request.page_token or scope:
+        after: list[ColumnElement[bool]] = []
+        if request.page_token:
+            last = decode_page_token(request.page_token, fingerprint, [k.kind for k in keys])
+            after.append(keyset_predicate(terms, fields, spec.model.id, last))
+        stmt = _statement(spec, request, terms, keys, page_size, [*scope, *after])
+    else:
+        # A first page of a whole collection: the same statement for every caller
+        # who asks the same, built (and its cache key computed) once.
+        shape = (request.filter, request.order_by, request.show_deleted, page_size)
+        stmt = _FIRST_PAGES.get(
+            spec, shape, lambda: _statement(spec, request, terms, keys, page_size, [])
+        )
     rows = list(await conn.execute(stmt))
     if len(rows) <= page_size:
         return rows, ""
     rows = rows[:page_size]
     return rows, encode_page_token(key_values(rows[-1], keys), fingerprint)
+
+
+def _statement(
+    spec: ResourceSpec,
+    request: ListRequest,
+    terms: Sequence[OrderTerm],
+    keys: Sequence[SortKey],
+    page_size: int,
+    where: list[ColumnElement[bool]],
+) -> Select[Any]:
+    """The select of id, revision and the sort keys of one page (one row more, to see
+    whether another page follows)."""
+    model, fields = spec.model, spec.query_fields
+    condition = filter_condition(request.filter, fields)
+    if condition is not None:
+        where.append(condition)
+    if not request.show_deleted:
+        where.append(model.delete_time.is_(None))
+    columns = {"id": model.id, "revision": model.revision}
+    columns.update((key.column.key, key.column) for key in keys)
+    return (
+        select(*columns.values())
+        .where(*where)
+        .order_by(*build_order(terms, fields, model.id))
+        .limit(page_size + 1)
+    )

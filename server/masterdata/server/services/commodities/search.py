@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, collate, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, bindparam, case, collate, func, or_, select
 
 from masterdata.server.db.errors import translate_errors
 from masterdata.server.db.models.commodity import SEARCH_TEXT, CommodityRow
@@ -45,6 +45,10 @@ MAX_QUERY_LENGTH = 200
 _TERMS = [OrderTerm("rank"), OrderTerm("name")]
 _KINDS = [FieldKind.INTEGER, FieldKind.STRING, FieldKind.UUID]
 _C = CommodityRow
+#: The query as typed, and as LIKE patterns (escaped): "%text%" and "text%".
+_TEXT = bindparam("text", type_=String)
+_CONTAINS = bindparam("contains", type_=String)
+_PREFIX = bindparam("prefix", type_=String)
 
 
 class CommoditySearch:
@@ -54,31 +58,35 @@ class CommoditySearch:
         self.commodities = commodities
         self.runtime = commodities.runtime
         self.reader = self.runtime.db.autocommit_reader
+        name = collate(_C.name, "C") if self.runtime.db.is_postgres else _C.name
+        self._fields = {
+            "rank": QueryField(_RANK, FieldKind.INTEGER),
+            "name": QueryField(name, FieldKind.STRING),
+        }
+        self._where = [_C.delete_time.is_(None), _MATCHES]
+        if self.runtime.db.is_postgres:
+            self._where.append(SEARCH_TEXT.like(func.lower(_CONTAINS), escape="\\"))
+        #: First pages by size. The text travels as bound parameters, so one statement
+        #: serves every query: it is built, and its cache key computed, once.
+        self._first_pages: dict[int, Select[Any]] = {}
 
     async def search(self, query: str, page_size: int, page_token: str, caller: Caller) -> Page:
         text = _query_text(query)
         settings = self.runtime.settings
         size = clamp_page_size(page_size, settings.default_page_size, settings.max_page_size)
-        rank = _rank(text)
-        fields = {
-            "rank": QueryField(rank, FieldKind.INTEGER),
-            "name": QueryField(self._name, FieldKind.STRING),
-        }
-        where = [_C.delete_time.is_(None), _matches(text)]
-        if self.runtime.db.is_postgres:
-            where.append(SEARCH_TEXT.like(func.lower(_like(text, prefix=False)), escape="\\"))
         fingerprint = query_fingerprint("commodity.search", text)
         if page_token:
             last = decode_page_token(page_token, fingerprint, _KINDS)
-            where.append(keyset_predicate(_TERMS, fields, _C.id, last))
-        stmt = (
-            select(_C.id, _C.revision, _C.name, rank.label("search_rank"))
-            .where(*where)
-            .order_by(*build_order(_TERMS, fields, _C.id))
-            .limit(size + 1)
-        )
+            stmt = self._statement(size, keyset_predicate(_TERMS, self._fields, _C.id, last))
+        elif (stmt := self._first_pages.get(size)) is None:
+            stmt = self._first_pages[size] = self._statement(size)
+        values = {
+            "text": text,
+            "contains": _like(text, prefix=False),
+            "prefix": _like(text, prefix=True),
+        }
         async with translate_errors(), self.reader.connect() as conn:
-            rows = list(await conn.execute(stmt))
+            rows = list(await conn.execute(stmt, values))
         token = ""
         if len(rows) > size:
             rows = rows[:size]
@@ -88,10 +96,13 @@ class CommoditySearch:
             )
         return Page(await self.commodities.render_keyed(rows, caller), token)
 
-    @property
-    def _name(self) -> Any:
-        """The name as sorted: binary collation, so both backends order alike."""
-        return collate(_C.name, "C") if self.runtime.db.is_postgres else _C.name
+    def _statement(self, size: int, *after: ColumnElement[bool]) -> Select[Any]:
+        return (
+            select(_C.id, _C.revision, _C.name, _RANK.label("search_rank"))
+            .where(*self._where, *after)
+            .order_by(*build_order(_TERMS, self._fields, _C.id))
+            .limit(size + 1)
+        )
 
 
 def _query_text(query: str) -> str:
@@ -110,20 +121,24 @@ def _like(text: str, *, prefix: bool) -> str:
     return f"{escaped}%" if prefix else f"%{escaped}%"
 
 
-def _matches(text: str) -> ColumnElement[bool]:
-    contains = func.lower(_like(text, prefix=False))
+def _matches() -> ColumnElement[bool]:
+    contains = func.lower(_CONTAINS)
     return or_(
         func.lower(_C.name).like(contains, escape="\\"),
         func.lower(_C.category).like(contains, escape="\\"),
         func.lower(_C.description).like(contains, escape="\\"),
-        func.lower(_C.hsn_code).like(func.lower(_like(text, prefix=True)), escape="\\"),
+        func.lower(_C.hsn_code).like(func.lower(_PREFIX), escape="\\"),
     )
 
 
-def _rank(text: str) -> ColumnElement[int]:
+def _rank() -> ColumnElement[int]:
     name = func.lower(_C.name)
     return case(
-        (name == func.lower(text), 0),
-        (name.like(func.lower(_like(text, prefix=True)), escape="\\"), 1),
+        (name == func.lower(_TEXT), 0),
+        (name.like(func.lower(_PREFIX), escape="\\"), 1),
         else_=2,
     )
+
+
+_MATCHES = _matches()
+_RANK = _rank()
