@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from google.protobuf.message import Message
 
-from masterdata.server.db.errors import UniqueViolation, translate_errors
+from masterdata.server.db.errors import UniqueViolation
 from masterdata.server.db.unit_of_work import UnitOfWork
 from masterdata.server.repositories.idempotency import IdempotencyStore
 from masterdata.server.resources.caller import Caller
@@ -33,38 +33,16 @@ async def run_idempotent(
 ) -> M:
     """`work(uow)` in one transaction that commits; with a request_id, at most once.
 
-    The key is claimed before the work, so a concurrent twin blocks on it (PostgreSQL)
-    or finds it (SQLite, serialised writers), then replays the stored reply. `work`
-    returns the reply and leaves the commit to this function.
+    The key is claimed before the work, so a concurrent twin waits for it and then
+    replays the stored reply. `work` returns the reply and leaves the commit to
+    this function.
     """
-    try:
-        return await _claim_and_run(runtime, caller, request_id, method, reply_type, work)
-    except UniqueViolation as error:
-        if not request_id or not is_idempotency_clash(error):
-            raise
-    async with runtime.unit_of_work(caller, request_id) as uow:
-        stored = await IdempotencyStore(uow.session).find(request_id, method)
-    assert stored is not None, "a clashing request_id has a stored reply"
-    return reply_type.FromString(stored)
-
-
-async def _claim_and_run(
-    runtime: Runtime,
-    caller: Caller,
-    request_id: str,
-    method: str,
-    reply_type: type[M],
-    work: Callable[[UnitOfWork], Awaitable[M]],
-) -> M:
     async with runtime.unit_of_work(caller, request_id) as uow:
         store = IdempotencyStore(uow.session)
         if request_id:
-            stored = await store.find(request_id, method)
+            stored = await store.claim(request_id, method, uow.now)
             if stored is not None:
                 return reply_type.FromString(stored)
-            store.remember(request_id, method, b"", uow.now)
-            async with translate_errors():
-                await uow.session.flush()
         reply = await work(uow)
         if request_id:
             await store.complete(request_id, reply.SerializeToString())

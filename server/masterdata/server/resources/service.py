@@ -29,7 +29,7 @@ from masterdata.server.domain.errors import (
 from masterdata.server.repositories.generic import ResourceRepository
 from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.codec import codec_for, etag_of
-from masterdata.server.resources.idempotent import is_idempotency_clash, run_idempotent
+from masterdata.server.resources.idempotent import run_idempotent
 from masterdata.server.resources.ids import parse_id, parse_request_id
 from masterdata.server.resources.reads import ResourceReads
 from masterdata.server.resources.spec import ChildLink, ResourceSpec
@@ -293,8 +293,6 @@ class ResourceService(ResourceReads):
             async with translate_errors():
                 yield
         except UniqueViolation as error:
-            if is_idempotency_clash(error):
-                raise
             constraint = error.constraint or self._index_named_by(error.columns)
             field = self.spec.unique_fields.get(constraint) or (
                 error.columns[-1] if error.columns else ""

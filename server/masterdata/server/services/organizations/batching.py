@@ -26,7 +26,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from masterdata.server.db.errors import translate_errors
 from masterdata.server.domain.errors import MasterdataError, Unavailable
 from masterdata.server.repositories.idempotency import IdempotencyStore
 from masterdata.server.resources.caller import Caller
@@ -133,11 +132,8 @@ class NumberBatcher:
         async with self._runtime.unit_of_work(owner) as uow:
             store = IdempotencyStore(uow.session)
             for request_id in request_ids:
-                if await store.find(request_id, NEXT_NUMBER) is not None:
+                if await store.claim(request_id, NEXT_NUMBER, uow.now) is not None:
                     raise _Fallback  # a retry: it replays its stored reply alone
-                store.remember(request_id, NEXT_NUMBER, b"", uow.now)
-            async with translate_errors():
-                await uow.session.flush()
             series = await take_numbers(uow, calls[0].request, len(calls))
             if series is None:
                 raise _Fallback  # the one-call path says what is missing
