@@ -12,7 +12,6 @@ from typing import Any, Self
 
 from sqlalchemy import (
     insert,
-    text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -84,7 +83,8 @@ class UnitOfWork:
         """Statements and lock waits of this transaction end when the caller gives up."""
         milliseconds = str(max(1, int(seconds * 1000)))
         async with translate_errors():
-            await self.session.execute(_BOUND_BY_DEADLINE, {"ms": milliseconds})
+            connection = await self.session.connection()
+            await connection.exec_driver_sql(_BOUND_BY_DEADLINE, (milliseconds,))
 
     async def __aexit__(
         self,
@@ -168,9 +168,10 @@ class UnitOfWork:
         )
 
 
-#: Transaction-local timeouts (set_config(..., true) is SET LOCAL), compiled once.
-_BOUND_BY_DEADLINE = text(
-    "SELECT set_config('statement_timeout', :ms, true), set_config('lock_timeout', :ms, true)"
+#: Transaction-local timeouts (set_config(..., true) is SET LOCAL), as driver SQL: the
+#: first statement of every PostgreSQL write, it skips SQLAlchemy's statement compilation.
+_BOUND_BY_DEADLINE = (
+    "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $1, true)"
 )
 
 #: The PostgreSQL append of a unit of work's events: one statement, prepared once per connection.
