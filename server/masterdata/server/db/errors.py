@@ -18,7 +18,13 @@ from masterdata.server.domain.errors import (
 )
 
 _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (?:index '(?P<index>[^']+)'|(?P<cols>.+))")
-_PG_UNAVAILABLE_STATES = {"08000", "08003", "08006", "08001", "08004", "57P01", "57P02", "57P03"}
+#: Connection failures, shutdowns, and 53300 (too_many_connections: no free slot
+#: under max_connections or a role's or database's limit), all passing states.
+_PG_UNAVAILABLE_STATES = {
+    *("08000", "08003", "08006", "08001", "08004"),
+    *("57P01", "57P02", "57P03"),
+    "53300",
+}
 _PG_RETRY_STATES = {"40001", "40P01"}
 #: statement_timeout (query_canceled) and lock_timeout (lock_not_available).
 _PG_TIMEOUT_STATES = {"57014", "55P03"}
