@@ -165,6 +165,7 @@ def build(
     boundary = CallBoundary(
         security.gate, metrics, max_unary_in_flight=settings.max_unary_in_flight
     )
+    runtime.unary_in_flight = lambda: boundary.unary_in_flight
     registry = ServiceRegistry(server, boundary)
     for module in API_MODULES:
         module.add_to_server(registry, runtime)

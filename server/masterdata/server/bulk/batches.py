@@ -17,6 +17,7 @@ slices (cooperative.sliced), so that concurrent calls are served in between.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from masterdata.server.bulk.candidates import DEFAULTS, SPEC, Candidate, RowFailure, finalise
-from masterdata.server.bulk.cooperative import sliced
+from masterdata.server.bulk.cooperative import give_way, sliced
 from masterdata.server.bulk.messages import MessageBuilder
 from masterdata.server.bulk.planning import Audit, FileState, Plan, plan_batch
 from masterdata.server.bulk.sources import InputRow
@@ -120,7 +121,9 @@ class BatchRunner:
             session, candidates, upsert=self.upsert, lock=lock, postgres=self.postgres
         )
         audit = Audit(uow.actor, uow.now) if uow else Audit(self.actor, datetime.now(UTC))
+        began = time.perf_counter()
         plan = plan_batch(candidates, stored, self.state, upsert=self.upsert, audit=audit)
+        await give_way(time.perf_counter() - began)
         failures.extend(plan.failures)
         lost: set[uuid.UUID] = set()
         if uow is not None:

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from masterdata.server.bulk import checkpoint
 from masterdata.server.bulk.batches import BatchRunner, Convert, Counts, Outcome, Prepared
+from masterdata.server.bulk.cooperative import give_way_while
 from masterdata.server.bulk.sources import InputRow
 from masterdata.server.config import Settings
 from masterdata.server.db.unit_of_work import UnitOfWork
@@ -141,6 +142,9 @@ class Importer:
         self._committed = Counts()
 
     def run(self, rows: Rows, convert: Convert) -> AsyncIterator[Response]:
+        # Rows are background work: while other clients' calls are in flight, each
+        # slice of CPU work is followed by a pause as long as itself (cooperative.py).
+        give_way_while(lambda: self.runtime.unary_in_flight() > 0)
         if self.options.validate_only:
             return self._validate(rows, convert)
         if self.options.atomic:

@@ -31,6 +31,9 @@ class Runtime:
     feed: FeedHub | None = None
     #: This process's Prometheus metrics (None in code that runs without a server).
     metrics: Metrics | None = None
+    #: Unary calls being handled now, counted by the call boundary (background work,
+    #: like a bulk import, gives way while there are any).
+    unary_in_flight: Callable[[], int] = lambda: 0
 
     def unit_of_work(self, caller: Caller, request_id: str = "") -> UnitOfWork:
         """A write transaction for `caller`, its database work bounded by their deadline."""
