@@ -144,7 +144,7 @@ class Importer:
     def run(self, rows: Rows, convert: Convert) -> AsyncIterator[Response]:
         # Rows are background work: while other clients' calls are in flight, each
         # slice of CPU work is followed by a pause as long as itself (cooperative.py).
-        give_way_while(lambda: self.runtime.unary_in_flight() > 0)
+        give_way_while(self.runtime.unary_in_flight)
         if self.options.validate_only:
             return self._validate(rows, convert)
         if self.options.atomic:
