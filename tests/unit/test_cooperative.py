@@ -1,17 +1,21 @@
 """Bulk CPU work in slices: it gives the loop back between slices, and while N other
-calls are in flight it pauses N times as long as the slice took (up to a cap)."""
+calls are in flight it pauses N times as long as the slice took (up to a cap); a call
+that started since the last slice counts as one even if it is already over."""
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 
 from masterdata.server.bulk import cooperative
-from masterdata.server.bulk.cooperative import MAX_PAUSE_S, give_way_while, sliced
+from masterdata.server.bulk.cooperative import MAX_PAUSE_S, give_way_to, sliced
+from masterdata.server.resources.activity import UnaryCalls
+
+SLICE_S = 0.004
 
 
 def busy_for(seconds: float) -> None:
@@ -20,22 +24,9 @@ def busy_for(seconds: float) -> None:
         pass
 
 
-async def run_sliced(others_waiting: int | None, slice_s: float) -> list[int]:
-    """Three slices of `slice_s` CPU each; unless None, in an import with that many
-    other calls in flight."""
-    if others_waiting is not None:
-        calls: int = others_waiting
-        give_way_while(lambda: calls)
-
-    def work(part: Sequence[int]) -> list[int]:
-        busy_for(slice_s)
-        return [n * 2 for n in part]
-
-    return await sliced(list(range(9)), work, size=3)
-
-
 @pytest.fixture
 def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The delays that sliced() asks of asyncio.sleep."""
     asked: list[float] = []
     real_sleep = asyncio.sleep
 
@@ -47,32 +38,56 @@ def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return asked
 
 
-async def in_own_context(others_waiting: int | None, slice_s: float) -> list[int]:
-    """The run in a context of its own, as each call's task has."""
-    task = asyncio.get_running_loop().create_task(
-        run_sliced(others_waiting, slice_s), context=contextvars.copy_context()
-    )
-    return await task
+async def three_slices(
+    calls: UnaryCalls | None, slice_s: float = SLICE_S, during: Callable[[], None] = lambda: None
+) -> list[int]:
+    """Three slices of `slice_s` CPU each, in a task of its own (each call has one);
+    unless `calls` is None, in an import that gives way to them."""
 
+    async def run() -> list[int]:
+        if calls is not None:
+            give_way_to(calls)
 
-async def test_without_waiting_calls_it_only_yields(pauses: list[float]) -> None:
-    assert await in_own_context(0, 0.002) == [n * 2 for n in range(9)]
-    assert pauses == [0, 0]
+        def work(part: Sequence[int]) -> list[int]:
+            busy_for(slice_s)
+            during()
+            return [n * 2 for n in part]
+
+        return await sliced(list(range(9)), work, size=3)
+
+    loop = asyncio.get_running_loop()
+    return await loop.create_task(run(), context=contextvars.copy_context())
 
 
 async def test_outside_an_import_it_only_yields(pauses: list[float]) -> None:
-    assert await in_own_context(None, 0.002) == [n * 2 for n in range(9)]
+    assert await three_slices(None) == [n * 2 for n in range(9)]
     assert pauses == [0, 0]
 
 
-async def test_while_calls_wait_it_pauses_per_call_as_long_as_the_slice_took(
+async def test_with_no_calls_it_only_yields(pauses: list[float]) -> None:
+    assert await three_slices(UnaryCalls()) == [n * 2 for n in range(9)]
+    assert pauses == [0, 0]
+
+
+async def test_it_pauses_per_call_in_flight_as_long_as_the_slice_took(
     pauses: list[float],
 ) -> None:
-    await in_own_context(3, 0.004)
+    await three_slices(UnaryCalls(in_flight=3))
     assert len(pauses) == 2
-    assert all(3 * 0.004 <= pause <= MAX_PAUSE_S for pause in pauses), pauses
+    assert all(3 * SLICE_S <= pause <= MAX_PAUSE_S for pause in pauses), pauses
+
+
+async def test_a_call_that_came_and_went_still_counts(pauses: list[float]) -> None:
+    calls = UnaryCalls()
+
+    def one_call_meanwhile() -> None:
+        calls.started += 1  # started and over while the slice ran: never seen in flight
+
+    await three_slices(calls, during=one_call_meanwhile)
+    assert len(pauses) == 2
+    assert all(SLICE_S <= pause <= MAX_PAUSE_S for pause in pauses), pauses
 
 
 async def test_a_long_slice_pauses_at_most_the_cap(pauses: list[float]) -> None:
-    await in_own_context(1, MAX_PAUSE_S * 2)
+    await three_slices(UnaryCalls(in_flight=1), slice_s=MAX_PAUSE_S * 2)
     assert pauses == [MAX_PAUSE_S, MAX_PAUSE_S]

@@ -163,9 +163,11 @@ def build(
     runtime = Runtime(db, settings, metrics=metrics)
     server = aio.server(options=[*settings.grpc_server_options(), *_message_limits(settings)])
     boundary = CallBoundary(
-        security.gate, metrics, max_unary_in_flight=settings.max_unary_in_flight
+        security.gate,
+        metrics,
+        max_unary_in_flight=settings.max_unary_in_flight,
+        calls=runtime.unary_calls,
     )
-    runtime.unary_in_flight = lambda: boundary.unary_in_flight
     registry = ServiceRegistry(server, boundary)
     for module in API_MODULES:
         module.add_to_server(registry, runtime)

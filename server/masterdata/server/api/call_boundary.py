@@ -25,6 +25,7 @@ from masterdata.server.api.errors import internal_status, to_status
 from masterdata.server.db.errors import translate
 from masterdata.server.domain.errors import InvalidArgument, MasterdataError, ResourceExhausted
 from masterdata.server.observability.metrics import Metrics
+from masterdata.server.resources.activity import UnaryCalls
 from masterdata.server.resources.caller import Caller, set_current_caller
 from masterdata.server.security.gatekeeper import Gatekeeper
 from masterdata.server.security.identity import Principal
@@ -83,11 +84,13 @@ class CallBoundary:
         metrics: Metrics | None = None,
         *,
         max_unary_in_flight: int = 0,
+        calls: UnaryCalls | None = None,
     ) -> None:
         self.gate = gate or Gatekeeper(scopes={})
         self.metrics = metrics
-        #: Unary calls being handled; past `max_unary_in_flight` new ones are refused.
-        self.unary_in_flight = 0
+        #: Unary calls started and being handled; past `max_unary_in_flight` in flight,
+        #: new ones are refused.
+        self.calls = calls or UnaryCalls()
         self.max_unary_in_flight = max_unary_in_flight
 
     def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
@@ -111,7 +114,8 @@ class CallBoundary:
 
         async def unary(request: Any, context: aio.ServicerContext) -> Any:
             call = _Call(site, context)
-            self.unary_in_flight += 1
+            self.calls.in_flight += 1
+            self.calls.started += 1
             try:
                 self._admit()
                 call.enter(request)
@@ -126,7 +130,7 @@ class CallBoundary:
             except Exception as error:  # the boundary: nothing escapes unmapped
                 await call.fail(error)
             finally:
-                self.unary_in_flight -= 1
+                self.calls.in_flight -= 1
                 call.finish()
 
         return unary
@@ -140,7 +144,7 @@ class CallBoundary:
         subscriptions are long-lived and idle most of the time.
         """
         limit = self.max_unary_in_flight
-        if limit and self.unary_in_flight > limit:
+        if limit and self.calls.in_flight > limit:
             raise ResourceExhausted(
                 "the server is at capacity; retry shortly",
                 retry_after_s=OVERLOAD_RETRY_S,

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from masterdata.server.bulk import checkpoint
 from masterdata.server.bulk.batches import BatchRunner, Convert, Counts, Outcome, Prepared
-from masterdata.server.bulk.cooperative import give_way_while
+from masterdata.server.bulk.cooperative import give_way_to
 from masterdata.server.bulk.sources import InputRow
 from masterdata.server.config import Settings
 from masterdata.server.db.unit_of_work import UnitOfWork
@@ -144,7 +144,7 @@ class Importer:
     def run(self, rows: Rows, convert: Convert) -> AsyncIterator[Response]:
         # Rows are background work: while other clients' calls are in flight, each
         # slice of CPU work is followed by a pause as long as itself (cooperative.py).
-        give_way_while(self.runtime.unary_in_flight)
+        give_way_to(self.runtime.unary_calls)
         if self.options.validate_only:
             return self._validate(rows, convert)
         if self.options.atomic:

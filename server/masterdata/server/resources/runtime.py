@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from masterdata.server.config import Settings
 from masterdata.server.db.engine import Database
 from masterdata.server.db.unit_of_work import UnitOfWork
+from masterdata.server.resources.activity import UnaryCalls
 from masterdata.server.resources.caller import Caller
 
 if TYPE_CHECKING:
@@ -31,9 +32,9 @@ class Runtime:
     feed: FeedHub | None = None
     #: This process's Prometheus metrics (None in code that runs without a server).
     metrics: Metrics | None = None
-    #: Unary calls being handled now, counted by the call boundary (background work,
-    #: like a bulk import, gives way while there are any).
-    unary_in_flight: Callable[[], int] = lambda: 0
+    #: Unary calls, counted by the call boundary: background work (a bulk import)
+    #: gives way to them.
+    unary_calls: UnaryCalls = field(default_factory=UnaryCalls)
 
     def unit_of_work(self, caller: Caller, request_id: str = "") -> UnitOfWork:
         """A write transaction for `caller`, its database work bounded by their deadline."""
