@@ -63,6 +63,7 @@ async def list_page(
     page_size = clamp_page_size(
         request.page_size, settings.default_page_size, settings.max_page_size
     )
+    condition = filter_condition(request.filter, fields)  # a bad filter is reported first
     terms = parse_order_by(request.order_by or spec.default_order, fields.keys())
     keys = sort_keys(terms, fields, spec.model.id)
     fingerprint = query_fingerprint(
@@ -73,13 +74,13 @@ async def list_page(
         if request.page_token:
             last = decode_page_token(request.page_token, fingerprint, [k.kind for k in keys])
             after.append(keyset_predicate(terms, fields, spec.model.id, last))
-        stmt = _statement(spec, request, terms, keys, page_size, [*scope, *after])
+        stmt = _statement(spec, request, condition, terms, keys, page_size, [*scope, *after])
     else:
         # A first page of a whole collection: the same statement for every caller
         # who asks the same, built (and its cache key computed) once.
         shape = (request.filter, request.order_by, request.show_deleted, page_size)
         stmt = _FIRST_PAGES.get(
-            spec, shape, lambda: _statement(spec, request, terms, keys, page_size, [])
+            spec, shape, lambda: _statement(spec, request, condition, terms, keys, page_size, [])
         )
     rows = list(await conn.execute(stmt))
     if len(rows) <= page_size:
@@ -91,6 +92,7 @@ async def list_page(
 def _statement(
     spec: ResourceSpec,
     request: ListRequest,
+    condition: ColumnElement[bool] | None,
     terms: Sequence[OrderTerm],
     keys: Sequence[SortKey],
     page_size: int,
@@ -99,7 +101,6 @@ def _statement(
     """The select of id, revision and the sort keys of one page (one row more, to see
     whether another page follows)."""
     model, fields = spec.model, spec.query_fields
-    condition = filter_condition(request.filter, fields)
     if condition is not None:
         where.append(condition)
     if not request.show_deleted:
