@@ -142,8 +142,8 @@ class Importer:
         self._committed = Counts()
 
     def run(self, rows: Rows, convert: Convert) -> AsyncIterator[Response]:
-        # Rows are background work: while other clients' calls are in flight, each
-        # slice of CPU work is followed by a pause as long as itself (cooperative.py).
+        # An import is background work: between its slices of CPU work it pauses
+        # for the unary calls of other clients (cooperative.py).
         give_way_to(self.runtime.unary_calls)
         if self.options.validate_only:
             return self._validate(rows, convert)
