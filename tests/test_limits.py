@@ -260,3 +260,31 @@ async def test_past_capacity_unary_calls_are_refused_at_once_and_service_continu
             failure = decode_failure(error)
             assert failure.reason == "OVERLOADED"
         await stub.ListLocations(location_pb2.ListLocationsRequest())
+        assert app.runtime.unary_calls.in_flight == 0
+
+
+async def test_the_runtime_sees_the_calls_the_boundary_counts(
+    limits_app: App, channel: aio.Channel
+) -> None:
+    """Background work (a bulk import) gives way to the unary calls the boundary counts:
+    the runtime's counts are the boundary's, started and in flight."""
+    stub = location_pb2_grpc.LocationServiceStub(channel)
+    calls = limits_app.runtime.unary_calls
+    before = calls.started
+    seen: list[int] = []
+
+    async def during() -> None:
+        while True:
+            seen.append(calls.in_flight)
+            await asyncio.sleep(0)
+
+    watcher = asyncio.create_task(during())
+    try:
+        await asyncio.gather(
+            *(stub.ListLocations(location_pb2.ListLocationsRequest()) for _ in range(5))
+        )
+    finally:
+        watcher.cancel()
+    assert calls.started >= before + 5
+    assert max(seen) >= 1
+    assert calls.in_flight == 0
