@@ -10,10 +10,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from functools import cached_property
+from types import SimpleNamespace
 from typing import Any
 
 from google.protobuf.message import Message
-from sqlalchemy import select
+from sqlalchemy import Update, bindparam, select, update
 
 from masterdata.server.db.errors import UniqueViolation, translate_errors
 from masterdata.server.db.unit_of_work import PendingEvent, UnitOfWork
@@ -33,6 +35,9 @@ from masterdata.server.resources.idempotent import run_idempotent
 from masterdata.server.resources.ids import parse_id, parse_request_id
 from masterdata.server.resources.reads import ResourceReads
 from masterdata.server.resources.spec import ChildLink, ResourceSpec
+
+#: Columns every write sets besides the changed fields (see `_touch`).
+_TOUCHED = ("update_time", "updated_by", "revision")
 
 
 class ResourceService(ResourceReads):
@@ -68,7 +73,7 @@ class ResourceService(ResourceReads):
         fields = self._update_fields(message, paths)
         changes = self.codec.to_values(message, fields, violations)
         async with self.runtime.unit_of_work(caller) as uow:
-            row = await self._live_row_for_write(uow, key, message.etag)  # type: ignore[attr-defined]
+            row = await self._locked_for_update(uow, key, message.etag)  # type: ignore[attr-defined]
             current = {name: getattr(row, name) for name in self.codec.writable_fields}
             self._reject_parent_change(row, changes, violations)
             candidate = current | changes
@@ -77,8 +82,9 @@ class ResourceService(ResourceReads):
             if not changed:
                 return self.render(row, caller)
             self._touch(uow, row)
+            written = {name: getattr(row, name) for name in (*changed, *_TOUCHED)}
             async with self._unique_errors():
-                await uow.session.flush()
+                await uow.session.execute(self._update_by_id, {"where_id": row.id, **written})
             await self._after_update(uow, row, changed)
             result = self.record(uow, row, "updated", changed)
             await uow.commit()
@@ -227,6 +233,34 @@ class ResourceService(ResourceReads):
             and changes[parent.field] != getattr(row, parent.field)
         ):
             violations.add(parent.field, "cannot be changed", "IMMUTABLE")
+
+    async def _locked_for_update(self, uow: UnitOfWork, key: uuid.UUID, etag: str) -> Any:
+        """The live row as plain attributes (a Core read), locked for this transaction.
+
+        Update reads and writes its row through Core: the ORM's loading, identity
+        map and change tracking cost ~0.4 ms a call for one row whose changes are
+        known here anyway.
+        """
+        table = self.spec.model.__table__
+        stmt = select(table).where(table.c.id == key).with_for_update()
+        async with translate_errors():
+            found = (await uow.session.execute(stmt)).mappings().one_or_none()
+        if found is None:
+            raise NotFound(
+                f"{self.spec.name} {key} does not exist",
+                reason=f"{self.spec.name.upper()}_NOT_FOUND",
+                metadata={"id": str(key)},
+            )
+        row = SimpleNamespace(**found)
+        if row.delete_time is not None:
+            raise NotFound(f"{self.spec.name} {key} is deleted", reason="DELETED")
+        self._check_etag(row, etag)
+        return row
+
+    @cached_property
+    def _update_by_id(self) -> Update:
+        table = self.spec.model.__table__
+        return update(table).where(table.c.id == bindparam("where_id"))
 
     async def _live_row_for_write(self, uow: UnitOfWork, key: uuid.UUID, etag: str) -> Any:
         row = await self.repository(uow).get(key, for_update=True)
