@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from google.protobuf.message import Message
-from sqlalchemy import Update, bindparam, select, update
+from sqlalchemy import Insert, Update, bindparam, insert, select, update
 
 from masterdata.server.db.errors import UniqueViolation, translate_errors
 from masterdata.server.db.unit_of_work import PendingEvent, UnitOfWork
@@ -53,10 +53,10 @@ class ResourceService(ResourceReads):
         async def work(uow: UnitOfWork) -> Message:
             candidate = dict(values)
             await self._check(uow, candidate, violations, existing=None)
-            row = self.spec.model(**candidate, **self._audit(uow))
-            uow.session.add(row)
+            written = candidate | self._audit(uow)
             async with self._unique_errors():
-                await uow.session.flush()
+                created = (await uow.session.execute(self._insert, written)).mappings().one()
+            row = SimpleNamespace(**created)
             await self._after_create(uow, row)
             return self.record(uow, row, "created")
 
@@ -256,6 +256,12 @@ class ResourceService(ResourceReads):
             raise NotFound(f"{self.spec.name} {key} is deleted", reason="DELETED")
         self._check_etag(row, etag)
         return row
+
+    @cached_property
+    def _insert(self) -> Insert:
+        """Create writes through Core too, its row (column defaults included) returned."""
+        table = self.spec.model.__table__
+        return insert(table).returning(*table.c)
 
     @cached_property
     def _update_by_id(self) -> Update:
