@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from masterdata.server.db.errors import UniqueViolation, translate_errors
 from masterdata.server.db.models.events import IdempotencyKeyRow
 from masterdata.server.domain.errors import Aborted, InvalidArgument
-from masterdata.server.resources.idempotent import is_idempotency_clash
 from masterdata.v1 import commodity_pb2 as pb
 
 METHOD = "commodity.import"
@@ -73,7 +72,7 @@ async def advance(
     try:
         await _store(session, request_id, state.SerializeToString(), now, exists=current.exists)
     except UniqueViolation as error:
-        if not is_idempotency_clash(error):
+        if not _is_idempotency_clash(error):
             raise
         raise _running(request_id) from error
 
@@ -93,6 +92,13 @@ async def _store(
                 )
             )
         await session.flush()
+
+
+def _is_idempotency_clash(error: UniqueViolation) -> bool:
+    """True when the violated key is idempotency_keys' primary key."""
+    return error.constraint == "pk_idempotency_keys" or (
+        not error.constraint and error.columns == ["request_id"]
+    )
 
 
 def _running(request_id: str) -> Aborted:

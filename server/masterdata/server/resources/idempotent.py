@@ -7,20 +7,12 @@ from typing import TypeVar
 
 from google.protobuf.message import Message
 
-from masterdata.server.db.errors import UniqueViolation
 from masterdata.server.db.unit_of_work import UnitOfWork
 from masterdata.server.repositories.idempotency import IdempotencyStore
 from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.runtime import Runtime
 
 M = TypeVar("M", bound=Message)
-
-
-def is_idempotency_clash(error: UniqueViolation) -> bool:
-    """True when the violated key is idempotency_keys' primary key."""
-    return error.constraint == "pk_idempotency_keys" or (
-        not error.constraint and error.columns == ["request_id"]
-    )
 
 
 async def run_idempotent(
