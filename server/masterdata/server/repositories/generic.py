@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
@@ -32,6 +33,23 @@ class ResourceRepository:
             stmt = stmt.with_for_update()
         async with translate_errors():
             row = (await self.session.execute(stmt)).scalar_one_or_none()
+        return self._found(row, id_)
+
+    async def values(self, id_: uuid.UUID, *, for_update: bool = False) -> Any:
+        """Like `get`, but the row's columns as plain attributes, read through Core.
+
+        For a write that knows its changes: the ORM's loading, identity map and
+        change tracking cost ~0.4 ms a call for one row.
+        """
+        table = self.model.__table__
+        stmt = select(table).where(table.c.id == id_)
+        if for_update:
+            stmt = stmt.with_for_update()
+        async with translate_errors():
+            found = (await self.session.execute(stmt)).mappings().one_or_none()
+        return self._found(None if found is None else SimpleNamespace(**found), id_)
+
+    def _found(self, row: Any | None, id_: uuid.UUID) -> Any:
         if row is None:
             raise NotFound(
                 f"{self.kind} {id_} does not exist",
