@@ -10,9 +10,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import (
-    insert,
-)
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from masterdata.server.db.engine import Database
