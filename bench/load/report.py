@@ -110,6 +110,8 @@ def event_summary(results: list[dict[str, Any]], expected_events: int) -> dict[s
         "deliveries": sum(r["deliveries"] for r in results),
         "deliveries_expected": subscribers * expected_events,
         "reconnects": sum(r["reconnects"] for r in results),
+        # Stream items received: events, batches of events, caught_up, heartbeats.
+        "messages": sum(r["messages"] for r in results),
         "subscriber_processes_cpu_s": round(sum(r["cpu_s"] for r in results), 2),
         "errors": dict(sum((Counter(r["errors"]) for r in results), Counter())),
         "delivery_p50_ms": at(0.50),

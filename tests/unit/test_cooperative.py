@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from masterdata.server.bulk import cooperative
-from masterdata.server.bulk.cooperative import MAX_PAUSE_S, give_way_to, sliced
-from masterdata.server.resources.activity import UnaryCalls
+from masterdata.server.bulk.cooperative import sliced
+from masterdata.server.resources import activity
+from masterdata.server.resources.activity import MAX_PAUSE_S, UnaryCalls, give_way_to
 
 SLICE_S = 0.004
 
@@ -34,7 +34,7 @@ def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         asked.append(delay)
         await real_sleep(0)
 
-    monkeypatch.setattr(cooperative.asyncio, "sleep", recording_sleep)
+    monkeypatch.setattr(activity.asyncio, "sleep", recording_sleep)
     return asked
 
 

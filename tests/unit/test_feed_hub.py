@@ -1,26 +1,155 @@
-"""FeedHub's retained batches, without a database."""
+"""FeedHub without a database: retained batches, shared serialized stretches, and the
+fan-out that wakes subscribers a cohort at a time."""
 
 from __future__ import annotations
 
-from masterdata.server.events.hub import Batch, FeedHub
+import asyncio
+
+import pytest
+
+from masterdata.server.events import hub as hub_module
+from masterdata.server.events.hub import WAKE_COHORT, Batch, FeedHub
+from masterdata.server.events.store import EventFilter
+from masterdata.server.resources.activity import UnaryCalls
+from masterdata.v1 import events_pb2
+
+EVERYTHING = EventFilter()
 
 
-def hub_with(*ranges: tuple[int, int]) -> FeedHub:
-    hub = FeedHub(None, poll_interval_s=1.0, batch_size=5, retained_batches=3)  # type: ignore[arg-type]
+def event(sequence: int, aggregate_type: str = "Location") -> events_pb2.Event:
+    return events_pb2.Event(sequence=sequence, aggregate_type=aggregate_type)
+
+
+def hub_with(*ranges: tuple[int, int], calls: UnaryCalls | None = None) -> FeedHub:
+    hub = FeedHub(None, poll_interval_s=1.0, batch_size=5, retained_batches=3, calls=calls)  # type: ignore[arg-type]
     for after, last in ranges:
-        hub._batches.append(Batch(after, last, ()))
+        hub._batches.append(Batch(after, last, tuple(event(s) for s in range(after + 1, last + 1))))
+        hub.head = last
     return hub
 
 
-def test_batches_after_a_position_run_from_the_covering_batch_to_the_newest() -> None:
+def sequences(items: tuple[bytes, ...]) -> list[list[int]]:
+    """The sequences of each serialized stream item."""
+    found = []
+    for item in items:
+        response = events_pb2.SubscribeEventsResponse.FromString(item)
+        if response.WhichOneof("kind") == "event":
+            found.append([response.event.sequence])
+        else:
+            found.append([e.sequence for e in response.events.events])
+    return found
+
+
+def test_a_batched_stretch_runs_from_the_position_to_the_newest_event() -> None:
     hub = hub_with((0, 2), (2, 5), (5, 9))
-    assert [b.last for b in hub.batches_after(0)] == [2, 5, 9]
-    assert [b.last for b in hub.batches_after(3)] == [5, 9]
-    assert [b.last for b in hub.batches_after(8)] == [9]
-    assert hub.batches_after(9) == []  # nothing newer
+    stretch = hub.stretch_after(3, EVERYTHING, 3)
+    assert stretch is not None and stretch.last == 9
+    assert sequences(stretch.items) == [[4, 5, 6], [7, 8, 9]]
+    assert hub.stretch_after(9, EVERYTHING, 3) is None  # nothing newer
+
+
+def test_an_unbatched_stretch_is_one_retained_batch_an_item_per_event() -> None:
+    hub = hub_with((0, 2), (2, 5), (5, 9))
+    stretch = hub.stretch_after(0, EVERYTHING, 1)
+    assert stretch is not None and stretch.last == 2
+    assert sequences(stretch.items) == [[1], [2]]
 
 
 def test_a_position_before_the_retained_batches_is_not_covered() -> None:
     hub = hub_with((0, 2), (2, 5), (5, 9), (9, 12))  # three retained: (2, 5) onwards
-    assert hub.batches_after(1) == []  # events 2.. must come from the table
-    assert [b.last for b in hub.batches_after(2)] == [5, 9, 12]
+    assert hub.stretch_after(1, EVERYTHING, 10) is None  # events 2.. must come from the table
+    stretch = hub.stretch_after(2, EVERYTHING, 10)
+    assert stretch is not None and sequences(stretch.items) == [list(range(3, 13))]
+
+
+def test_subscribers_at_one_position_share_one_stretch_until_the_next_batch() -> None:
+    hub = hub_with((0, 4))
+    first = hub.stretch_after(0, EVERYTHING, 10)
+    assert hub.stretch_after(0, EventFilter(), 10) is first  # built and serialized once
+    assert hub.stretch_after(0, EVERYTHING, 2) is not first  # another item size
+    asyncio.run(hub._publish([event(5)]))
+    again = hub.stretch_after(0, EVERYTHING, 10)
+    assert again is not first and again is not None and again.last == 5
+
+
+def test_a_stretch_keeps_to_its_filter_and_still_moves_past_what_it_skips() -> None:
+    hub = hub_with()
+    asyncio.run(hub._publish([event(1), event(2, "Commodity"), event(3)]))
+    stretch = hub.stretch_after(0, EventFilter(aggregate_types=frozenset({"Commodity"})), 10)
+    assert stretch is not None and stretch.last == 3
+    assert sequences(stretch.items) == [[2]]
+
+
+@pytest.fixture
+def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The delays the fan-out asks of asyncio.sleep besides its bare yields."""
+    asked: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recording_sleep(delay: float) -> None:
+        if delay:
+            asked.append(delay)
+        await real_sleep(0)
+
+    monkeypatch.setattr(hub_module.asyncio, "sleep", recording_sleep)
+    monkeypatch.setattr("masterdata.server.resources.activity.asyncio.sleep", recording_sleep)
+    return asked
+
+
+async def fan_out_once(hub: FeedHub, subscribers: int) -> list[int]:
+    """Wake `subscribers` waiters with one publication; the order in which they ran."""
+    ran: list[int] = []
+
+    async def subscriber(number: int) -> None:
+        assert await hub.next_wave(hub.head, hub.waves, 10.0)
+        ran.append(number)
+        for _ in range(200):  # some work per woken subscriber, so a cohort takes time
+            pass
+
+    tasks = [asyncio.create_task(subscriber(n)) for n in range(subscribers)]
+    await asyncio.sleep(0)
+    assert len(hub._waiters) == subscribers
+    fan_out = asyncio.create_task(hub._fan_out())
+    await hub._publish([event(hub.head + 1)])
+    await asyncio.wait_for(asyncio.gather(*tasks), 10.0)
+    fan_out.cancel()
+    return ran
+
+
+async def test_every_waiting_subscriber_is_woken_once_in_cohorts(pauses: list[float]) -> None:
+    hub = hub_with()
+    ran = await fan_out_once(hub, 3 * WAKE_COHORT + 7)
+    assert ran == list(range(3 * WAKE_COHORT + 7))  # in the order they began to wait
+    assert not pauses, "nobody else was served: no pauses between cohorts"
+    assert not hub._waiters
+
+
+async def test_the_fan_out_pauses_between_cohorts_while_unary_calls_are_in_flight(
+    pauses: list[float],
+) -> None:
+    hub = hub_with(calls=UnaryCalls(in_flight=3))
+    await fan_out_once(hub, 3 * WAKE_COHORT + 7)
+    assert len(pauses) == 3  # after each full cohort
+    assert all(0 < pause <= 0.05 for pause in pauses)
+
+
+async def test_a_subscriber_that_times_out_leaves_the_waiters() -> None:
+    hub = hub_with((0, 2))
+    assert not await hub.next_wave(2, hub.waves, 0.01)
+    assert not hub._waiters
+
+
+async def test_a_subscriber_waits_for_the_next_wave_unless_it_missed_one() -> None:
+    """Events published while a subscriber was sending come in its next item, at the
+    next wave; but if a wave passed while it was busy, it takes them at once."""
+    hub = hub_with((0, 2))
+    seen = hub.waves
+    await hub._publish([event(3)])  # the head passed position 2, no wave has begun yet
+    assert not await hub.next_wave(2, seen, 0.01), "must wait for the wave"
+    fan_out = asyncio.create_task(hub._fan_out())
+    waiting = asyncio.create_task(hub.next_wave(2, seen, 10.0))
+    await hub._publish([event(4)])
+    assert await asyncio.wait_for(waiting, 10.0)
+    assert hub.waves > seen
+    assert await asyncio.wait_for(hub.next_wave(2, seen, 10.0), 0.1)  # missed a wave: at once
+    fan_out.cancel()

@@ -62,6 +62,23 @@ def _tolerant(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], A
     return parse
 
 
+def _bytes_as_they_are(
+    serialize: Callable[[Any], bytes] | None,
+) -> Callable[[Any], bytes] | None:
+    """`serialize`, except that a handler may hand over a message serialized already.
+
+    Why: the event feed sends the same items to thousands of subscribers; it
+    serializes each once (events/hub.py) instead of once per stream.
+    """
+    if serialize is None:
+        return None
+
+    def serialized(message: Any) -> bytes:
+        return message if type(message) is bytes else serialize(message)
+
+    return serialized
+
+
 async def _checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
     """A client stream that raises INVALID_ARGUMENT at its first unparsable message."""
     async for request in requests:
@@ -105,7 +122,7 @@ class CallBoundary:
                 return make(
                     wrap(behaviour, method),
                     request_deserializer=_tolerant(handler.request_deserializer),
-                    response_serializer=handler.response_serializer,
+                    response_serializer=_bytes_as_they_are(handler.response_serializer),
                 )
         raise TypeError(f"{method}: client-streaming unary methods are not part of the API")
 

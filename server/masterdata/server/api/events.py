@@ -33,7 +33,7 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
 
     async def SubscribeEvents(
         self, request: events_pb2.SubscribeEventsRequest, context: aio.ServicerContext
-    ) -> AsyncIterator[events_pb2.SubscribeEventsResponse]:
+    ) -> AsyncIterator[events_pb2.SubscribeEventsResponse | bytes]:
         async for item in self._events.subscribe(request):
             yield item
 
@@ -48,6 +48,7 @@ def build_hub(runtime: Runtime) -> FeedHub:
         poll_interval_s=settings.feed_poll_interval_s,
         batch_size=settings.feed_batch_size,
         retained_batches=settings.feed_retained_batches,
+        calls=runtime.unary_calls,
     )
     if db.is_postgres:
         hub.listener = PostgresListener(

@@ -21,11 +21,11 @@ from typing import Any, TypeVar
 
 from masterdata.server.bulk import checkpoint
 from masterdata.server.bulk.batches import BatchRunner, Convert, Counts, Outcome, Prepared
-from masterdata.server.bulk.cooperative import give_way_to
 from masterdata.server.bulk.sources import InputRow
 from masterdata.server.config import Settings
 from masterdata.server.db.unit_of_work import UnitOfWork
 from masterdata.server.domain.errors import FieldViolation, InvalidArgument
+from masterdata.server.resources.activity import give_way_to
 from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.ids import parse_request_id
 from masterdata.server.resources.runtime import Runtime
@@ -143,7 +143,7 @@ class Importer:
 
     def run(self, rows: Rows, convert: Convert) -> AsyncIterator[Response]:
         # An import is background work: between its slices of CPU work it pauses
-        # for the unary calls of other clients (cooperative.py).
+        # for the unary calls of other clients (resources/activity.py).
         give_way_to(self.runtime.unary_calls)
         if self.options.validate_only:
             return self._validate(rows, convert)

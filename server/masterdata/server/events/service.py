@@ -68,7 +68,7 @@ class EventService:
 
     def subscribe(
         self, request: events_pb2.SubscribeEventsRequest
-    ) -> AsyncIterator[events_pb2.SubscribeEventsResponse]:
+    ) -> AsyncIterator[events_pb2.SubscribeEventsResponse | bytes]:
         """The stream of one subscription (INVALID_ARGUMENT at once for a bad request)."""
         where = EventFilter(
             aggregate_types=_values(request.aggregate_types, "aggregate_types"),

@@ -11,7 +11,7 @@ full, the `yield` waits and the subscription holds nothing but its position.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Sequence
 
 from google.protobuf import timestamp_pb2
 
@@ -21,6 +21,8 @@ from masterdata.server.events.store import EventFilter
 from masterdata.v1 import events_pb2
 
 Response = events_pb2.SubscribeEventsResponse
+#: A stream item: a message, or one serialized once and shared by many streams.
+Item = Response | bytes
 
 
 class Subscription:
@@ -45,7 +47,7 @@ class Subscription:
         #: Every matching event up to here has been delivered.
         self.position = after_sequence
 
-    async def responses(self) -> AsyncIterator[Response]:
+    async def responses(self) -> AsyncIterator[Item]:
         """Events up to the head at subscription time, caught_up, then live events."""
         hub = self._hub
         hub.join()
@@ -57,7 +59,8 @@ class Subscription:
             target = hub.head
             while self.position < target:
                 self._raise_if_closing()
-                for item in self._items(await self._next_events()):
+                items, _ = await self._next_items()
+                for item in items:
                     yield item
             yield Response(caught_up=events_pb2.CaughtUp(head_sequence=self.position))
             async for item in self._live():
@@ -66,55 +69,39 @@ class Subscription:
             # Runs at once on cancellation too: nothing else refers to this subscription.
             hub.leave()
 
-    async def _live(self) -> AsyncIterator[Response]:
+    async def _live(self) -> AsyncIterator[Item]:
+        hub = self._hub
         loop = asyncio.get_running_loop()
         last_sent = loop.time()
+        seen = hub.waves
         while True:
             self._raise_if_closing()
-            if self.position < self._hub.head:
-                events = await self._next_events()
-                for item in self._items(events):
+            head = hub.head
+            if self.position < head:
+                seen = hub.waves
+                items, shared = await self._next_items()
+                for item in items:
                     yield item
-                if events:
+                if items:
                     last_sent = loop.time()
-                continue
+                if not shared or self.position < head:
+                    # Behind the retained batches (the table, at its own pace), or
+                    # an item per event (one retained batch at a time).
+                    continue
             idle_s = loop.time() - last_sent
-            if not await self._hub.wait_past(self.position, self._heartbeat_s - idle_s):
+            if not await hub.next_wave(self.position, seen, self._heartbeat_s - idle_s):
                 yield _heartbeat(self.position)
                 last_sent = loop.time()
 
-    def _items(self, events: list[Response]) -> Iterator[Response]:
-        """The stream items of `events`: themselves, or runs of up to max_batch_size.
-
-        Built one at a time as the stream takes them, so that a long catch-up does
-        not hold the event loop while all of its items are made.
-        """
-        size = self._batch_size
-        if size <= 1:
-            yield from events
-            return
-        for start in range(0, len(events), size):
-            run = [item.event for item in events[start : start + size]]
-            yield Response(events=events_pb2.EventBatch(events=run))
-
-    async def _next_events(self) -> list[Response]:
-        """The matching events after `position` up to some later point, which it moves to."""
-        # Batched streams take every retained batch past their position at once: a
-        # subscriber that fell behind while the server was busy catches up in few
-        # items, so the cost of a busy feed shrinks per event instead of piling up.
-        batches = self._hub.batches_after(self.position)
-        if self._batch_size <= 1:
-            batches = batches[:1]
-        if not batches:
-            return await self._read_page()
-        position, where = self.position, self._where
-        self.position = batches[-1].last
-        return [
-            item
-            for batch in batches
-            for item in batch.items
-            if item.event.sequence > position and where.matches(item.event)
-        ]
+    async def _next_items(self) -> tuple[Sequence[Item], bool]:
+        """The items of the matching events after `position` up to some later point,
+        which it moves to; and whether they came from the hub's retained batches
+        (shared, no database work) rather than from a page of the table."""
+        stretch = self._hub.stretch_after(self.position, self._where, self._batch_size)
+        if stretch is None:
+            return await self._read_page(), False
+        self.position = stretch.last
+        return stretch.items, True
 
     async def _read_page(self) -> list[Response]:
         # Bounded by the hub's head: everything up to it is known to be visible, so
@@ -125,7 +112,13 @@ class Subscription:
             gt=self.position, lte=bound, where=self._where, limit=limit
         )
         self.position = events[-1].sequence if len(events) == limit else bound
-        return [Response(event=event) for event in events]
+        size = self._batch_size
+        if size <= 1:
+            return [Response(event=event) for event in events]
+        return [
+            Response(events=events_pb2.EventBatch(events=events[start : start + size]))
+            for start in range(0, len(events), size)
+        ]
 
     def _raise_if_closing(self) -> None:
         if self._hub.closing:
