@@ -30,7 +30,14 @@ CALLS = "masterdata_rpc_calls_total"
 #: Counted over the phase like CALLS: collection pauses (the worker's loop stood still).
 GC_PAUSE_S = "masterdata_gc_pause_seconds_sum"
 GC_PAUSES = "masterdata_gc_pause_seconds_count"
-COUNTED = (CALLS, GC_PAUSE_S, GC_PAUSES)
+#: Counted over the phase: time unary calls spent in the handlers, and their number
+#: (a whole subscription is one long "call", so SubscribeEvents is left out). Beside
+#: the clients' latency it tells queueing before the handler from time in it.
+HANDLER_S = "masterdata_rpc_duration_seconds_sum"
+HANDLED = "masterdata_rpc_duration_seconds_count"
+COUNTED = (CALLS, GC_PAUSE_S, GC_PAUSES, HANDLER_S, HANDLED)
+#: Event-loop lag buckets, kept by their `le` label (the quantiles come from them).
+LAG_BUCKET = "masterdata_event_loop_lag_seconds_bucket"
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -43,6 +50,10 @@ def scrape(port: int) -> dict[str, float]:
         if line and not line.startswith("#"):
             series, _, value = line.rpartition(" ")
             name = series.split("{", 1)[0]
+            if name in (HANDLER_S, HANDLED) and "SubscribeEvents" in series:
+                continue
+            if name == LAG_BUCKET:
+                name = series
             totals[name] = totals.get(name, 0.0) + float(value)
     return totals
 
@@ -85,6 +96,20 @@ def machine_ticks() -> tuple[int, int]:
     return sum(values) - idle, sum(values)
 
 
+def lag_quantile_ms(counted: dict[str, float], fraction: float) -> float:
+    """The upper bound of the loop-lag bucket holding `fraction` of the phase's samples."""
+    buckets = sorted(
+        (float(name.split('le="', 1)[1].split('"', 1)[0]), count)
+        for name, count in counted.items()
+        if name.startswith(LAG_BUCKET)
+    )
+    total = buckets[-1][1] if buckets else 0.0
+    for bound, cumulative in buckets:
+        if total and cumulative >= fraction * total:
+            return round(1000 * bound, 1)
+    return 0.0
+
+
 class Probe:
     """Samples the server while a phase runs; `stop()` returns the phase's figures."""
 
@@ -120,7 +145,8 @@ class Probe:
 
     async def _counters(self, port: int) -> dict[str, float]:
         page = await self._scrape(port)
-        return {name: page.get(name, 0.0) for name in COUNTED}
+        lag = {name: value for name, value in page.items() if name.startswith(LAG_BUCKET)}
+        return {name: page.get(name, 0.0) for name in COUNTED} | lag
 
     async def _sample(self) -> None:
         while True:
@@ -154,15 +180,19 @@ class Probe:
         workers = []
         for index, port in enumerate(self.ports):
             now, then = await self._counters(port), self._counted[port]
-            counted = {name: now[name] - then[name] for name in COUNTED}
+            counted = {name: now[name] - then.get(name, 0.0) for name in now}
             maxima = self.maxima[port]
             workers.append(
                 {
                     "worker": index,
                     "metrics_port": port,
                     "rpc_calls": int(counted[CALLS]),
+                    "handler_mean_ms": round(1000 * counted[HANDLER_S] / counted[HANDLED], 1)
+                    if counted[HANDLED]
+                    else 0.0,
                     "gc_pauses": int(counted[GC_PAUSES]),
                     "gc_pause_s": round(counted[GC_PAUSE_S], 3),
+                    "loop_lag_p99_ms": lag_quantile_ms(counted, 0.99),
                     "pool_in_use_max": maxima["masterdata_db_pool_in_use"],
                     "pool_overflow_max": maxima["masterdata_db_pool_overflow"],
                     "rpc_in_flight_max": maxima["masterdata_rpc_in_flight"],

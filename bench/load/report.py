@@ -176,10 +176,12 @@ def table(report: dict[str, Any]) -> str:
         )
         for worker in phase["server"]["workers"]:
             lines.append(
-                f"worker {worker['worker']}: {worker['rpc_calls']} RPCs, pool in use max "
+                f"worker {worker['worker']}: {worker['rpc_calls']} RPCs "
+                f"({worker['handler_mean_ms']} ms mean in the handler), pool in use max "
                 f"{worker['pool_in_use_max']}, overflow max {worker['pool_overflow_max']}, "
                 f"in flight max {worker['rpc_in_flight_max']}, "
-                f"GC pauses {worker['gc_pauses']} ({worker['gc_pause_s']} s)"
+                f"GC pauses {worker['gc_pauses']} ({worker['gc_pause_s']} s), "
+                f"loop lag p99 <= {worker['loop_lag_p99_ms']} ms"
             )
     for key in ("capacity", "bulk_import", "events", "document_numbers", "targets"):
         if key in report:

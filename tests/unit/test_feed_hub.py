@@ -21,9 +21,9 @@ def event(sequence: int, aggregate_type: str = "Location") -> events_pb2.Event:
 
 
 def hub_with(*ranges: tuple[int, int], calls: UnaryCalls | None = None) -> FeedHub:
-    hub = FeedHub(None, poll_interval_s=1.0, batch_size=5, retained_batches=3, calls=calls)  # type: ignore[arg-type]
+    hub = FeedHub(None, poll_interval_s=1.0, batch_size=5, retained_events=10, calls=calls)  # type: ignore[arg-type]
     for after, last in ranges:
-        hub._batches.append(Batch(after, last, tuple(event(s) for s in range(after + 1, last + 1))))
+        hub._retain(Batch(after, last, tuple(event(s) for s in range(after + 1, last + 1))))
         hub.head = last
     return hub
 
@@ -56,10 +56,17 @@ def test_an_unbatched_stretch_is_one_retained_batch_an_item_per_event() -> None:
 
 
 def test_a_position_before_the_retained_batches_is_not_covered() -> None:
-    hub = hub_with((0, 2), (2, 5), (5, 9), (9, 12))  # three retained: (2, 5) onwards
+    hub = hub_with((0, 2), (2, 5), (5, 9), (9, 12))  # ten events retained: (2, 5) onwards
     assert hub.stretch_after(1, EVERYTHING, 10) is None  # events 2.. must come from the table
     stretch = hub.stretch_after(2, EVERYTHING, 10)
     assert stretch is not None and sequences(stretch.items) == [list(range(3, 13))]
+
+
+def test_retention_counts_events_and_always_keeps_the_newest_batch() -> None:
+    hub = hub_with(*((n, n + 1) for n in range(30)))  # a commit at a time: batches of one
+    assert [b.last for b in hub._batches] == list(range(21, 31))
+    hub = hub_with((0, 2), (2, 20))  # one batch over the limit on its own
+    assert [b.last for b in hub._batches] == [20]
 
 
 def test_subscribers_at_one_position_share_one_stretch_until_the_next_batch() -> None:
@@ -120,8 +127,24 @@ async def test_every_waiting_subscriber_is_woken_once_in_cohorts(pauses: list[fl
     hub = hub_with()
     ran = await fan_out_once(hub, 3 * WAKE_COHORT + 7)
     assert ran == list(range(3 * WAKE_COHORT + 7))  # in the order they began to wait
-    assert not pauses, "nobody else was served: no pauses between cohorts"
+    assert len(pauses) == 1, "no pauses between cohorts (nobody else was served), one rest"
     assert not hub._waiters
+
+
+async def test_a_wave_of_many_cohorts_rests_as_long_as_it_took(pauses: list[float]) -> None:
+    hub = hub_with()
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await fan_out_once(hub, 2 * WAKE_COHORT + 1)
+    [rest] = pauses
+    assert 0 < rest <= loop.time() - began
+
+
+async def test_a_wave_of_one_cohort_does_not_rest(pauses: list[float]) -> None:
+    hub = hub_with(calls=UnaryCalls(in_flight=3))
+    ran = await fan_out_once(hub, WAKE_COHORT - 1)
+    assert len(ran) == WAKE_COHORT - 1
+    assert not pauses
 
 
 async def test_the_fan_out_pauses_between_cohorts_while_unary_calls_are_in_flight(
@@ -129,8 +152,9 @@ async def test_the_fan_out_pauses_between_cohorts_while_unary_calls_are_in_fligh
 ) -> None:
     hub = hub_with(calls=UnaryCalls(in_flight=3))
     await fan_out_once(hub, 3 * WAKE_COHORT + 7)
-    assert len(pauses) == 3  # after each full cohort
-    assert all(0 < pause <= 0.05 for pause in pauses)
+    *between_cohorts, _rest = pauses
+    assert len(between_cohorts) == 3  # after each full cohort
+    assert all(0 < pause <= 0.05 for pause in between_cohorts)
 
 
 async def test_a_subscriber_that_times_out_leaves_the_waiters() -> None:

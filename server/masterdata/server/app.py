@@ -82,6 +82,7 @@ class App:
             await hook()
         await self.server.start()
         self._tasks.append(asyncio.create_task(self._watch_database(), name="health"))
+        self._tasks.append(asyncio.create_task(self.metrics.loop_lag.run(), name="loop-lag"))
         self._tasks.append(
             asyncio.create_task(
                 purge_periodically(

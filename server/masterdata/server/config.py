@@ -61,8 +61,11 @@ class Settings:
     #: Small, because a read's rows become messages in one go on the event loop: at
     #: 500, a bulk import's bursts held concurrent reads up for seconds (bench.load d).
     feed_batch_size: int = 100
-    #: Recent live batches kept in memory for subscribers that lag a little behind.
-    feed_retained_batches: int = 50
+    #: Most recent events kept in memory (in the batches they were read in) for
+    #: subscribers a little behind. Counted in events, not batches: a busy feed reads
+    #: a batch per commit, and 50 such batches were a second or two, after which
+    #: thousands of subscribers each read the table (bench.load c).
+    feed_retained_events: int = 5000
     #: HTTP/2 streams one connection may open (grpc.max_concurrent_streams); 0 = grpc default.
     max_concurrent_streams: int = 0
     #: Unary calls one process handles at once; more are refused at once with

@@ -47,7 +47,7 @@ def build_hub(runtime: Runtime) -> FeedHub:
         pages=pages,
         poll_interval_s=settings.feed_poll_interval_s,
         batch_size=settings.feed_batch_size,
-        retained_batches=settings.feed_retained_batches,
+        retained_events=settings.feed_retained_events,
         calls=runtime.unary_calls,
     )
     if db.is_postgres:

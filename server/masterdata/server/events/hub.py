@@ -79,7 +79,7 @@ class FeedHub:
         pages: SqlEventStore | None = None,
         poll_interval_s: float,
         batch_size: int,
-        retained_batches: int,
+        retained_events: int,
         listener: PostgresListener | None = None,
         calls: UnaryCalls | None = None,
     ) -> None:
@@ -98,7 +98,9 @@ class FeedHub:
         self.subscribers = 0
         self.closing = False
         self._poll_interval_s = poll_interval_s
-        self._batches: deque[Batch] = deque(maxlen=max(1, retained_batches))
+        self._batches: deque[Batch] = deque()
+        self._retained_events = retained_events
+        self._events_in_batches = 0
         #: Stream items by (position, filter, max_batch_size), while the batches stay.
         self._stretches: dict[tuple[int, EventFilter, int], Stretch] = {}
         # Subscribers waiting for the head to move (an ordered set, woken in cohorts
@@ -328,13 +330,21 @@ class FeedHub:
             self._moved.set()
 
     async def _publish(self, events: list[events_pb2.Event]) -> None:
-        self._batches.append(Batch(self.head, events[-1].sequence, tuple(events)))
-        self._stretches.clear()
+        self._retain(Batch(self.head, events[-1].sequence, tuple(events)))
         self.head = events[-1].sequence
         self._moved.set()
 
+    def _retain(self, batch: Batch) -> None:
+        """Keep `batch`, and drop the oldest ones past `retained_events` (never the newest)."""
+        self._batches.append(batch)
+        self._events_in_batches += len(batch.events)
+        while self._events_in_batches > self._retained_events and len(self._batches) > 1:
+            self._events_in_batches -= len(self._batches.popleft().events)
+        self._stretches.clear()
+
     def _forget_batches(self) -> None:
         self._batches.clear()
+        self._events_in_batches = 0
         self._stretches.clear()
 
     # ---- the fan-out -------------------------------------------------------
@@ -356,6 +366,7 @@ class FeedHub:
             self._moved.clear()
             self.waves += 1
             waiters, self._waiters = self._waiters, {}
+            wave_began = loop.time()
             woken = 0
             for waiter in waiters:
                 if waiter.done():
@@ -366,6 +377,11 @@ class FeedHub:
                     began = loop.time()
                     await asyncio.sleep(0)  # the cohort (and whatever else waits) runs
                     await give_way(loop.time() - began)
+            if woken > WAKE_COHORT:
+                # A wave of many cohorts rests as long as it took: the feed then has
+                # at most about half of the loop, and grpc.aio, which accepts new
+                # calls one per turn of the loop, keeps accepting them.
+                await asyncio.sleep(loop.time() - wave_began)
 
     async def _notify(self) -> None:
         """Wake every waiting subscriber and sync() caller at once (closing, resync)."""

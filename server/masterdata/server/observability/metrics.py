@@ -12,6 +12,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from masterdata.server.observability.gc_pauses import GcPauses
+from masterdata.server.observability.loop_lag import LoopLag
 
 #: Outcomes of an imported row (the `outcome` label of masterdata_import_rows).
 IMPORT_OUTCOMES = ("created", "updated", "skipped", "failed")
@@ -66,6 +67,7 @@ class Metrics:
             self.import_rows.labels(outcome)
         r.register(_Sampled(self.samplers))
         self.gc_pauses = GcPauses(r)
+        self.loop_lag = LoopLag(r)
 
     def sample(self, name: str, documentation: str, read: Callable[[], float]) -> None:
         """Expose `read()` as gauge `name`, evaluated at every scrape."""
