@@ -54,6 +54,9 @@ def scrape(port: int) -> dict[str, float]:
                 continue
             if name == LAG_BUCKET:
                 name = series
+            elif name in (GC_PAUSE_S, GC_PAUSES):  # by generation, as well as in all
+                generation = series.split('generation="', 1)[1].split('"', 1)[0]
+                totals[f"{name}:{generation}"] = float(value)
             totals[name] = totals.get(name, 0.0) + float(value)
     return totals
 
@@ -145,8 +148,14 @@ class Probe:
 
     async def _counters(self, port: int) -> dict[str, float]:
         page = await self._scrape(port)
-        lag = {name: value for name, value in page.items() if name.startswith(LAG_BUCKET)}
-        return {name: page.get(name, 0.0) for name in COUNTED} | lag
+        by_label = {
+            name: value
+            for name, value in page.items()
+            if name.startswith(LAG_BUCKET)
+            or name.startswith(f"{GC_PAUSES}:")
+            or name.startswith(f"{GC_PAUSE_S}:")
+        }
+        return {name: page.get(name, 0.0) for name in COUNTED} | by_label
 
     async def _sample(self) -> None:
         while True:
@@ -192,6 +201,13 @@ class Probe:
                     else 0.0,
                     "gc_pauses": int(counted[GC_PAUSES]),
                     "gc_pause_s": round(counted[GC_PAUSE_S], 3),
+                    "gc_by_generation": {
+                        generation: [
+                            int(counted.get(f"{GC_PAUSES}:{generation}", 0)),
+                            round(counted.get(f"{GC_PAUSE_S}:{generation}", 0.0), 3),
+                        ]
+                        for generation in "012"
+                    },
                     "loop_lag_p99_ms": lag_quantile_ms(counted, 0.99),
                     "pool_in_use_max": maxima["masterdata_db_pool_in_use"],
                     "pool_overflow_max": maxima["masterdata_db_pool_overflow"],

@@ -180,7 +180,8 @@ def table(report: dict[str, Any]) -> str:
                 f"({worker['handler_mean_ms']} ms mean in the handler), pool in use max "
                 f"{worker['pool_in_use_max']}, overflow max {worker['pool_overflow_max']}, "
                 f"in flight max {worker['rpc_in_flight_max']}, "
-                f"GC pauses {worker['gc_pauses']} ({worker['gc_pause_s']} s), "
+                f"GC pauses {worker['gc_pauses']} ({worker['gc_pause_s']} s; [count, s] by "
+                f"generation {worker['gc_by_generation']}), "
                 f"loop lag p99 <= {worker['loop_lag_p99_ms']} ms"
             )
     for key in ("capacity", "bulk_import", "events", "document_numbers", "targets"):

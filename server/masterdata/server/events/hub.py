@@ -44,6 +44,8 @@ STOP_WAIT_S = 2.0
 SYNC_WAIT_S = 5.0
 #: Subscribers woken at once; unary calls get a turn of the loop between cohorts.
 WAKE_COHORT = 200
+#: Longest wait for the cohort before the last to be done sending, before the next.
+COHORT_WAIT_S = 0.05
 #: Most stretches remembered between two publications (distinct positions and filters).
 MAX_STRETCHES = 1024
 
@@ -108,6 +110,9 @@ class FeedHub:
         # subscription's sync() (`_read`) wakes them.
         self._waiters: dict[asyncio.Future[None], None] = {}
         self._moved = asyncio.Event()
+        # Set once `_waiters` holds `_back_target` subscribers (back from sending).
+        self._back = asyncio.Event()
+        self._back_target = 0
         #: Waves of wake-ups begun by the fan-out.
         self.waves = 0
         self._read = asyncio.Condition()
@@ -263,6 +268,8 @@ class FeedHub:
             return True
         waiter = asyncio.get_running_loop().create_future()
         self._waiters[waiter] = None
+        if self._back_target and len(self._waiters) >= self._back_target:
+            self._back.set()
         try:
             async with asyncio.timeout(max(timeout_s, 0.0)):
                 await waiter
@@ -375,13 +382,31 @@ class FeedHub:
                 woken += 1
                 if woken % WAKE_COHORT == 0:
                     began = loop.time()
-                    await asyncio.sleep(0)  # the cohort (and whatever else waits) runs
+                    await self._cohorts_back(woken - WAKE_COHORT)
                     await give_way(loop.time() - began)
             if woken > WAKE_COHORT:
                 # A wave of many cohorts rests as long as it took: the feed then has
                 # at most about half of the loop, and grpc.aio, which accepts new
                 # calls one per turn of the loop, keeps accepting them.
                 await asyncio.sleep(loop.time() - wave_began)
+
+    async def _cohorts_back(self, count: int) -> None:
+        """Let the cohort just woken run; return once `count` of the wave's subscribers
+        are back from sending (waiting again), or after COHORT_WAIT_S.
+
+        So at most two cohorts' items are in grpc at once: their send completions
+        come back in bunches of a cohort, not of thousands, each turn of the loop
+        stays short, and new calls keep being accepted between them.
+        """
+        if len(self._waiters) >= count:
+            await asyncio.sleep(0)
+            return
+        self._back_target = count
+        self._back.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(COHORT_WAIT_S):
+                await self._back.wait()
+        self._back_target = 0
 
     async def _notify(self) -> None:
         """Wake every waiting subscriber and sync() caller at once (closing, resync)."""
