@@ -44,6 +44,8 @@ STOP_WAIT_S = 2.0
 SYNC_WAIT_S = 5.0
 #: Subscribers woken at once; unary calls get a turn of the loop between cohorts.
 WAKE_COHORT = 200
+#: Rest after a wave of many cohorts, as a fraction of the time the wave took.
+WAVE_REST = 0.5
 #: Longest wait for the cohort before the last to be done sending, before the next.
 COHORT_WAIT_S = 0.05
 #: Most stretches remembered between two publications (distinct positions and filters).
@@ -385,10 +387,10 @@ class FeedHub:
                     await self._cohorts_back(woken - WAKE_COHORT)
                     await give_way(loop.time() - began)
             if woken > WAKE_COHORT:
-                # A wave of many cohorts rests as long as it took: the feed then has
-                # at most about half of the loop, and grpc.aio, which accepts new
-                # calls one per turn of the loop, keeps accepting them.
-                await asyncio.sleep(loop.time() - wave_began)
+                # A wave of many cohorts rests for half as long as it took: the feed
+                # then has at most about two thirds of the loop, and grpc.aio, which
+                # accepts new calls one per turn of the loop, keeps accepting them.
+                await asyncio.sleep(WAVE_REST * (loop.time() - wave_began))
 
     async def _cohorts_back(self, count: int) -> None:
         """Let the cohort just woken run; return once `count` of the wave's subscribers
