@@ -14,6 +14,8 @@ from masterdata.server.resources.activity import UnaryCalls
 from masterdata.v1 import events_pb2
 
 EVERYTHING = EventFilter()
+#: The name of the fan-out task whose pauses are recorded.
+FAN_OUT = "fan-out-under-test"
 
 
 def event(sequence: int, aggregate_type: str = "Location") -> events_pb2.Event:
@@ -94,6 +96,9 @@ def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     real_sleep = asyncio.sleep
 
     async def recording_sleep(delay: float) -> None:
+        if asyncio.current_task().get_name() != FAN_OUT:  # type: ignore[union-attr]
+            await real_sleep(delay)  # another test's leftover task: not ours to count
+            return
         if delay:
             asked.append(delay)
         await real_sleep(0)
@@ -116,7 +121,7 @@ async def fan_out_once(hub: FeedHub, subscribers: int) -> list[int]:
     tasks = [asyncio.create_task(subscriber(n)) for n in range(subscribers)]
     await asyncio.sleep(0)
     assert len(hub._waiters) == subscribers
-    fan_out = asyncio.create_task(hub._fan_out())
+    fan_out = asyncio.create_task(hub._fan_out(), name=FAN_OUT)
     await hub._publish([event(hub.head + 1)])
     await asyncio.wait_for(asyncio.gather(*tasks), 10.0)
     fan_out.cancel()
