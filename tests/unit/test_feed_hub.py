@@ -81,6 +81,18 @@ def test_subscribers_at_one_position_share_one_stretch_until_the_next_batch() ->
     assert again is not first and again is not None and again.last == 5
 
 
+def test_stretches_are_remembered_up_to_a_number_of_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hub = hub_with((0, 4))
+    first = hub.stretch_after(0, EVERYTHING, 10)
+    assert first is not None
+    monkeypatch.setattr(hub_module, "MAX_STRETCH_BYTES", sum(map(len, first.items)))
+    assert hub.stretch_after(0, EVERYTHING, 10) is first
+    other = hub.stretch_after(2, EVERYTHING, 10)  # past the bound: built, not kept
+    assert other is not None and hub.stretch_after(2, EVERYTHING, 10) is not other
+
+
 def test_a_stretch_keeps_to_its_filter_and_still_moves_past_what_it_skips() -> None:
     hub = hub_with()
     asyncio.run(hub._publish([event(1), event(2, "Commodity"), event(3)]))

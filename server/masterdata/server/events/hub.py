@@ -9,11 +9,12 @@ its own pace (see subscription.py); nothing is ever queued per subscriber.
 
 Fan-out at scale (measured with 10,000 subscriptions beside the load mix): each
 stretch of events is turned into stream items and serialized once, shared by every
-subscriber at the same position (`stretch_after`), instead of once per subscriber;
-and caught-up subscribers are woken a cohort at a time by a task of their own,
-which gives way to unary calls between cohorts (resources/activity.py). Woken all
-at once, 10,000 of them filled the loop's queue for a second at every commit and
-every unary call of the process waited behind them until its deadline.
+subscriber at the same position (`stretch_after`), instead of once per subscriber.
+Caught-up subscribers are woken in waves by a task of their own (`_fan_out`), at
+most one item each per wave, a cohort at a time with pauses for unary calls in
+between; a big wave then rests. Woken all at once, 10,000 of them queued 10,000
+steps on the loop at every commit, and as grpc.aio accepts new calls one per turn
+of the loop, every unary call of the process waited until its deadline.
 
 Wake-ups are hints: PostgreSQL NOTIFY through one LISTEN connection, the in-process
 commit callback on SQLite (or while LISTEN is down), and a poll every
@@ -48,8 +49,10 @@ WAKE_COHORT = 200
 WAVE_REST = 0.5
 #: Longest wait for the cohort before the last to be done sending, before the next.
 COHORT_WAIT_S = 0.05
-#: Most stretches remembered between two publications (distinct positions and filters).
-MAX_STRETCHES = 1024
+#: Most bytes of stretches remembered between two publications: caught-up subscribers
+#: share a few; lagging ones at many positions would otherwise hold copies of the
+#: retained events for each position.
+MAX_STRETCH_BYTES = 32 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,7 @@ class FeedHub:
         self._events_in_batches = 0
         #: Stream items by (position, filter, max_batch_size), while the batches stay.
         self._stretches: dict[tuple[int, EventFilter, int], Stretch] = {}
+        self._stretch_bytes = 0
         # Subscribers waiting for the head to move (an ordered set, woken in cohorts
         # by the fan-out task when `_moved` is set); neither a poll nor a new
         # subscription's sync() (`_read`) wakes them.
@@ -239,8 +243,10 @@ class FeedHub:
                 if event.sequence > position and where.matches(event)
             ]
             stretch = Stretch(batches[-1].last, tuple(_serialized_items(events, batch_size)))
-            if len(self._stretches) < MAX_STRETCHES:
+            size = sum(map(len, stretch.items))
+            if self._stretch_bytes + size <= MAX_STRETCH_BYTES:
                 self._stretches[key] = stretch
+                self._stretch_bytes += size
         return stretch
 
     def _batches_after(self, position: int) -> list[Batch]:
@@ -350,11 +356,13 @@ class FeedHub:
         while self._events_in_batches > self._retained_events and len(self._batches) > 1:
             self._events_in_batches -= len(self._batches.popleft().events)
         self._stretches.clear()
+        self._stretch_bytes = 0
 
     def _forget_batches(self) -> None:
         self._batches.clear()
         self._events_in_batches = 0
         self._stretches.clear()
+        self._stretch_bytes = 0
 
     # ---- the fan-out -------------------------------------------------------
 
