@@ -71,6 +71,8 @@ class Recorder:
                 self.kinds.append(kind)
                 if kind == "event":
                     self.events.append(item.event)
+                elif kind == "events":
+                    self.events.extend(item.events.events)
                 elif kind == "caught_up":
                     self.caught_up.append(item.caught_up.head_sequence)
                 else:

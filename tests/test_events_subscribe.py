@@ -20,7 +20,7 @@ from grpc import aio
 from support import eventually, expect_failure, make_settings
 
 from masterdata.server.app import App, build
-from masterdata.server.events.hub import FeedHub
+from masterdata.server.events.hub import WAKE_COHORT, FeedHub
 from masterdata.server.events.store import EventFilter
 from masterdata.server.events.subscription import Subscription
 from masterdata.v1 import events_pb2, events_pb2_grpc, location_pb2_grpc
@@ -208,6 +208,35 @@ async def test_caught_up_subscribers_share_one_read_per_batch(channel, feed: Fee
     finally:
         for sub in subs:
             await sub.cancel()
+
+
+async def test_waves_of_many_cohorts_deliver_every_event_once_in_order(
+    app: App, channel, feed: FeedHub
+) -> None:
+    """More subscribers than two cohorts, batched and not, while writers race the
+    waves that wake them: each gets every event exactly once, in order."""
+    target = f"127.0.0.1:{app.port}"
+    channels = [aio.insecure_channel(target, options=[("test.cohorts", i)]) for i in range(3)]
+    count = 2 * WAKE_COHORT + 50
+    subs = [
+        subscribe(channels[i % 3], **({"max_batch_size": 7} if i % 2 else {})) for i in range(count)
+    ]
+    try:
+        for sub in subs:
+            await sub.wait_until(lambda r: r.caught_up, timeout_s=30)
+        waves = feed.waves
+        for burst in range(3):
+            await asyncio.gather(*(create(channel, f"wave {burst}.{i}") for i in range(10)))
+        expected = [event.sequence for event in await list_all(channel)]
+        assert len(expected) == 30
+        for sub in subs:
+            await sub.wait_for_sequence(expected[-1], timeout_s=30)
+            assert_exactly_once_in_order(sub.sequences, expected)
+        assert feed.waves > waves
+    finally:
+        for sub in subs:
+            await sub.cancel()
+        await asyncio.gather(*(c.close() for c in channels))
 
 
 async def test_batches_carry_runs_of_consecutive_events(own_channel, own_app: App) -> None:
