@@ -115,6 +115,17 @@ async def test_filters(stub) -> None:
         assert got == {x.id for x in everything if predicate(x)}, text
 
 
+async def test_every_bad_part_of_a_list_request_is_named_at_once(stub) -> None:
+    """A bad filter, order_by and page_token together: one INVALID_ARGUMENT naming all
+    three, not the first found."""
+    request = pb.ListLocationsRequest(filter="name = ", order_by="colour", page_token="garbage")
+    failure = await expect_failure(stub.ListLocations(request), INVALID)
+    assert failure.fields == {"filter", "order_by", "page_token"}
+    request = pb.ListLocationsRequest(filter="name = ", page_token="garbage")
+    failure = await expect_failure(stub.ListLocations(request), INVALID)
+    assert failure.fields == {"filter", "page_token"}
+
+
 @pytest.mark.parametrize(
     ("text", "position"),
     [("name = ", 7), ("name == 'x'", 6), ("(name = 'x'", 11), ("name = 'x' AND", 14)],

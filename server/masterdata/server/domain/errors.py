@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 
@@ -50,6 +50,16 @@ class InvalidArgument(MasterdataError):
         if not reason and len({v.reason for v in self.violations if v.reason}) == 1:
             reason = next(v.reason for v in self.violations if v.reason)
         super().__init__(message, reason=reason, metadata=metadata)
+
+    @classmethod
+    def together(cls, errors: Sequence[InvalidArgument]) -> InvalidArgument:
+        """One error naming every bad field of `errors`, found in one request."""
+        if len(errors) == 1:
+            return errors[0]
+        return cls(
+            "; ".join(error.message for error in errors),
+            violations=[violation for error in errors for violation in error.violations],
+        )
 
 
 class NotFound(MasterdataError):

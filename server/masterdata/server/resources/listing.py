@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from masterdata.server.config import Settings
+from masterdata.server.domain.errors import InvalidArgument
 from masterdata.server.domain.ordering import OrderTerm, parse_order_by
 from masterdata.server.repositories.query import (
     SortKey,
@@ -63,16 +64,10 @@ async def list_page(
     page_size = clamp_page_size(
         request.page_size, settings.default_page_size, settings.max_page_size
     )
-    condition = filter_condition(request.filter, fields)  # a bad filter is reported first
-    terms = parse_order_by(request.order_by or spec.default_order, fields.keys())
-    keys = sort_keys(terms, fields, spec.model.id)
-    fingerprint = query_fingerprint(
-        spec.name, request.filter, request.order_by, str(request.show_deleted), request.parent_id
-    )
+    condition, terms, keys, last = _parsed(spec, request)
     if request.page_token or scope:
         after: list[ColumnElement[bool]] = []
         if request.page_token:
-            last = decode_page_token(request.page_token, fingerprint, [k.kind for k in keys])
             after.append(keyset_predicate(terms, fields, spec.model.id, last))
         stmt = _statement(spec, request, condition, terms, keys, page_size, [*scope, *after])
     else:
@@ -86,7 +81,46 @@ async def list_page(
     if len(rows) <= page_size:
         return rows, ""
     rows = rows[:page_size]
-    return rows, encode_page_token(key_values(rows[-1], keys), fingerprint)
+    return rows, encode_page_token(key_values(rows[-1], keys), _fingerprint(spec, request))
+
+
+def _parsed(
+    spec: ResourceSpec, request: ListRequest
+) -> tuple[ColumnElement[bool] | None, list[OrderTerm], list[SortKey], list[Any]]:
+    """The filter, the sort terms and keys, and the page token's values;
+    InvalidArgument naming every one of filter, order_by and page_token that is bad."""
+    fields = spec.query_fields
+    problems: list[InvalidArgument] = []
+    condition: ColumnElement[bool] | None = None
+    terms: list[OrderTerm] = []
+    keys: list[SortKey] = []
+    last: list[Any] = []
+    try:
+        condition = filter_condition(request.filter, fields)
+    except InvalidArgument as problem:
+        problems.append(problem)
+    try:
+        terms = parse_order_by(request.order_by or spec.default_order, fields.keys())
+        keys = sort_keys(terms, fields, spec.model.id)
+    except InvalidArgument as problem:
+        problems.append(problem)
+    if request.page_token:
+        try:
+            # No token is ever issued for a bad order_by: with no keys, any is refused.
+            kinds = [k.kind for k in keys]
+            last = decode_page_token(request.page_token, _fingerprint(spec, request), kinds)
+        except InvalidArgument as problem:
+            problems.append(problem)
+    if problems:
+        raise InvalidArgument.together(problems)
+    return condition, terms, keys, last
+
+
+def _fingerprint(spec: ResourceSpec, request: ListRequest) -> str:
+    """What a page token is bound to: the query it continues."""
+    return query_fingerprint(
+        spec.name, request.filter, request.order_by, str(request.show_deleted), request.parent_id
+    )
 
 
 def _statement(
