@@ -136,6 +136,14 @@ async def test_bad_requests_are_invalid_argument(events, fields: dict, field: st
     assert field in failure.fields
 
 
+async def test_every_bad_field_is_named_at_once(events) -> None:
+    request = events_pb2.ListEventsRequest(
+        aggregate_id="nope", after_sequence=-1, page_size=-1, page_token="garbage"
+    )
+    failure = await expect_failure(events.ListEvents(request), INVALID)
+    assert failure.fields == {"aggregate_id", "after_sequence", "page_size", "page_token"}
+
+
 async def test_a_write_that_fails_validation_emits_nothing(channel, locations) -> None:
     bad = loc.CreateLocationRequest(location=loc.Location(name="x", longitude=500))
     await expect_failure(locations.CreateLocation(bad), INVALID)

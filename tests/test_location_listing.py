@@ -118,9 +118,11 @@ async def test_filters(stub) -> None:
 async def test_every_bad_part_of_a_list_request_is_named_at_once(stub) -> None:
     """A bad filter, order_by and page_token together: one INVALID_ARGUMENT naming all
     three, not the first found."""
-    request = pb.ListLocationsRequest(filter="name = ", order_by="colour", page_token="garbage")
+    request = pb.ListLocationsRequest(
+        filter="name = ", order_by="colour", page_token="garbage", page_size=-1
+    )
     failure = await expect_failure(stub.ListLocations(request), INVALID)
-    assert failure.fields == {"filter", "order_by", "page_token"}
+    assert failure.fields == {"filter", "order_by", "page_token", "page_size"}
     request = pb.ListLocationsRequest(filter="name = ", page_token="garbage")
     failure = await expect_failure(stub.ListLocations(request), INVALID)
     assert failure.fields == {"filter", "page_token"}

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -139,3 +142,23 @@ class ViolationCollector:
     def raise_if_any(self, message: str = "the request has invalid fields") -> None:
         if self.violations:
             raise InvalidArgument(message, violations=self.violations)
+
+
+class Problems:
+    """The checks of one request's fields, run to the end: each InvalidArgument is
+    kept and all are raised together, so the caller learns every bad field at once."""
+
+    def __init__(self) -> None:
+        self._found: list[InvalidArgument] = []
+
+    def check(self, parse: Callable[[], T], instead: T) -> T:
+        """`parse()`, or `instead` if it raised InvalidArgument (kept for later)."""
+        try:
+            return parse()
+        except InvalidArgument as problem:
+            self._found.append(problem)
+            return instead
+
+    def raise_if_any(self) -> None:
+        if self._found:
+            raise InvalidArgument.together(self._found)

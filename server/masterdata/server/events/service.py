@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from masterdata.server.config import Settings
-from masterdata.server.domain.errors import FieldViolation, InvalidArgument
+from masterdata.server.domain.errors import FieldViolation, InvalidArgument, Problems
 from masterdata.server.events.hub import FeedHub
 from masterdata.server.events.store import EventFilter, SqlEventStore
 from masterdata.server.events.subscription import Subscription
@@ -44,22 +44,36 @@ class EventService:
 
     async def list_events(self, request: events_pb2.ListEventsRequest) -> EventPage:
         """Events after `after_sequence` matching the filters, in sequence order."""
+        problems = Problems()
+        aggregate_id = (
+            problems.check(lambda: parse_id(request.aggregate_id, "aggregate_id"), None)
+            if request.aggregate_id
+            else None
+        )
         where = EventFilter(
             aggregate_types=frozenset([request.aggregate_type] if request.aggregate_type else []),
-            event_types=_values(request.event_types, "event_types"),
-            aggregate_id=parse_id(request.aggregate_id, "aggregate_id")
-            if request.aggregate_id
-            else None,
+            event_types=problems.check(
+                lambda: _values(request.event_types, "event_types"), frozenset()
+            ),
+            aggregate_id=aggregate_id,
         )
-        start = _after_sequence(request.after_sequence)
-        size = clamp_page_size(
-            request.page_size, self._settings.default_page_size, self._settings.max_page_size
+        start = problems.check(lambda: _after_sequence(request.after_sequence), 0)
+        settings = self._settings
+        size = problems.check(
+            lambda: clamp_page_size(
+                request.page_size, settings.default_page_size, settings.max_page_size
+            ),
+            settings.default_page_size,
         )
         fingerprint = query_fingerprint(
             "events", request.aggregate_type, str(where.aggregate_id), *sorted(where.event_types)
         )
         if request.page_token:
-            [start] = decode_page_token(request.page_token, fingerprint, [FieldKind.INTEGER])
+            [start] = problems.check(
+                lambda: decode_page_token(request.page_token, fingerprint, [FieldKind.INTEGER]),
+                [start],
+            )
+        problems.raise_if_any()
         events = await self._store.select_events(gt=start, limit=size + 1, where=where)
         if len(events) <= size:
             return EventPage(events, "")

@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from masterdata.server.config import Settings
-from masterdata.server.domain.errors import InvalidArgument
+from masterdata.server.domain.errors import Problems
 from masterdata.server.domain.ordering import OrderTerm, parse_order_by
 from masterdata.server.repositories.query import (
     SortKey,
@@ -61,10 +61,15 @@ async def list_page(
     the query itself. ResourceReads.render_keyed reads the rest by id.
     """
     fields = spec.query_fields
-    page_size = clamp_page_size(
-        request.page_size, settings.default_page_size, settings.max_page_size
+    problems = Problems()
+    page_size = problems.check(
+        lambda: clamp_page_size(
+            request.page_size, settings.default_page_size, settings.max_page_size
+        ),
+        settings.default_page_size,
     )
-    condition, terms, keys, last = _parsed(spec, request)
+    condition, terms, keys, last = _parsed(spec, request, problems)
+    problems.raise_if_any()
     if request.page_token or scope:
         after: list[ColumnElement[bool]] = []
         if request.page_token:
@@ -85,34 +90,21 @@ async def list_page(
 
 
 def _parsed(
-    spec: ResourceSpec, request: ListRequest
+    spec: ResourceSpec, request: ListRequest, problems: Problems
 ) -> tuple[ColumnElement[bool] | None, list[OrderTerm], list[SortKey], list[Any]]:
-    """The filter, the sort terms and keys, and the page token's values;
-    InvalidArgument naming every one of filter, order_by and page_token that is bad."""
+    """The filter, the sort terms and keys, and the page token's values; what is bad
+    of filter, order_by and page_token goes to `problems`."""
     fields = spec.query_fields
-    problems: list[InvalidArgument] = []
-    condition: ColumnElement[bool] | None = None
-    terms: list[OrderTerm] = []
-    keys: list[SortKey] = []
+    condition = problems.check(lambda: filter_condition(request.filter, fields), None)
+    order_by = request.order_by or spec.default_order
+    terms = problems.check(lambda: parse_order_by(order_by, fields.keys()), [])
+    keys = sort_keys(terms, fields, spec.model.id)
     last: list[Any] = []
-    try:
-        condition = filter_condition(request.filter, fields)
-    except InvalidArgument as problem:
-        problems.append(problem)
-    try:
-        terms = parse_order_by(request.order_by or spec.default_order, fields.keys())
-        keys = sort_keys(terms, fields, spec.model.id)
-    except InvalidArgument as problem:
-        problems.append(problem)
     if request.page_token:
-        try:
-            # No token is ever issued for a bad order_by: with no keys, any is refused.
-            kinds = [k.kind for k in keys]
-            last = decode_page_token(request.page_token, _fingerprint(spec, request), kinds)
-        except InvalidArgument as problem:
-            problems.append(problem)
-    if problems:
-        raise InvalidArgument.together(problems)
+        # A token is bound to its filter and order_by: with either bad, it is refused too.
+        fingerprint = _fingerprint(spec, request)
+        kinds = [k.kind for k in keys]
+        last = problems.check(lambda: decode_page_token(request.page_token, fingerprint, kinds), [])
     return condition, terms, keys, last
 
 
