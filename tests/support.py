@@ -117,3 +117,24 @@ async def own_database(next_to: str, prefix: str) -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+def record_sleeps(monkeypatch: Any, task_name: str, *, keep_zero: bool = True) -> list[float]:
+    """The delays the task named `task_name` asks of asyncio.sleep, recorded, not slept.
+
+    Tasks of other tests that share the session's loop (its server) sleep as usual.
+    """
+    asked: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recording_sleep(delay: float) -> None:
+        task = asyncio.current_task()
+        if task is None or task.get_name() != task_name:
+            await real_sleep(delay)
+            return
+        if delay or keep_zero:
+            asked.append(delay)
+        await real_sleep(0)
+
+    monkeypatch.setattr(asyncio, "sleep", recording_sleep)
+    return asked

@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable, Sequence
 
 import pytest
+from support import record_sleeps
 
 from masterdata.server.bulk.cooperative import sliced
-from masterdata.server.resources import activity
 from masterdata.server.resources.activity import MAX_PAUSE_S, UnaryCalls, give_way_to
 
 SLICE_S = 0.004
@@ -29,18 +29,7 @@ def busy_for(seconds: float) -> None:
 @pytest.fixture
 def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The delays that sliced() asks of asyncio.sleep."""
-    asked: list[float] = []
-    real_sleep = asyncio.sleep
-
-    async def recording_sleep(delay: float) -> None:
-        if asyncio.current_task().get_name() != UNDER_TEST:  # type: ignore[union-attr]
-            await real_sleep(delay)  # another test's leftover task: not ours to count
-            return
-        asked.append(delay)
-        await real_sleep(0)
-
-    monkeypatch.setattr(activity.asyncio, "sleep", recording_sleep)
-    return asked
+    return record_sleeps(monkeypatch, UNDER_TEST)
 
 
 async def three_slices(

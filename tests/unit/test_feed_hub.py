@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from support import record_sleeps
 
 from masterdata.server.events import hub as hub_module
 from masterdata.server.events.hub import WAKE_COHORT, WAVE_REST, Batch, FeedHub
@@ -104,20 +105,7 @@ def test_a_stretch_keeps_to_its_filter_and_still_moves_past_what_it_skips() -> N
 @pytest.fixture
 def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The delays the fan-out asks of asyncio.sleep besides its bare yields."""
-    asked: list[float] = []
-    real_sleep = asyncio.sleep
-
-    async def recording_sleep(delay: float) -> None:
-        if asyncio.current_task().get_name() != FAN_OUT:  # type: ignore[union-attr]
-            await real_sleep(delay)  # another test's leftover task: not ours to count
-            return
-        if delay:
-            asked.append(delay)
-        await real_sleep(0)
-
-    monkeypatch.setattr(hub_module.asyncio, "sleep", recording_sleep)
-    monkeypatch.setattr("masterdata.server.resources.activity.asyncio.sleep", recording_sleep)
-    return asked
+    return record_sleeps(monkeypatch, FAN_OUT, keep_zero=False)
 
 
 async def fan_out_once(hub: FeedHub, subscribers: int) -> list[int]:
