@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -53,16 +53,6 @@ class InvalidArgument(MasterdataError):
         if not reason and len({v.reason for v in self.violations if v.reason}) == 1:
             reason = next(v.reason for v in self.violations if v.reason)
         super().__init__(message, reason=reason, metadata=metadata)
-
-    @classmethod
-    def together(cls, errors: Sequence[InvalidArgument]) -> InvalidArgument:
-        """One error naming every bad field of `errors`, found in one request."""
-        if len(errors) == 1:
-            return errors[0]
-        return cls(
-            "; ".join(error.message for error in errors),
-            violations=[violation for error in errors for violation in error.violations],
-        )
 
 
 class NotFound(MasterdataError):
@@ -130,35 +120,37 @@ class ResourceExhausted(MasterdataError):
 
 @dataclass
 class ViolationCollector:
-    """Gathers every violation of a request, then raises them together."""
+    """Gathers every violation of a request, then raises them together.
+
+    Violations come from `add`, or from the InvalidArgument of a check run through
+    `check`, so a request's parsers all run and the caller learns every bad field
+    at once, not the first found.
+    """
 
     prefix: str = ""
     violations: list[FieldViolation] = field(default_factory=list)
+    #: The errors of the checks run through `check`.
+    errors: list[InvalidArgument] = field(default_factory=list)
 
     def add(self, field_name: str, description: str, reason: str = "") -> None:
         path = f"{self.prefix}.{field_name}" if self.prefix else field_name
         self.violations.append(FieldViolation(path, description, reason))
 
-    def raise_if_any(self, message: str = "the request has invalid fields") -> None:
-        if self.violations:
-            raise InvalidArgument(message, violations=self.violations)
-
-
-class Problems:
-    """The checks of one request's fields, run to the end: each InvalidArgument is
-    kept and all are raised together, so the caller learns every bad field at once."""
-
-    def __init__(self) -> None:
-        self._found: list[InvalidArgument] = []
-
     def check(self, parse: Callable[[], T], instead: T) -> T:
-        """`parse()`, or `instead` if it raised InvalidArgument (kept for later)."""
+        """`parse()`, or `instead` if it raised InvalidArgument (kept for `raise_if_any`)."""
         try:
             return parse()
         except InvalidArgument as problem:
-            self._found.append(problem)
+            self.errors.append(problem)
+            self.violations.extend(problem.violations)
             return instead
 
-    def raise_if_any(self) -> None:
-        if self._found:
-            raise InvalidArgument.together(self._found)
+    def raise_if_any(self, message: str = "the request has invalid fields") -> None:
+        if not (self.violations or self.errors):
+            return
+        added = len(self.violations) - sum(len(error.violations) for error in self.errors)
+        if not added:
+            if len(self.errors) == 1:
+                raise self.errors[0]  # one check's error as it was: its message and reason
+            message = "; ".join(error.message for error in self.errors)
+        raise InvalidArgument(message, violations=self.violations)

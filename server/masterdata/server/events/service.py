@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from masterdata.server.config import Settings
-from masterdata.server.domain.errors import FieldViolation, InvalidArgument, Problems
+from masterdata.server.domain.errors import FieldViolation, InvalidArgument, ViolationCollector
 from masterdata.server.events.hub import FeedHub
 from masterdata.server.events.store import EventFilter, SqlEventStore
 from masterdata.server.events.subscription import Subscription
@@ -44,7 +44,7 @@ class EventService:
 
     async def list_events(self, request: events_pb2.ListEventsRequest) -> EventPage:
         """Events after `after_sequence` matching the filters, in sequence order."""
-        problems = Problems()
+        problems = ViolationCollector()
         aggregate_id = (
             problems.check(lambda: parse_id(request.aggregate_id, "aggregate_id"), None)
             if request.aggregate_id

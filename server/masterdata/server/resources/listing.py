@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from masterdata.server.config import Settings
-from masterdata.server.domain.errors import Problems
+from masterdata.server.domain.errors import ViolationCollector
 from masterdata.server.domain.ordering import OrderTerm, parse_order_by
 from masterdata.server.repositories.query import (
     SortKey,
@@ -61,7 +61,7 @@ async def list_page(
     the query itself. ResourceReads.render_keyed reads the rest by id.
     """
     fields = spec.query_fields
-    problems = Problems()
+    problems = ViolationCollector()
     page_size = problems.check(
         lambda: clamp_page_size(
             request.page_size, settings.default_page_size, settings.max_page_size
@@ -90,7 +90,7 @@ async def list_page(
 
 
 def _parsed(
-    spec: ResourceSpec, request: ListRequest, problems: Problems
+    spec: ResourceSpec, request: ListRequest, problems: ViolationCollector
 ) -> tuple[ColumnElement[bool] | None, list[OrderTerm], list[SortKey], list[Any]]:
     """The filter, the sort terms and keys, and the page token's values; what is bad
     of filter, order_by and page_token goes to `problems`."""
