@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -242,7 +242,8 @@ class FeedHub:
                 for event in batch.events
                 if event.sequence > position and where.matches(event)
             ]
-            stretch = Stretch(batches[-1].last, tuple(_serialized_items(events, batch_size)))
+            items = tuple(item.SerializeToString() for item in stream_items(events, batch_size))
+            stretch = Stretch(batches[-1].last, items)
             size = sum(map(len, stretch.items))
             if self._stretch_bytes + size <= MAX_STRETCH_BYTES:
                 self._stretches[key] = stretch
@@ -355,12 +356,15 @@ class FeedHub:
         self._events_in_batches += len(batch.events)
         while self._events_in_batches > self._retained_events and len(self._batches) > 1:
             self._events_in_batches -= len(self._batches.popleft().events)
-        self._stretches.clear()
-        self._stretch_bytes = 0
+        self._forget_stretches()
 
     def _forget_batches(self) -> None:
         self._batches.clear()
         self._events_in_batches = 0
+        self._forget_stretches()
+
+    def _forget_stretches(self) -> None:
+        """Stretches hold the batches' events as of their building: built anew after a change."""
         self._stretches.clear()
         self._stretch_bytes = 0
 
@@ -427,16 +431,17 @@ class FeedHub:
         await _notify_all(self._read)
 
 
-def _serialized_items(events: list[events_pb2.Event], batch_size: int) -> Iterator[bytes]:
-    """SubscribeEventsResponse items of `events`: one per event, or runs of `batch_size`."""
+def stream_items(
+    events: Sequence[events_pb2.Event], batch_size: int
+) -> Iterator[events_pb2.SubscribeEventsResponse]:
+    """SubscribeEvents items of `events`: one per event, or runs of up to `batch_size`."""
     if batch_size <= 1:
         for event in events:
-            yield events_pb2.SubscribeEventsResponse(event=event).SerializeToString()
+            yield events_pb2.SubscribeEventsResponse(event=event)
         return
     for start in range(0, len(events), batch_size):
-        run = events[start : start + batch_size]
-        batch = events_pb2.EventBatch(events=run)
-        yield events_pb2.SubscribeEventsResponse(events=batch).SerializeToString()
+        run = events_pb2.EventBatch(events=events[start : start + batch_size])
+        yield events_pb2.SubscribeEventsResponse(events=run)
 
 
 async def _notify_all(condition: asyncio.Condition) -> None:

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 from google.protobuf import timestamp_pb2
 
 from masterdata.server.domain.errors import Unavailable
-from masterdata.server.events.hub import FeedHub
+from masterdata.server.events.hub import FeedHub, stream_items
 from masterdata.server.events.store import EventFilter
 from masterdata.v1 import events_pb2
 
@@ -112,13 +112,7 @@ class Subscription:
             gt=self.position, lte=bound, where=self._where, limit=limit
         )
         self.position = events[-1].sequence if len(events) == limit else bound
-        size = self._batch_size
-        if size <= 1:
-            return [Response(event=event) for event in events]
-        return [
-            Response(events=events_pb2.EventBatch(events=events[start : start + size]))
-            for start in range(0, len(events), size)
-        ]
+        return list(stream_items(events, self._batch_size))
 
     def _raise_if_closing(self) -> None:
         if self._hub.closing:
