@@ -6,7 +6,8 @@ boundary: servicers contain no try/except — a MasterdataError becomes its
 canonical code with google.rpc details, a driver error is translated, and anything
 else is INTERNAL with the call's request id (logged with its traceback). A request
 that does not parse (corrupt wire format, invalid UTF-8 in a string field) is
-INVALID_ARGUMENT rather than grpc's UNKNOWN with the parser's message.
+INVALID_ARGUMENT rather than grpc's UNKNOWN with the parser's message; so is one
+with a string no backend may store (domain/text.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from grpc import aio
 from masterdata.server.api.errors import internal_status, to_status
 from masterdata.server.db.errors import translate
 from masterdata.server.domain.errors import InvalidArgument, MasterdataError, ResourceExhausted
+from masterdata.server.domain.text import DESCRIPTION, message_violations
 from masterdata.server.observability.metrics import Metrics
 from masterdata.server.resources.activity import UnaryCalls
 from masterdata.server.resources.caller import Caller, set_current_caller
@@ -36,28 +38,41 @@ REQUEST_ID_HEADER = "x-request-id"
 OVERLOAD_RETRY_S = 0.2
 
 
-class _Undecodable:
-    """Stands in for a request message that failed to parse, so the call can refuse it."""
+class _Refused:
+    """Stands in for a request refused as it was read, so the call can refuse it
+    after the caller is known (an unauthenticated caller learns nothing of it)."""
 
-    def __init__(self, error: Exception) -> None:
+    def __init__(self, error: InvalidArgument) -> None:
         self.error = error
 
     def refuse(self) -> InvalidArgument:
-        return InvalidArgument(
-            "the request is not a valid protobuf message of the method's type",
-            reason="MALFORMED_REQUEST",
-        )
+        return self.error
+
+
+_MALFORMED = "the request is not a valid protobuf message of the method's type"
+#: Import rows are checked one by one by the importer: a bad row is a row error.
+_CHECKED_BY_IMPORTER = frozenset({"masterdata.v1.CommodityRows"})
 
 
 def _tolerant(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """`deserialize` that refuses garbage and strings no backend may store (domain/text.py).
+
+    The string walk runs only when the bytes hold a zero byte: a NUL in a string is
+    encoded as one, and most requests have none, so the usual cost is one scan.
+    """
     if deserialize is None:
         return None
 
     def parse(data: bytes) -> Any:
         try:
-            return deserialize(data)
-        except Exception as error:  # whatever the parser says: the caller sent garbage
-            return _Undecodable(error)
+            message = deserialize(data)
+        except Exception:  # whatever the parser says: the caller sent garbage
+            return _Refused(InvalidArgument(_MALFORMED, reason="MALFORMED_REQUEST"))
+        if b"\x00" in data:
+            bad = message_violations(message, skip=_CHECKED_BY_IMPORTER)
+            if bad:
+                return _Refused(InvalidArgument(f"strings {DESCRIPTION}", violations=bad))
+        return message
 
     return parse
 
@@ -82,7 +97,7 @@ def _bytes_as_they_are(
 async def _checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
     """A client stream that raises INVALID_ARGUMENT at its first unparsable message."""
     async for request in requests:
-        if isinstance(request, _Undecodable):
+        if isinstance(request, _Refused):
             raise request.refuse()
         yield request
 
@@ -235,7 +250,7 @@ class _Call:
 
     def enter(self, request: Any | None, *, stream: bool = False) -> None:
         gate, method = self.site.gate, self.site.method
-        self.principal = principal = gate.authenticate(self.metadata)
+        self.principal = principal = gate.authenticate(self.metadata, self.context.auth_context)
         remaining = self.context.time_remaining()
         set_current_caller(
             Caller(
@@ -247,7 +262,7 @@ class _Call:
         )
         gate.authorize(principal, method, request)
         gate.admit(principal)
-        if isinstance(request, _Undecodable):
+        if isinstance(request, _Refused):
             raise request.refuse()
         if stream:
             gate.open_stream(principal)

@@ -23,6 +23,10 @@ from masterdata.server.domain.errors import (
 )
 
 DOMAIN = "masterdata.v1"
+#: Details must fit in gRPC's trailing metadata (8 KiB by default): a request with
+#: thousands of bad fields names the first ones, each path and text cut short.
+MAX_VIOLATIONS = 20
+MAX_DETAIL_CHARS = 200
 
 STATUS_CODES: dict[type[MasterdataError], grpc.StatusCode] = {
     InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
@@ -54,22 +58,26 @@ def _pack(message: object) -> any_pb2.Any:
 def to_status(error: MasterdataError) -> grpc.Status:
     """A grpc.Status whose trailing metadata carries google.rpc.Status details."""
     code = status_code_of(error)
-    details = [
-        _pack(
-            error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN, metadata=error.metadata)
-        )
-    ]
     violations = list(getattr(error, "violations", []))
     field = getattr(error, "field", "")
     if field:
         violations.append(FieldViolation(field, error.message, error.reason))
+    metadata = dict(error.metadata)
+    if len(violations) > MAX_VIOLATIONS:
+        metadata["violations_omitted"] = str(len(violations) - MAX_VIOLATIONS)
+        del violations[MAX_VIOLATIONS:]
+    details = [
+        _pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN, metadata=metadata))
+    ]
     if violations:
         details.append(
             _pack(
                 error_details_pb2.BadRequest(
                     field_violations=[
                         error_details_pb2.BadRequest.FieldViolation(
-                            field=v.field, description=v.description, reason=v.reason
+                            field=v.field[:MAX_DETAIL_CHARS],
+                            description=v.description[:MAX_DETAIL_CHARS],
+                            reason=v.reason,
                         )
                         for v in violations
                     ]

@@ -23,6 +23,7 @@ from masterdata.server.bulk.sources import FileRow, MessageRow
 from masterdata.server.db.models.commodity import CommodityRow
 from masterdata.server.domain.commodities import json_size, validate_commodity
 from masterdata.server.domain.errors import FieldViolation, ViolationCollector
+from masterdata.server.domain.text import message_violations
 from masterdata.server.resources.codec import codec_for
 from masterdata.server.resources.spec import ResourceSpec
 from masterdata.server.services.commodities.specs import COMMODITY
@@ -135,7 +136,7 @@ class FileConverter:
 
 def convert_message(row: MessageRow) -> Candidate | RowFailure:
     """A Commodity message -> values of every writable field (the codec's conversion)."""
-    violations = ViolationCollector()
+    violations = ViolationCollector(violations=message_violations(row.message))
     values = CODEC.to_values(row.message, WRITABLE, violations)
     key = None
     if row.message.id:

@@ -21,6 +21,8 @@ from functools import lru_cache
 from typing import Any
 
 from masterdata.server.bulk.columns import Column, Kind
+from masterdata.server.domain import text as text_rule
+from masterdata.server.domain.text import value_paths
 from masterdata.v1 import commodity_pb2 as pb
 
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0", "on", "x"})
@@ -62,13 +64,17 @@ def _text(column: Column) -> Parser:
 
     def parse(text: str) -> str:
         value = text.strip()
-        if "\x00" in value:
-            raise CellError("INVALID_CHARACTERS", "must not contain NUL characters")
+        _refuse_unstorable(value)
         if limit is not None and len(value) > limit:
             raise CellError("TOO_LONG", f"must be at most {limit} characters")
         return value
 
     return parse
+
+
+def _refuse_unstorable(text: str) -> None:
+    if text_rule.UNSTORABLE in text:
+        raise CellError(text_rule.REASON, text_rule.DESCRIPTION)
 
 
 def _code(column: Column) -> Parser:
@@ -180,6 +186,7 @@ def _list(column: Column) -> Parser:
 
     def parse(text: str) -> list[str]:
         raw = text.strip()
+        _refuse_unstorable(raw)
         return [item for item in split.split(raw) if item] if raw else []
 
     return parse
@@ -188,6 +195,7 @@ def _list(column: Column) -> Parser:
 def _json(_column: Column) -> Parser:
     def parse(text: str) -> dict[str, Any] | None:
         raw = text.strip()
+        _refuse_unstorable(raw)
         return _json_document(raw) if raw else None
 
     return parse
@@ -208,6 +216,10 @@ def _json_document(raw: str) -> dict[str, Any]:
         raise CellError("INVALID_JSON", "is not valid JSON") from None
     if not isinstance(document, dict):
         raise CellError("INVALID_JSON", "must be a JSON object ({...})")
+    if "\\u0000" in raw:  # a raw NUL was refused before parsing
+        bad = next(value_paths(document, "document"), None)
+        if bad is not None:
+            raise CellError(text_rule.REASON, f"{bad} {text_rule.DESCRIPTION}")
     return _as_struct(document, 0)  # type: ignore[no-any-return]
 
 

@@ -155,9 +155,8 @@ def _value_reader(field: FieldDescriptor, column: Any) -> ToColumn:
 def _string_reader(max_length: int | None) -> ToColumn:
     def read(message: Message, name: str, violations: ViolationCollector) -> str:
         value: str = getattr(message, name)
-        if "\x00" in value:
-            violations.add(name, "must not contain NUL characters", "INVALID_CHARACTERS")
-        elif max_length is not None and len(value) > max_length:
+        # NUL was refused with the request (domain/text.py).
+        if max_length is not None and len(value) > max_length:
             violations.add(name, f"must be at most {max_length} characters", "TOO_LONG")
         return value.strip()
 
