@@ -136,14 +136,27 @@ def make_ca(name: str) -> Pem:
     return _pem(cert, key)
 
 
-def issue(ca: Pem, name: str, *, server: bool) -> Pem:
-    """A leaf certificate signed by `ca`: for 127.0.0.1/localhost, or a client's."""
+def issue(
+    ca: Pem, name: str, *, server: bool, uris: Sequence[str] = (), dns: Sequence[str] = ()
+) -> Pem:
+    """A leaf certificate signed by `ca` with subject CN `name`: for 127.0.0.1/localhost,
+    or a client's, with these URI and DNS subject alternative names (none by default)."""
     key = ec.generate_private_key(ec.SECP256R1())
     usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
     builder = _builder(name, ca._cert.subject, key.public_key()).add_extension(
         x509.ExtendedKeyUsage([usage]), critical=False
     )
+    names: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
+    names += [x509.UniformResourceIdentifier(u) for u in uris]
     if server:
-        names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+        names += [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    if names:
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     return _pem(builder.sign(ca._key, hashes.SHA256()), key)
+
+
+def write_identities(path: Path, identities: Mapping[str, Sequence[str]]) -> Path:
+    """A client identity file (--tls-client-identities): {identity: scopes}."""
+    entries = [{"name": name, "scopes": list(scopes)} for name, scopes in identities.items()]
+    path.write_text(json.dumps(entries))
+    return path

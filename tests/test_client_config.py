@@ -8,7 +8,7 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2
-from security_support import issue, make_ca, serving, write_api_keys
+from security_support import issue, make_ca, serving, write_api_keys, write_identities
 
 import masterdata.client
 from masterdata.client import (
@@ -106,6 +106,7 @@ async def test_tls_with_a_ca_file_and_client_certificate(tmp_path: Path) -> None
         "tls_cert_file": str(server_cert),
         "tls_key_file": str(server_key),
         "tls_client_ca_file": str(ca_file),
+        "tls_client_identities_file": str(write_identities(tmp_path / "ids.json", {"erp": [READ]})),
     }
     async with serving(f"sqlite+aiosqlite:///{tmp_path / 'tls.db'}", **settings) as app:
         target = f"127.0.0.1:{app.port}"

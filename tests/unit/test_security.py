@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -10,11 +11,12 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from security_support import issue, make_ca
+from security_support import issue, make_ca, write_identities
 
 from masterdata.server.config import Settings
 from masterdata.server.domain.errors import PermissionDenied, ResourceExhausted, Unauthenticated
 from masterdata.server.security.api_keys import ApiKeyStore, hash_key
+from masterdata.server.security.certificates import CertificateIdentities, certificate_identity
 from masterdata.server.security.errors import SecurityConfigError
 from masterdata.server.security.gatekeeper import Gatekeeper
 from masterdata.server.security.identity import ADMIN, READ, WRITE, Principal
@@ -223,7 +225,11 @@ def test_tls_files_are_checked(tmp_path: Path) -> None:
     ca_file.write_bytes(ca.cert)
     tls = {"tls_cert_file": str(cert), "tls_key_file": str(key)}
     assert build_security(_settings(**tls), CONTRACT).credentials is not None
-    assert build_security(_settings(**tls, tls_client_ca_file=str(ca_file)), CONTRACT).credentials
+    identities = write_identities(tmp_path / "ids.json", {"erp": [READ]})
+    mutual = tls | {"tls_client_ca_file": str(ca_file)}
+    assert build_security(
+        _settings(**mutual, tls_client_identities_file=str(identities)), CONTRACT
+    ).credentials
     with pytest.raises(SecurityConfigError, match="not the key of the certificate"):
         build_security(_settings(**(tls | {"tls_key_file": str(other_key)})), CONTRACT)
     with pytest.raises(SecurityConfigError, match="not a PEM certificate"):
@@ -263,3 +269,127 @@ def test_bearer_scheme_is_case_insensitive_and_needs_a_token(tmp_path: Path) -> 
             gate.authenticate([("authorization", value)])
     with pytest.raises(Unauthenticated):
         gate.authenticate([])
+
+
+# ---- identities of client certificates ----------------------------------------
+
+
+def _mtls(tmp_path: Path) -> dict[str, str]:
+    ca = make_ca("mTLS test CA")
+    cert, key = issue(ca, "server", server=True).write(tmp_path, "server")
+    ca_file = tmp_path / "ca.crt"
+    ca_file.write_bytes(ca.cert)
+    return {
+        "tls_cert_file": str(cert),
+        "tls_key_file": str(key),
+        "tls_client_ca_file": str(ca_file),
+    }
+
+
+def test_a_certificate_is_named_by_uri_then_dns_then_cn() -> None:
+    ca = make_ca("naming CA")
+    both = issue(ca, "cn-1", server=False, dns=["a.example"], uris=["spiffe://x/erp", "urn:2"])
+    assert certificate_identity(both._cert) == "spiffe://x/erp"
+    dns = issue(ca, "cn-2", server=False, dns=["b.example", "c.example"])
+    assert certificate_identity(dns._cert) == "b.example"
+    assert certificate_identity(issue(ca, "cn-3", server=False)._cert) == "cn-3"
+
+
+def test_certificates_get_the_scopes_of_their_identity(tmp_path: Path) -> None:
+    ca = make_ca("scopes CA")
+    path = write_identities(tmp_path / "ids.json", {"clerk": [READ, WRITE], "viewer": [READ]})
+    gate = Gatekeeper(scopes={}, certificates=CertificateIdentities.load(path))
+    assert gate.authenticates
+
+    def peer(name: str) -> dict[str, list[bytes]]:
+        return {"x509_pem_cert": [issue(ca, name, server=False).cert]}
+
+    assert gate.authenticate([], lambda: peer("clerk")) == Principal(
+        "clerk", frozenset({READ, WRITE})
+    )
+    assert gate.authenticate([], lambda: peer("viewer")).scopes == {READ}
+    stranger = gate.authenticate([], lambda: peer("stranger"))
+    assert stranger == Principal("stranger", frozenset())
+    with pytest.raises(PermissionDenied):
+        gate.authorize(stranger, "/masterdata.v1.X/ListX", None)
+    # No certificate in the auth context (not mTLS): nobody.
+    with pytest.raises(Unauthenticated):
+        gate.authenticate([], dict)
+    with pytest.raises(Unauthenticated):
+        gate.authenticate([])
+
+
+def test_a_certificate_is_parsed_once(tmp_path: Path) -> None:
+    path = write_identities(tmp_path / "ids.json", {"clerk": [READ]})
+    identities = CertificateIdentities.load(path)
+    pem = issue(make_ca("cache CA"), "clerk", server=False).cert
+    for _ in range(3):
+        assert identities.principal({"x509_pem_cert": [pem]}).name == "clerk"  # type: ignore[union-attr]
+    info = identities._principal_of_pem.cache_info()
+    assert (info.misses, info.hits) == (1, 2)
+
+
+def test_a_bearer_token_wins_over_a_certificate(tmp_path: Path) -> None:
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps([{"name": "erp-key", "sha256": hash_key("k-1"), "scopes": [READ]}]))
+    ids = write_identities(tmp_path / "ids.json", {"clerk": [WRITE]})
+    gate = Gatekeeper(
+        scopes={}, api_keys=ApiKeyStore.load(keys), certificates=CertificateIdentities.load(ids)
+    )
+    cert = issue(make_ca("both CA"), "clerk", server=False).cert
+    context = {"x509_pem_cert": [cert]}
+    assert gate.authenticate([("authorization", "Bearer k-1")], lambda: context).name == "erp-key"
+    assert gate.authenticate([], lambda: context).name == "clerk"
+    with pytest.raises(Unauthenticated):  # a bad token is not replaced by the certificate
+        gate.authenticate([("authorization", "Bearer wrong")], lambda: context)
+    # Without token checking configured, the header is not looked at.
+    only_certs = Gatekeeper(scopes={}, certificates=CertificateIdentities.load(ids))
+    assert only_certs.authenticate([("authorization", "Bearer k-1")], lambda: context).name == (
+        "clerk"
+    )
+
+
+def test_mtls_needs_an_identity_file_unless_tokens_identify_callers(tmp_path: Path) -> None:
+    mtls = _mtls(tmp_path)
+    with pytest.raises(SecurityConfigError, match="needs --tls-client-identities"):
+        build_security(_settings(**mtls), CONTRACT)
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps([{"name": "a", "sha256": hash_key("k"), "scopes": [READ]}]))
+    gate = build_security(_settings(**mtls, api_keys_file=str(keys)), CONTRACT).gate
+    assert gate.certificates is None and gate.bearer_tokens
+    assert build_security(_settings(**mtls, jwt_secret="s" * 32), CONTRACT).gate.jwt
+    ids = write_identities(tmp_path / "ids.json", {"erp": [READ]})
+    secured = build_security(
+        _settings(**mtls, listen="0.0.0.0:0", tls_client_identities_file=str(ids)), CONTRACT
+    )
+    assert secured.gate.certificates is not None and not secured.gate.bearer_tokens
+    with pytest.raises(SecurityConfigError, match="needs --tls-client-ca"):
+        build_security(_settings(tls_client_identities_file=str(ids)), CONTRACT)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "ids.json: not a JSON list"),
+        ('{"name": "x"}', "expected a JSON list"),
+        ('[{"name": "x"}]', "entry 1: needs exactly the keys name and scopes"),
+        ('[{"name": "", "scopes": []}]', "entry 1: name must be 1-200 characters"),
+        (json.dumps([{"name": "x" * 201, "scopes": []}]), "name must be 1-200"),
+        ('[{"name": "x", "scopes": 3}]', "scopes must be a list"),
+        ('[{"name": "x", "scopes": ["masterdata.raed"]}]', "unknown scope masterdata.raed"),
+        (
+            '[{"name": "x", "scopes": []}, {"name": "x", "scopes": []}]',
+            "entry 2: 'x' is listed twice",
+        ),
+    ],
+)
+def test_malformed_identity_files_are_refused(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "ids.json"
+    path.write_text(content)
+    mtls = _mtls(tmp_path)
+    with pytest.raises(SecurityConfigError, match=re.escape(message)):
+        build_security(_settings(**mtls, tls_client_identities_file=str(path)), CONTRACT)
+    with pytest.raises(SecurityConfigError, match="cannot read the client identity file"):
+        build_security(
+            _settings(**mtls, tls_client_identities_file=str(tmp_path / "none.json")), CONTRACT
+        )

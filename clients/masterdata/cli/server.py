@@ -17,6 +17,7 @@ SERVE_SETTINGS = (
     "tls_cert_file",
     "tls_key_file",
     "tls_client_ca_file",
+    "tls_client_identities_file",
     "insecure",
     "metrics_port",
     "metrics_address",
@@ -63,6 +64,13 @@ def _security_flags(parser: argparse.ArgumentParser) -> None:
         dest="tls_client_ca_file",
         metavar="FILE",
         help="PEM CA bundle; clients must present a certificate it signed (mTLS)",
+    )
+    flag(
+        "--tls-client-identities",
+        dest="tls_client_identities_file",
+        metavar="FILE",
+        help="JSON list of {name, scopes}: scopes of each client certificate identity "
+        "(URI SAN, else DNS SAN, else CN); required with --tls-client-ca without API keys/JWT",
     )
     flag(
         "--insecure",

@@ -101,6 +101,10 @@ class Settings:
     tls_key_file: str = ""
     #: PEM CA bundle; when set, clients must present a certificate it signed (mTLS).
     tls_client_ca_file: str = ""
+    #: JSON list of {"name", "scopes"}: the scopes of each client certificate identity
+    #: (its URI SAN, else DNS SAN, else subject CN); required with tls_client_ca_file
+    #: unless API keys or JWT identify callers. Unlisted certificates get no scope.
+    tls_client_identities_file: str = ""
     #: Allow a non-loopback listen address without authentication.
     insecure: bool = False
     #: Port of the Prometheus /metrics endpoint; 0 = no endpoint.

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from masterdata.server.domain.errors import PermissionDenied, ResourceExhausted, Unauthenticated
 from masterdata.server.security.api_keys import ApiKeyStore
+from masterdata.server.security.certificates import CertificateIdentities
 from masterdata.server.security.identity import ADMIN, READ, WRITE, Principal
 from masterdata.server.security.jwt_tokens import JwtVerifier, looks_like_jwt
 from masterdata.server.security.rate_limit import RateLimiter
@@ -27,19 +28,44 @@ class Gatekeeper:
     scopes: Mapping[str, str]
     api_keys: ApiKeyStore | None = None
     jwt: JwtVerifier | None = None
+    certificates: CertificateIdentities | None = None
     limiter: RateLimiter | None = None
     max_streams_per_identity: int = 0
     _open_streams: Counter[str] = field(default_factory=Counter)
 
     @property
     def authenticates(self) -> bool:
+        return self.bearer_tokens or self.certificates is not None
+
+    @property
+    def bearer_tokens(self) -> bool:
+        """Whether bearer tokens (API keys or JWTs) can be checked."""
         return self.api_keys is not None or self.jwt is not None
 
-    def authenticate(self, metadata: Sequence[tuple[str, Any]]) -> Principal:
-        """The caller's principal; UNAUTHENTICATED with no hint of what was wrong."""
+    def authenticate(
+        self,
+        metadata: Sequence[tuple[str, Any]],
+        auth_context: Callable[[], Mapping[str, Any]] | None = None,
+    ) -> Principal:
+        """The caller's principal; UNAUTHENTICATED with no hint of what was wrong.
+
+        A bearer token, when one is sent and tokens are configured, decides alone:
+        a bad token is refused even with a good client certificate, so a client
+        never runs as someone it did not mean to be. Without a token the client
+        certificate decides (`auth_context` is grpc's, read only when needed).
+        """
         if not self.authenticates:
             return ANONYMOUS
         values = [v for k, v in metadata if k == "authorization" and isinstance(v, str)]
+        if self.bearer_tokens and values:
+            return self._bearer(values)
+        if self.certificates is not None and auth_context is not None:
+            principal = self.certificates.principal(auth_context())
+            if principal is not None:
+                return principal
+        raise Unauthenticated(_BAD_TOKEN)
+
+    def _bearer(self, values: list[str]) -> Principal:
         scheme, _, token = values[0].partition(" ") if len(values) == 1 else ("", "", "")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:  # the scheme is case-insensitive (RFC 7235)

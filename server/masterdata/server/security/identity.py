@@ -9,6 +9,8 @@ WRITE = "masterdata.write"
 ADMIN = "masterdata.admin"
 SENSITIVE = "masterdata.sensitive"
 ALL_SCOPES = frozenset({READ, WRITE, ADMIN, SENSITIVE})
+#: Longest identity: created_by, updated_by and the event actor are VARCHAR(200).
+MAX_IDENTITY_CHARS = 200
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from google.protobuf.descriptor import FileDescriptor
 
 from masterdata.server.config import Settings
 from masterdata.server.security.api_keys import ApiKeyStore
+from masterdata.server.security.certificates import CertificateIdentities
 from masterdata.server.security.errors import SecurityConfigError
 from masterdata.server.security.gatekeeper import Gatekeeper
 from masterdata.server.security.jwt_tokens import JwtVerifier
@@ -49,14 +50,20 @@ def build_security(settings: Settings, contract: Iterable[FileDescriptor]) -> Se
         scopes=build_table(contract),
         api_keys=_api_keys(settings.api_keys_file),
         jwt=_jwt(settings),
+        certificates=_certificate_identities(settings),
         limiter=limiter,
         max_streams_per_identity=settings.max_streams_per_identity,
     )
     credentials = server_credentials(
         settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file
     )
-    authenticated = gate.authenticates or bool(settings.tls_client_ca_file)
-    if not (authenticated or settings.insecure or is_loopback(settings.listen)):
+    if settings.tls_client_ca_file and not gate.authenticates:
+        raise SecurityConfigError(
+            "mTLS (--tls-client-ca) needs --tls-client-identities FILE: a JSON list of "
+            '{"name", "scopes"} naming which certificate identities (URI SAN, else DNS SAN, '
+            "else subject CN) may do what; or API keys/JWT to identify callers"
+        )
+    if not (gate.authenticates or settings.insecure or is_loopback(settings.listen)):
         raise SecurityConfigError(
             f"refusing to listen on {settings.listen} without authentication. Configure API "
             "keys (--api-keys-file), JWT (MASTERDATA_JWT_SECRET or --jwt-public-key) or mTLS "
@@ -92,6 +99,27 @@ def _api_keys(path: str) -> ApiKeyStore | None:
     except (ValueError, KeyError, TypeError) as error:
         raise SecurityConfigError(
             f"{path}: not a JSON list of {{name, sha256, scopes}} API keys ({error})"
+        ) from error
+
+
+def _certificate_identities(settings: Settings) -> CertificateIdentities | None:
+    path = settings.tls_client_identities_file
+    if not path:
+        return None
+    if not settings.tls_client_ca_file:
+        raise SecurityConfigError(
+            "--tls-client-identities needs --tls-client-ca: without mTLS no client "
+            "presents a certificate"
+        )
+    try:
+        return CertificateIdentities.load(Path(path))
+    except OSError as error:
+        raise SecurityConfigError(
+            f"cannot read the client identity file {path}: {error.strerror}"
+        ) from error
+    except ValueError as error:  # json.JSONDecodeError is one
+        raise SecurityConfigError(
+            f"{path}: not a JSON list of {{name, scopes}} client identities ({error})"
         ) from error
 
 
