@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import io
+import zipfile
 from decimal import Decimal
 from typing import Any
 
 import grpc
 import pytest
+from bomb_support import peak_memory_growth, workbook_bomb
 from bulk_support import Stub, collect, commodities, commodity_count, import_file
 from grpc import aio
 from openpyxl import Workbook, load_workbook
 from support import event_count, expect_failure
 
+from masterdata.server.bulk.zip_bounds import check_expansion
+from masterdata.server.config import Settings
 from masterdata.server.db.engine import Database
+from masterdata.server.domain.errors import InvalidArgument
 from masterdata.v1 import commodity_pb2 as pb
 from masterdata.v1 import commodity_pb2_grpc
 
@@ -145,3 +150,58 @@ async def test_the_csv_template_imports_as_is(stub: Stub, db: Database) -> None:
     cotton = (await commodities(db))["Cotton"]
     assert cotton.harvest_season == {"India": {"start": "October", "end": "March"}}
     assert cotton.supported_currencies == ["INR", "USD"]
+
+
+# ---- zip bombs: refused before they expand, in bounded memory ------------------
+
+#: How far the server's peak memory may rise while refusing a bomb (it holds ~250 KB).
+BOMB_MEMORY_MIB = 40
+
+
+@pytest.fixture(scope="module")
+def sheet_bomb() -> bytes:
+    """A workbook of ~250 KB whose sheet is one 256 MiB cell."""
+    return workbook_bomb()
+
+
+@pytest.fixture(scope="module")
+def lying_bomb() -> bytes:
+    """A 256 MiB workbook.xml (read whole by openpyxl) that the ZIP says is 100 bytes."""
+    return workbook_bomb("xl/workbook.xml", lie=True)
+
+
+async def test_a_zip_bomb_is_refused_before_it_expands(
+    stub: Stub, db: Database, sheet_bomb: bytes
+) -> None:
+    assert len(sheet_bomb) < 512 * 1024
+    with peak_memory_growth() as growth:
+        call = stub.ImportCommodities(pb.ImportCommoditiesRequest(xlsx_data=sheet_bomb))
+        failure = await expect_failure(collect(call), INVALID)
+    assert growth[0] < BOMB_MEMORY_MIB, f"the server's memory rose {growth[0]:.0f} MiB"
+    assert failure.violations.keys() == {"xlsx_data"}
+    assert failure.reason == "XLSX_TOO_LARGE", failure
+    assert await commodity_count(db) == 0
+
+
+async def test_a_zip_that_lies_about_its_sizes_is_not_believed(
+    stub: Stub, db: Database, lying_bomb: bytes
+) -> None:
+    with peak_memory_growth() as growth:
+        call = stub.ImportCommodities(pb.ImportCommoditiesRequest(xlsx_data=lying_bomb))
+        failure = await expect_failure(collect(call), INVALID)
+    assert growth[0] < BOMB_MEMORY_MIB, f"the server's memory rose {growth[0]:.0f} MiB"
+    assert failure.reason == "UNREADABLE_FILE" and "longer than declared" in failure.message
+    assert await commodity_count(db) == 0
+
+
+def test_the_expansion_bound_counts_every_part() -> None:
+    data = workbook([["Name", "Category"], *([f"Bale {i}", "Fibre"] for i in range(2000))])
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        expanded = sum(info.file_size for info in archive.infolist())
+    check_expansion(data, expanded, "xlsx_data")
+    with pytest.raises(InvalidArgument) as refused:
+        check_expansion(data, expanded - 1, "xlsx_data")
+    assert refused.value.violations[0].reason == "XLSX_TOO_LARGE"
+    # The default bound follows the message limit, and can be set on its own.
+    assert Settings().xlsx_expanded_limit == 8 * Settings().max_message_bytes
+    assert Settings.load({"MASTERDATA_MAX_XLSX_EXPANDED_BYTES": "1000"}).xlsx_expanded_limit == 1000

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
+from bomb_support import peak_memory_growth, workbook_bomb
 from bulk_support import (
     Stub,
     collect,
@@ -163,3 +164,21 @@ async def test_a_retry_with_the_request_id_resumes_after_the_committed_batches(
     assert result.progress[0].rows_read == interrupted + size
     assert await commodity_count(db) == total
     assert await event_count(db) == total
+
+
+async def test_a_zip_bomb_uploaded_as_csv_is_refused_in_bounded_memory(
+    stub: Stub, db: Database
+) -> None:
+    """XLSX goes through ImportCommodities; a workbook (or bomb) in CSV chunks is named."""
+    bomb = workbook_bomb()
+    requests = [pb.ImportCommoditiesRequest(csv_data=bomb)]
+    with peak_memory_growth() as growth:
+        # One chunk: the refusal comes at the first, and the client has no more to send.
+        upload = stub.UploadCommodities(upload_of(pb.ImportOptions(), bomb, chunk=len(bomb)))
+        uploaded = await expect_failure(collect(upload), INVALID)
+        imported = await expect_failure(collect(stub.ImportCommodities(requests[0])), INVALID)
+    assert growth[0] < 40, f"the server's memory rose {growth[0]:.0f} MiB"
+    assert (uploaded.reason, uploaded.fields) == ("NOT_CSV", {"csv_chunk"})
+    assert (imported.reason, imported.fields) == ("NOT_CSV", {"csv_data"})
+    assert "ImportCommodities" in uploaded.violations["csv_chunk"]
+    assert await commodity_count(db) == 0

@@ -124,6 +124,15 @@ class Settings:
     max_import_batch_size: int = 5000
     #: Bytes per chunk of a CSV or XLSX export (the contract allows at most 1 MiB).
     export_chunk_bytes: int = 1024 * 1024
+    #: Largest total uncompressed size of an XLSX workbook's parts; larger ones are
+    #: INVALID_ARGUMENT (XLSX_TOO_LARGE) before they are inflated. 0 = 8 x max_message_bytes
+    #: (a workbook arrives in one message; real ones expand 4-10 times).
+    max_xlsx_expanded_bytes: int = 0
+
+    @property
+    def xlsx_expanded_limit(self) -> int:
+        """max_xlsx_expanded_bytes, or 8 x max_message_bytes when it is 0."""
+        return self.max_xlsx_expanded_bytes or 8 * self.max_message_bytes
 
     @property
     def is_sqlite(self) -> bool:

@@ -69,7 +69,9 @@ class BulkImports:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         settings = runtime.settings
-        self.limits = Limits(settings.max_import_bytes, settings.max_import_rows)
+        self.limits = Limits(
+            settings.max_import_bytes, settings.max_import_rows, settings.xlsx_expanded_limit
+        )
 
     def import_request(
         self, request: pb.ImportCommoditiesRequest, caller: Caller

@@ -11,6 +11,7 @@ import is checked before anything is written (see `precheck_csv`).
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from masterdata.v1 import commodity_pb2 as pb
 #: Bytes of CSV parsed at a time, so a large chunk never becomes all its rows at once.
 CSV_SLICE_BYTES = 1 << 20
 XLSX_SLICE_ROWS = 1000
+_ZIP_SIGNATURE = b"PK\x03\x04"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,8 @@ class Limits:
 
     max_bytes: int
     max_rows: int
+    #: Largest total uncompressed size of an XLSX workbook's parts.
+    max_expanded_bytes: int
 
     def check_bytes(self, size: int, source: str) -> None:
         if size > self.max_bytes:
@@ -113,6 +117,8 @@ async def csv_rows(chunks: AsyncIterator[bytes], rows: FileRows) -> AsyncIterato
     """Rows of a CSV arriving in chunks of any size."""
     reader = CsvRecords(rows.source)
     async for chunk in chunks:
+        if not reader.bytes_read:
+            refuse_zip(chunk, rows.source)
         for start in range(0, len(chunk), CSV_SLICE_BYTES):
             piece = chunk[start : start + CSV_SLICE_BYTES]
             rows.limits.check_bytes(reader.bytes_read + len(piece), rows.source)
@@ -128,7 +134,7 @@ async def csv_rows(chunks: AsyncIterator[bytes], rows: FileRows) -> AsyncIterato
 async def xlsx_rows(book: XlsxRows, rows: FileRows) -> AsyncIterator[list[FileRow]]:
     """Rows of the first sheet of a workbook (its declared size checked first)."""
     try:
-        await book.open()
+        await book.open(rows.limits.max_expanded_bytes)
         if book.declared_rows:
             rows.limits.check_rows(book.declared_rows - 1, rows.source)
         while records := await book.take(XLSX_SLICE_ROWS):
@@ -153,6 +159,17 @@ async def message_rows(
             yield found
 
 
+def refuse_zip(data: bytes, source: str) -> None:
+    """A workbook sent as CSV: say so, instead of "not UTF-8" at some offset."""
+    if data.startswith(_ZIP_SIGNATURE):
+        raise unreadable(
+            source,
+            "an XLSX workbook or other ZIP file, not CSV (send XLSX as xlsx_data of "
+            "ImportCommodities)",
+            "NOT_CSV",
+        )
+
+
 def precheck_csv(data: bytes, limits: Limits, source: str) -> None:
     """Reject a whole CSV before any write: size, encoding, header and row count.
 
@@ -160,6 +177,7 @@ def precheck_csv(data: bytes, limits: Limits, source: str) -> None:
     that might be over the limit is parsed in full to count its records.
     """
     limits.check_bytes(len(data), source)
+    refuse_zip(data, source)
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -167,7 +185,9 @@ def precheck_csv(data: bytes, limits: Limits, source: str) -> None:
         raise unreadable(source, description, "NOT_UTF8") from None
     counting = data.count(b"\n") > limits.max_rows
     reader = CsvRecords(source)
-    rows = FileRows(source, limits if counting else Limits(limits.max_bytes, sys.maxsize))
+    rows = FileRows(
+        source, limits if counting else dataclasses.replace(limits, max_rows=sys.maxsize)
+    )
     for start in range(0, len(data), CSV_SLICE_BYTES):
         rows.rows(reader.feed(data[start : start + CSV_SLICE_BYTES]))
         if rows.header is not None and not counting:

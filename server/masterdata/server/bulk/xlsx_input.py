@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
 from masterdata.server.bulk.csv_input import unreadable
+from masterdata.server.bulk.zip_bounds import check_expansion
 
 _FLOAT_INT_LIMIT = 1e15
 
@@ -48,12 +49,17 @@ class XlsxRows:
         self._book: Any = None
         self._rows: Iterator[tuple[Any, ...]] = iter(())
 
-    async def open(self) -> None:
-        """Read the workbook's structure (on a thread; shared strings can be large)."""
-        await asyncio.to_thread(self._open)
+    async def open(self, max_expanded_bytes: int) -> None:
+        """Read the workbook's structure (on a thread; shared strings can be large).
 
-    def _open(self) -> None:
+        A workbook whose parts expand to more than `max_expanded_bytes` is refused
+        first, before openpyxl inflates any of it (see zip_bounds).
+        """
+        await asyncio.to_thread(self._open, max_expanded_bytes)
+
+    def _open(self, max_expanded_bytes: int) -> None:
         data, source = self._data, self.source
+        check_expansion(data, max_expanded_bytes, source)
         try:
             self._book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
             sheet = self._book.worksheets[0]
