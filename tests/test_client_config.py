@@ -65,8 +65,10 @@ def test_retry_and_deadline_classes_follow_the_descriptors() -> None:
     retryable = {name for name, info in table.items() if info.retryable}
     assert {"CreateCommodity", "NextDocumentNumber", "ImportCommodities"} <= retryable
     assert {"GetLocation", "ListEvents", "BatchGetCommodities", "ConvertQuantity"} <= retryable
-    assert not {"UpdateLocation", "DeleteCommodity", "UndeleteOrganization"} & retryable
-    assert not {"SubscribeEvents", "UploadCommodities", "ActivateFinancialYear"} & retryable
+    # Every unary write takes a request_id the client fills in: all of them retry.
+    assert {"UpdateLocation", "DeleteCommodity", "UndeleteOrganization"} <= retryable
+    assert {"ActivateFinancialYear", "RollOverDocumentSeries"} <= retryable
+    assert not {"SubscribeEvents", "UploadCommodities"} & retryable
     assert table["GetLocation"].kind is CallKind.READ
     assert table["UpdateLocation"].kind is CallKind.WRITE
     assert table["ExportCommodities"].kind is CallKind.STREAM

@@ -1,4 +1,4 @@
-"""Retries: a create whose first attempt ends UNAVAILABLE happens once; blind writes don't retry.
+"""Retries: a write whose first attempt ends UNAVAILABLE happens once.
 
 The fault is real gRPC: `FlakyGrpcProxy` forwards the call to the live server and
 then answers UNAVAILABLE, so the server has committed the write when the client
@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 
-import grpc
-import pytest
 from client_support import FlakyGrpcProxy
 from google.protobuf import field_mask_pb2
 from support import events
 
-from masterdata.client import Client, SyncClient, UnavailableError
+from masterdata.client import Client, SyncClient
 from masterdata.server.app import App
 from masterdata.server.db.engine import Database
 from masterdata.v1 import location_pb2 as pb
@@ -65,7 +63,9 @@ async def test_reads_are_retried(app: App, db: Database) -> None:
     assert list(reply.locations) == [] and len(proxy.attempts) == 3
 
 
-async def test_a_write_without_request_id_is_not_retried(app: App, db: Database) -> None:
+async def test_an_update_happens_once_across_unavailable(app: App, db: Database) -> None:
+    """Every write now takes a request_id, updates included: a retry is answered with
+    the first reply instead of being applied again."""
     async with Client(f"127.0.0.1:{app.port}") as direct:
         request = pb.CreateLocationRequest(location=pb.Location(name="Patan"))
         location = (await direct.locations.CreateLocation(request)).location
@@ -74,10 +74,13 @@ async def test_a_write_without_request_id_is_not_retried(app: App, db: Database)
         Client(proxy.target) as client,
     ):
         update = pb.UpdateLocationRequest(
-            location=pb.Location(id=location.id, city="Patan"),
+            location=pb.Location(id=location.id, city="Patan", etag=location.etag),
             update_mask=field_mask_pb2.FieldMask(paths=["city"]),
         )
-        with pytest.raises(UnavailableError) as caught:
-            await client.locations.UpdateLocation(update)
-    assert caught.value.code == grpc.StatusCode.UNAVAILABLE
-    assert len(proxy.attempts) == 1, "an update has no request_id: never sent twice"
+        updated = (await client.locations.UpdateLocation(update)).location
+    assert len(proxy.attempts) == 2, "the client retried once"
+    first, second = (pb.UpdateLocationRequest.FromString(a) for a in proxy.attempts)
+    assert first.request_id and first == second, "both attempts carry the same request_id"
+    assert updated.city == "Patan" and updated.etag == 'W/"2"', "applied once, not twice"
+    recorded = [(e.event_type, e.request_id) for e in await events(db)][1:]
+    assert recorded == [("location.updated", first.request_id)]

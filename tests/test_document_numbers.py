@@ -183,15 +183,10 @@ async def test_a_retried_request_id_returns_the_same_number_and_consumes_nothing
     assert first == again and all(t == first for t in twins) and first.number == 1
     assert (await next_number(stub, setup.org.id)).number == 2
     assert len(await events(db, event_type=ISSUED)) == 2
-    reused = await expect_failure(
-        stub.CreateOrganization(
-            pb.CreateOrganizationRequest(
-                organization=pb.Organization(name="x"), request_id=request_id
-            )
-        ),
-        INVALID,
-    )
-    assert reused.reason == "REQUEST_ID_REUSED"
+    # The same key with another request is refused, not answered with the first reply.
+    other = next_number(stub, setup.org.id, "RECEIPT", request_id=request_id)
+    reused = await expect_failure(other, INVALID)
+    assert reused.reason == "REQUEST_ID_REUSED" and reused.fields == {"request_id"}
 
 
 async def test_a_number_is_consumed_only_when_its_transaction_commits(

@@ -303,10 +303,8 @@ async def test_a_retried_import_with_a_request_id_does_nothing_twice(
     twice = await import_file(stub, csv_data=more, request_id=atomic_id, atomic=True)
     assert twice.summary == once.summary and once.summary.created == 10
     assert await event_count(db) == 40
-    reused = pb.CreateCommodityRequest(
-        commodity=pb.Commodity(name="X", category="Y"), request_id=request_id
-    )
-    failure = await expect_failure(stub.CreateCommodity(reused), INVALID)
+    changed = import_file(stub, csv_data=more, request_id=request_id, batch_size=7)
+    failure = await expect_failure(changed, INVALID)
     assert failure.reason == "REQUEST_ID_REUSED"
 
 

@@ -280,9 +280,12 @@ async def test_request_id_retry_returns_the_first_result(stub, db: Database) -> 
     request_id = str(uuid.uuid4())
     request = pb.CreateLocationRequest(location=pb.Location(name="Kadi"), request_id=request_id)
     first = (await stub.CreateLocation(request)).location
-    request.location.name = "ignored on retry"
     again = (await stub.CreateLocation(request)).location
     assert again == first
+    # A changed body under the same key is refused, not answered with the first result.
+    request.location.name = "changed on retry"
+    changed = await expect_failure(stub.CreateLocation(request), INVALID)
+    assert changed.reason == "REQUEST_ID_REUSED" and changed.fields == {"request_id"}
     assert len((await stub.ListLocations(pb.ListLocationsRequest())).locations) == 1
     assert await event_count(db) == 1
     bad = await expect_failure(

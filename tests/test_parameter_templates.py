@@ -137,13 +137,10 @@ async def test_apply_is_idempotent_with_request_id(stub, db: Database) -> None:
     before = await event_count(db)
     second = await apply(stub, commodity.id, staple.id, request_id=request_id)
     assert first == second and await event_count(db) == before
+    # The same key with other templates is another request: refused, not replayed.
+    other = await template(stub, "Moisture")
     reused = await expect_failure(
-        stub.CreateCommodity(
-            pb.CreateCommodityRequest(
-                commodity=pb.Commodity(name="Wheat", category="Cereals"), request_id=request_id
-            )
-        ),
-        INVALID,
+        apply(stub, commodity.id, other.id, request_id=request_id), INVALID
     )
     assert reused.reason == "REQUEST_ID_REUSED"
 

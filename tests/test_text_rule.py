@@ -33,7 +33,10 @@ def struct(document: dict[str, object]) -> struct_pb2.Struct:
     [
         ({"trading_hubs": ["Rajkot", "Raj\x00kot"]}, "commodity.trading_hubs[1]"),
         ({"country_tax_codes": struct({"IN": "52\x0001"})}, 'commodity.country_tax_codes["IN"]'),
-        ({"country_tax_codes": struct({"I\x00N": "5201"})}, 'commodity.country_tax_codes["I\\u0000N"]'),
+        (
+            {"country_tax_codes": struct({"I\x00N": "5201"})},
+            'commodity.country_tax_codes["I\\u0000N"]',
+        ),
         (
             {"harvest_season": struct({"India": {"months": ["Oct", "N\x00v"]}})},
             'commodity.harvest_season["India"]["months"][1]',

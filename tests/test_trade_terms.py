@@ -286,8 +286,10 @@ async def test_malformed_and_unknown_ids(family: Family, bad_id: str) -> None:
 async def test_request_id_retry_returns_the_first_result(family: Family, db) -> None:
     request_id = str(uuid.uuid4())
     first = await family.create(request_id=request_id, name="Once")
-    again = await family.create(request_id=request_id, name="ignored on retry")
+    again = await family.create(request_id=request_id, name="Once")
     assert again == first and len(await family.list()) == 1
+    changed = await expect_failure(family.create(request_id=request_id, name="Twice"), INVALID)
+    assert changed.reason == "REQUEST_ID_REUSED"
     assert await event_count(db) == 1
 
 

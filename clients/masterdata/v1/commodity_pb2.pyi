@@ -1036,7 +1036,11 @@ class CreateCommodityRequest(_message.Message):
     COMMODITY_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Optional UUID making the call idempotent for at least 24 hours."""
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def commodity(self) -> Global___Commodity:
         """The commodity to create; output-only fields are ignored."""
@@ -1253,6 +1257,13 @@ class UpdateCommodityRequest(_message.Message):
 
     COMMODITY_FIELD_NUMBER: _builtins.int
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def commodity(self) -> Global___Commodity:
         """The commodity with its id, the new values and optionally the etag last read."""
@@ -1266,10 +1277,11 @@ class UpdateCommodityRequest(_message.Message):
         *,
         commodity: Global___Commodity | None = ...,
         update_mask: _field_mask_pb2.FieldMask | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["commodity", b"commodity", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["commodity", b"commodity", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["commodity", b"commodity", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1308,6 +1320,7 @@ class DeleteCommodityRequest(_message.Message):
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     FORCE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the commodity."""
     etag: _builtins.str
@@ -1316,16 +1329,23 @@ class DeleteCommodityRequest(_message.Message):
     """Also soft-delete its live varieties, quality parameters and commission
     structures, in the same transaction.
     """
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
         force: _builtins.bool = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "force", b"force", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "force", b"force", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1363,19 +1383,27 @@ class UndeleteCommodityRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the commodity."""
     etag: _builtins.str
     """Optional etag; ABORTED when the commodity changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1414,7 +1442,11 @@ class CreateVarietyRequest(_message.Message):
     VARIETY_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Optional UUID making the call idempotent for at least 24 hours."""
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def variety(self) -> Global___Variety:
         """The variety to create, with its commodity_id; output-only fields are ignored."""
@@ -1585,6 +1617,13 @@ class UpdateVarietyRequest(_message.Message):
 
     VARIETY_FIELD_NUMBER: _builtins.int
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def variety(self) -> Global___Variety:
         """The variety with its id, the new values and optionally the etag last read."""
@@ -1598,10 +1637,11 @@ class UpdateVarietyRequest(_message.Message):
         *,
         variety: Global___Variety | None = ...,
         update_mask: _field_mask_pb2.FieldMask | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["update_mask", b"update_mask", "variety", b"variety"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["update_mask", b"update_mask", "variety", b"variety"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request_id", b"request_id", "update_mask", b"update_mask", "variety", b"variety"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1639,19 +1679,27 @@ class DeleteVarietyRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the variety."""
     etag: _builtins.str
     """Optional etag; ABORTED when the variety changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1689,19 +1737,27 @@ class UndeleteVarietyRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the variety."""
     etag: _builtins.str
     """Optional etag; ABORTED when the variety changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1740,7 +1796,11 @@ class CreateQualityParameterRequest(_message.Message):
     QUALITY_PARAMETER_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Optional UUID making the call idempotent for at least 24 hours."""
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def quality_parameter(self) -> Global___QualityParameter:
         """The quality parameter to create, with its commodity_id; output-only fields are ignored."""
@@ -1911,6 +1971,13 @@ class UpdateQualityParameterRequest(_message.Message):
 
     QUALITY_PARAMETER_FIELD_NUMBER: _builtins.int
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def quality_parameter(self) -> Global___QualityParameter:
         """The quality parameter with its id, the new values and optionally the etag last read."""
@@ -1924,10 +1991,11 @@ class UpdateQualityParameterRequest(_message.Message):
         *,
         quality_parameter: Global___QualityParameter | None = ...,
         update_mask: _field_mask_pb2.FieldMask | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["quality_parameter", b"quality_parameter", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["quality_parameter", b"quality_parameter", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["quality_parameter", b"quality_parameter", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1965,19 +2033,27 @@ class DeleteQualityParameterRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the quality parameter."""
     etag: _builtins.str
     """Optional etag; ABORTED when the quality parameter changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2015,19 +2091,27 @@ class UndeleteQualityParameterRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the quality parameter."""
     etag: _builtins.str
     """Optional etag; ABORTED when the quality parameter changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2066,7 +2150,11 @@ class CreateParameterTemplateRequest(_message.Message):
     PARAMETER_TEMPLATE_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Optional UUID making the call idempotent for at least 24 hours."""
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def parameter_template(self) -> Global___ParameterTemplate:
         """The parameter template to create; output-only fields are ignored."""
@@ -2234,6 +2322,13 @@ class UpdateParameterTemplateRequest(_message.Message):
 
     PARAMETER_TEMPLATE_FIELD_NUMBER: _builtins.int
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def parameter_template(self) -> Global___ParameterTemplate:
         """The parameter template with its id, the new values and optionally the etag last read."""
@@ -2247,10 +2342,11 @@ class UpdateParameterTemplateRequest(_message.Message):
         *,
         parameter_template: Global___ParameterTemplate | None = ...,
         update_mask: _field_mask_pb2.FieldMask | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["parameter_template", b"parameter_template", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["parameter_template", b"parameter_template", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["parameter_template", b"parameter_template", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2288,19 +2384,27 @@ class DeleteParameterTemplateRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the parameter template."""
     etag: _builtins.str
     """Optional etag; ABORTED when the parameter template changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2338,19 +2442,27 @@ class UndeleteParameterTemplateRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the parameter template."""
     etag: _builtins.str
     """Optional etag; ABORTED when the parameter template changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2389,7 +2501,11 @@ class CreateCommissionStructureRequest(_message.Message):
     COMMISSION_STRUCTURE_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Optional UUID making the call idempotent for at least 24 hours."""
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def commission_structure(self) -> Global___CommissionStructure:
         """The commission structure to create, with its commodity_id; output-only fields are ignored."""
@@ -2560,6 +2676,13 @@ class UpdateCommissionStructureRequest(_message.Message):
 
     COMMISSION_STRUCTURE_FIELD_NUMBER: _builtins.int
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def commission_structure(self) -> Global___CommissionStructure:
         """The commission structure with its id, the new values and optionally the etag last read."""
@@ -2573,10 +2696,11 @@ class UpdateCommissionStructureRequest(_message.Message):
         *,
         commission_structure: Global___CommissionStructure | None = ...,
         update_mask: _field_mask_pb2.FieldMask | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["commission_structure", b"commission_structure", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["commission_structure", b"commission_structure", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["commission_structure", b"commission_structure", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2614,19 +2738,27 @@ class DeleteCommissionStructureRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the commission structure."""
     etag: _builtins.str
     """Optional etag; ABORTED when the commission structure changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2664,19 +2796,27 @@ class UndeleteCommissionStructureRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the commission structure."""
     etag: _builtins.str
     """Optional etag; ABORTED when the commission structure changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2824,7 +2964,11 @@ class ApplyParameterTemplatesRequest(_message.Message):
     commodity_id: _builtins.str
     """UUID of the commodity that receives the parameters."""
     request_id: _builtins.str
-    """Optional UUID making the call idempotent for at least 24 hours."""
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def template_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """UUIDs of live templates of the commodity's category, 1–100, without
@@ -3103,6 +3247,8 @@ class ImportCommoditiesRequest(_message.Message):
     request_id: _builtins.str
     """Optional UUID; a retry with the same request_id after a completed import
     returns its summary and writes nothing, for at least 24 hours.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
     """
     @_builtins.property
     def rows(self) -> Global___CommodityRows:
@@ -3152,7 +3298,10 @@ class ImportOptions(_message.Message):
     batch_size: _builtins.int
     """Rows per batch, 1–5000; 500 when unset."""
     request_id: _builtins.str
-    """Optional UUID making the upload idempotent for at least 24 hours."""
+    """Optional UUID making the upload idempotent for at least 24 hours.
+    Keys are per caller and method; the same key with different options or a
+    different first data message is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,

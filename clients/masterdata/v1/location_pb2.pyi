@@ -205,7 +205,11 @@ class CreateLocationRequest(_message.Message):
     LOCATION_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Optional UUID making the call idempotent for at least 24 hours."""
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def location(self) -> Global___Location:
         """The location to create; output-only fields are ignored."""
@@ -420,6 +424,13 @@ class UpdateLocationRequest(_message.Message):
 
     LOCATION_FIELD_NUMBER: _builtins.int
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def location(self) -> Global___Location:
         """The location with its id, the new values and optionally the etag last read."""
@@ -433,10 +444,11 @@ class UpdateLocationRequest(_message.Message):
         *,
         location: Global___Location | None = ...,
         update_mask: _field_mask_pb2.FieldMask | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["location", b"location", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["location", b"location", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location", b"location", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -474,19 +486,27 @@ class DeleteLocationRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the location."""
     etag: _builtins.str
     """Optional etag; ABORTED when the location changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -524,19 +544,27 @@ class UndeleteLocationRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the location."""
     etag: _builtins.str
     """Optional etag; ABORTED when the location changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -660,7 +660,11 @@ class CreateOrganizationRequest(_message.Message):
     ORGANIZATION_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Optional UUID making the call idempotent for at least 24 hours."""
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def organization(self) -> Global___Organization:
         """The organization to create; output-only fields are ignored."""
@@ -828,6 +832,13 @@ class UpdateOrganizationRequest(_message.Message):
 
     ORGANIZATION_FIELD_NUMBER: _builtins.int
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def organization(self) -> Global___Organization:
         """The organization with its id, the new values and optionally the etag last read."""
@@ -841,10 +852,11 @@ class UpdateOrganizationRequest(_message.Message):
         *,
         organization: Global___Organization | None = ...,
         update_mask: _field_mask_pb2.FieldMask | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["organization", b"organization", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["organization", b"organization", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["organization", b"organization", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -883,6 +895,7 @@ class DeleteOrganizationRequest(_message.Message):
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     FORCE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the organization."""
     etag: _builtins.str
@@ -891,16 +904,23 @@ class DeleteOrganizationRequest(_message.Message):
     """Also soft-delete its live GST registrations, bank accounts, financial
     years and document series, in the same transaction.
     """
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
         force: _builtins.bool = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "force", b"force", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "force", b"force", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -938,19 +958,27 @@ class UndeleteOrganizationRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the organization."""
     etag: _builtins.str
     """Optional etag; ABORTED when the organization changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -989,7 +1017,11 @@ class CreateGstRegistrationRequest(_message.Message):
     GST_REGISTRATION_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Optional UUID making the call idempotent for at least 24 hours."""
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def gst_registration(self) -> Global___GstRegistration:
         """The registration to create, with its organization_id; output-only fields
@@ -1162,6 +1194,13 @@ class UpdateGstRegistrationRequest(_message.Message):
 
     GST_REGISTRATION_FIELD_NUMBER: _builtins.int
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def gst_registration(self) -> Global___GstRegistration:
         """The registration with its id, the new values and optionally the etag last read."""
@@ -1175,10 +1214,11 @@ class UpdateGstRegistrationRequest(_message.Message):
         *,
         gst_registration: Global___GstRegistration | None = ...,
         update_mask: _field_mask_pb2.FieldMask | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["gst_registration", b"gst_registration", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["gst_registration", b"gst_registration", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["gst_registration", b"gst_registration", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1216,19 +1256,27 @@ class DeleteGstRegistrationRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the registration."""
     etag: _builtins.str
     """Optional etag; ABORTED when the registration changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1266,19 +1314,27 @@ class UndeleteGstRegistrationRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the registration."""
     etag: _builtins.str
     """Optional etag; ABORTED when the registration changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1317,7 +1373,11 @@ class CreateBankAccountRequest(_message.Message):
     BANK_ACCOUNT_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Optional UUID making the call idempotent for at least 24 hours."""
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def bank_account(self) -> Global___BankAccount:
         """The account to create, with its organization_id; output-only fields are
@@ -1490,6 +1550,13 @@ class UpdateBankAccountRequest(_message.Message):
 
     BANK_ACCOUNT_FIELD_NUMBER: _builtins.int
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def bank_account(self) -> Global___BankAccount:
         """The account with its id, the new values and optionally the etag last read."""
@@ -1503,10 +1570,11 @@ class UpdateBankAccountRequest(_message.Message):
         *,
         bank_account: Global___BankAccount | None = ...,
         update_mask: _field_mask_pb2.FieldMask | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["bank_account", b"bank_account", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bank_account", b"bank_account", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bank_account", b"bank_account", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1544,19 +1612,27 @@ class DeleteBankAccountRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the account."""
     etag: _builtins.str
     """Optional etag; ABORTED when the account changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1594,19 +1670,27 @@ class UndeleteBankAccountRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the account."""
     etag: _builtins.str
     """Optional etag; ABORTED when the account changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1645,7 +1729,11 @@ class CreateFinancialYearRequest(_message.Message):
     FINANCIAL_YEAR_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Optional UUID making the call idempotent for at least 24 hours."""
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def financial_year(self) -> Global___FinancialYear:
         """The year to create, with its organization_id; output-only fields are
@@ -1818,6 +1906,13 @@ class UpdateFinancialYearRequest(_message.Message):
 
     FINANCIAL_YEAR_FIELD_NUMBER: _builtins.int
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def financial_year(self) -> Global___FinancialYear:
         """The year with its id, the new values and optionally the etag last read."""
@@ -1831,10 +1926,11 @@ class UpdateFinancialYearRequest(_message.Message):
         *,
         financial_year: Global___FinancialYear | None = ...,
         update_mask: _field_mask_pb2.FieldMask | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["financial_year", b"financial_year", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["financial_year", b"financial_year", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["financial_year", b"financial_year", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1872,19 +1968,27 @@ class DeleteFinancialYearRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the year."""
     etag: _builtins.str
     """Optional etag; ABORTED when the year changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1922,19 +2026,27 @@ class UndeleteFinancialYearRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the year."""
     etag: _builtins.str
     """Optional etag; ABORTED when the year changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1973,6 +2085,7 @@ class ActivateFinancialYearRequest(_message.Message):
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the year; it must be live."""
     etag: _builtins.str
@@ -1981,16 +2094,23 @@ class ActivateFinancialYearRequest(_message.Message):
     """Optional UUID of the organization the caller means; when given it must own
     the year (INVALID_ARGUMENT, reason FINANCIAL_YEAR_OF_OTHER_ORGANIZATION).
     """
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
         organization_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "organization_id", b"organization_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "organization_id", b"organization_id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2029,7 +2149,11 @@ class CreateDocumentSeriesRequest(_message.Message):
     DOCUMENT_SERIES_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Optional UUID making the call idempotent for at least 24 hours."""
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def document_series(self) -> Global___DocumentSeries:
         """The series to create, with its organization_id and financial_year_id;
@@ -2202,6 +2326,13 @@ class UpdateDocumentSeriesRequest(_message.Message):
 
     DOCUMENT_SERIES_FIELD_NUMBER: _builtins.int
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def document_series(self) -> Global___DocumentSeries:
         """The series with its id, the new values and optionally the etag last read."""
@@ -2215,10 +2346,11 @@ class UpdateDocumentSeriesRequest(_message.Message):
         *,
         document_series: Global___DocumentSeries | None = ...,
         update_mask: _field_mask_pb2.FieldMask | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["document_series", b"document_series", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_series", b"document_series", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_series", b"document_series", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2256,19 +2388,27 @@ class DeleteDocumentSeriesRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the series."""
     etag: _builtins.str
     """Optional etag; ABORTED when the series changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2306,19 +2446,27 @@ class UndeleteDocumentSeriesRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the series."""
     etag: _builtins.str
     """Optional etag; ABORTED when the series changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2365,6 +2513,8 @@ class NextDocumentNumberRequest(_message.Message):
     request_id: _builtins.str
     """Optional UUID; a retry with the same request_id returns the same number
     for at least 24 hours.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
     """
     @_builtins.property
     def issue_date(self) -> _date_pb2.Date:
@@ -2441,7 +2591,11 @@ class RollOverDocumentSeriesRequest(_message.Message):
     to_financial_year_id: _builtins.str
     """UUID of the year that receives the copies. Required."""
     request_id: _builtins.str
-    """Optional UUID making the call idempotent for at least 24 hours."""
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,

@@ -136,7 +136,11 @@ class CreateTradeTypeRequest(_message.Message):
     TRADE_TYPE_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Optional UUID making the call idempotent for at least 24 hours."""
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def trade_type(self) -> Global___TradeType:
         """The trade type to create; output-only fields are ignored."""
@@ -303,6 +307,13 @@ class UpdateTradeTypeRequest(_message.Message):
 
     TRADE_TYPE_FIELD_NUMBER: _builtins.int
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def trade_type(self) -> Global___TradeType:
         """The trade type with its id, the new values and optionally the etag last read."""
@@ -316,10 +327,11 @@ class UpdateTradeTypeRequest(_message.Message):
         *,
         trade_type: Global___TradeType | None = ...,
         update_mask: _field_mask_pb2.FieldMask | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["trade_type", b"trade_type", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["trade_type", b"trade_type", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request_id", b"request_id", "trade_type", b"trade_type", "update_mask", b"update_mask"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -357,19 +369,27 @@ class DeleteTradeTypeRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the trade type."""
     etag: _builtins.str
     """Optional etag; ABORTED when the trade type changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -407,19 +427,27 @@ class UndeleteTradeTypeRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the trade type."""
     etag: _builtins.str
     """Optional etag; ABORTED when the trade type changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -540,7 +568,11 @@ class CreateBargainTypeRequest(_message.Message):
     BARGAIN_TYPE_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Optional UUID making the call idempotent for at least 24 hours."""
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def bargain_type(self) -> Global___BargainType:
         """The bargain type to create; output-only fields are ignored."""
@@ -707,6 +739,13 @@ class UpdateBargainTypeRequest(_message.Message):
 
     BARGAIN_TYPE_FIELD_NUMBER: _builtins.int
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def bargain_type(self) -> Global___BargainType:
         """The bargain type with its id, the new values and optionally the etag last read."""
@@ -720,10 +759,11 @@ class UpdateBargainTypeRequest(_message.Message):
         *,
         bargain_type: Global___BargainType | None = ...,
         update_mask: _field_mask_pb2.FieldMask | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["bargain_type", b"bargain_type", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bargain_type", b"bargain_type", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bargain_type", b"bargain_type", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -761,19 +801,27 @@ class DeleteBargainTypeRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the bargain type."""
     etag: _builtins.str
     """Optional etag; ABORTED when the bargain type changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -811,19 +859,27 @@ class UndeleteBargainTypeRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the bargain type."""
     etag: _builtins.str
     """Optional etag; ABORTED when the bargain type changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -944,7 +1000,11 @@ class CreatePassingTermRequest(_message.Message):
     PASSING_TERM_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Optional UUID making the call idempotent for at least 24 hours."""
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def passing_term(self) -> Global___PassingTerm:
         """The passing term to create; output-only fields are ignored."""
@@ -1111,6 +1171,13 @@ class UpdatePassingTermRequest(_message.Message):
 
     PASSING_TERM_FIELD_NUMBER: _builtins.int
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def passing_term(self) -> Global___PassingTerm:
         """The passing term with its id, the new values and optionally the etag last read."""
@@ -1124,10 +1191,11 @@ class UpdatePassingTermRequest(_message.Message):
         *,
         passing_term: Global___PassingTerm | None = ...,
         update_mask: _field_mask_pb2.FieldMask | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["passing_term", b"passing_term", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["passing_term", b"passing_term", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["passing_term", b"passing_term", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1165,19 +1233,27 @@ class DeletePassingTermRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the passing term."""
     etag: _builtins.str
     """Optional etag; ABORTED when the passing term changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1215,19 +1291,27 @@ class UndeletePassingTermRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the passing term."""
     etag: _builtins.str
     """Optional etag; ABORTED when the passing term changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1350,7 +1434,11 @@ class CreateWeightmentTermRequest(_message.Message):
     WEIGHTMENT_TERM_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Optional UUID making the call idempotent for at least 24 hours."""
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def weightment_term(self) -> Global___WeightmentTerm:
         """The weightment term to create; output-only fields are ignored."""
@@ -1517,6 +1605,13 @@ class UpdateWeightmentTermRequest(_message.Message):
 
     WEIGHTMENT_TERM_FIELD_NUMBER: _builtins.int
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def weightment_term(self) -> Global___WeightmentTerm:
         """The weightment term with its id, the new values and optionally the etag last read."""
@@ -1530,10 +1625,11 @@ class UpdateWeightmentTermRequest(_message.Message):
         *,
         weightment_term: Global___WeightmentTerm | None = ...,
         update_mask: _field_mask_pb2.FieldMask | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["update_mask", b"update_mask", "weightment_term", b"weightment_term"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["update_mask", b"update_mask", "weightment_term", b"weightment_term"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request_id", b"request_id", "update_mask", b"update_mask", "weightment_term", b"weightment_term"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1571,19 +1667,27 @@ class DeleteWeightmentTermRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the weightment term."""
     etag: _builtins.str
     """Optional etag; ABORTED when the weightment term changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1621,19 +1725,27 @@ class UndeleteWeightmentTermRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the weightment term."""
     etag: _builtins.str
     """Optional etag; ABORTED when the weightment term changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1758,7 +1870,11 @@ class CreateDeliveryTermRequest(_message.Message):
     DELIVERY_TERM_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Optional UUID making the call idempotent for at least 24 hours."""
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def delivery_term(self) -> Global___DeliveryTerm:
         """The delivery term to create; output-only fields are ignored."""
@@ -1925,6 +2041,13 @@ class UpdateDeliveryTermRequest(_message.Message):
 
     DELIVERY_TERM_FIELD_NUMBER: _builtins.int
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def delivery_term(self) -> Global___DeliveryTerm:
         """The delivery term with its id, the new values and optionally the etag last read."""
@@ -1938,10 +2061,11 @@ class UpdateDeliveryTermRequest(_message.Message):
         *,
         delivery_term: Global___DeliveryTerm | None = ...,
         update_mask: _field_mask_pb2.FieldMask | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["delivery_term", b"delivery_term", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["delivery_term", b"delivery_term", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["delivery_term", b"delivery_term", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1979,19 +2103,27 @@ class DeleteDeliveryTermRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the delivery term."""
     etag: _builtins.str
     """Optional etag; ABORTED when the delivery term changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2029,19 +2161,27 @@ class UndeleteDeliveryTermRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the delivery term."""
     etag: _builtins.str
     """Optional etag; ABORTED when the delivery term changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2218,7 +2358,11 @@ class CreatePaymentTermRequest(_message.Message):
     PAYMENT_TERM_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Optional UUID making the call idempotent for at least 24 hours."""
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def payment_term(self) -> Global___PaymentTerm:
         """The payment term to create; output-only fields are ignored."""
@@ -2385,6 +2529,13 @@ class UpdatePaymentTermRequest(_message.Message):
 
     PAYMENT_TERM_FIELD_NUMBER: _builtins.int
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     @_builtins.property
     def payment_term(self) -> Global___PaymentTerm:
         """The payment term with its id, the new values and optionally the etag last read."""
@@ -2398,10 +2549,11 @@ class UpdatePaymentTermRequest(_message.Message):
         *,
         payment_term: Global___PaymentTerm | None = ...,
         update_mask: _field_mask_pb2.FieldMask | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["payment_term", b"payment_term", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment_term", b"payment_term", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment_term", b"payment_term", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2439,19 +2591,27 @@ class DeletePaymentTermRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the payment term."""
     etag: _builtins.str
     """Optional etag; ABORTED when the payment term changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2489,19 +2649,27 @@ class UndeletePaymentTermRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """UUID of the payment term."""
     etag: _builtins.str
     """Optional etag; ABORTED when the payment term changed since it was read."""
+    request_id: _builtins.str
+    """Optional UUID making the call idempotent for at least 24 hours: a retry
+    with the same request_id returns the first reply and changes nothing.
+    Keys are per caller and method; the same key with a different request
+    is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -13,6 +13,7 @@ with a string no backend may store (domain/text.py).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import time
@@ -29,6 +30,7 @@ from masterdata.server.domain.text import DESCRIPTION, message_violations
 from masterdata.server.observability.metrics import Metrics
 from masterdata.server.resources.activity import UnaryCalls
 from masterdata.server.resources.caller import Caller, set_current_caller
+from masterdata.server.resources.idempotent import key_of
 from masterdata.server.security.gatekeeper import Gatekeeper
 from masterdata.server.security.identity import Principal
 
@@ -252,18 +254,19 @@ class _Call:
         gate, method = self.site.gate, self.site.method
         self.principal = principal = gate.authenticate(self.metadata, self.context.auth_context)
         remaining = self.context.time_remaining()
-        set_current_caller(
-            Caller(
-                identity=principal.name,
-                scopes=principal.scopes,
-                call_id=self.request_id,
-                deadline=None if remaining is None else time.monotonic() + remaining,
-            )
+        caller = Caller(
+            identity=principal.name,
+            scopes=principal.scopes,
+            call_id=self.request_id,
+            deadline=None if remaining is None else time.monotonic() + remaining,
         )
+        set_current_caller(caller)
         gate.authorize(principal, method, request)
         gate.admit(principal)
         if isinstance(request, _Refused):
             raise request.refuse()
+        if request is not None and (key := key_of(method, request)) is not None:
+            set_current_caller(dataclasses.replace(caller, idempotency=key))
         if stream:
             gate.open_stream(principal)
             self.stream = True

@@ -60,7 +60,7 @@ class CommodityServicer(commodity_pb2_grpc.CommodityServiceServicer):
         self, request: pb.ApplyParameterTemplatesRequest, _context: aio.ServicerContext
     ) -> pb.ApplyParameterTemplatesResponse:
         created = await self.services.quality_parameters.apply_templates(
-            request.commodity_id, list(request.template_ids), request.request_id, current_caller()
+            request.commodity_id, list(request.template_ids), current_caller()
         )
         return pb.ApplyParameterTemplatesResponse(quality_parameters=created)
 

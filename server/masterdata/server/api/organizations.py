@@ -38,7 +38,6 @@ class OrganizationServicer(organization_pb2_grpc.OrganizationServiceServicer):
         return await self.services.document_series.next_number(
             request.organization_id,
             request.document_type,
-            request.request_id,
             issue_date,
             current_caller(),
         )
@@ -50,7 +49,6 @@ class OrganizationServicer(organization_pb2_grpc.OrganizationServiceServicer):
             request.organization_id,
             request.from_financial_year_id,
             request.to_financial_year_id,
-            request.request_id,
             current_caller(),
         )
 

@@ -42,7 +42,7 @@ def standard_handlers(
         return getattr(pb2, f"{kind}Response")(**{f: value})
 
     async def create(request: Any, _context: aio.ServicerContext) -> Any:
-        result = await service.create(getattr(request, f), request.request_id, current_caller())
+        result = await service.create(getattr(request, f), current_caller())
         return response(f"Create{s}", result)
 
     async def get(request: Any, _context: aio.ServicerContext) -> Any:

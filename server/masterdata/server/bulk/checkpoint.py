@@ -1,6 +1,6 @@
 """An import's request_id: its progress, committed with every batch, and its summary.
 
-The idempotency_keys row of the request_id holds an ImportCommoditiesResponse:
+The idempotency_keys row of the import's key holds an ImportCommoditiesResponse:
 `progress` while the import runs (updated in the same transaction as each
 batch, so it always counts exactly the committed rows) and `summary` once it
 is done. A retry after completion gets the stored summary and writes nothing; a
@@ -19,35 +19,38 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from masterdata.server.db.errors import UniqueViolation, translate_errors
 from masterdata.server.db.models.events import IdempotencyKeyRow
-from masterdata.server.domain.errors import Aborted, InvalidArgument
+from masterdata.server.domain.errors import Aborted
+from masterdata.server.repositories.idempotency import reused, where_key
+from masterdata.server.resources.caller import IdempotencyKey
+from masterdata.server.resources.ids import parse_request_id
 from masterdata.v1 import commodity_pb2 as pb
 
-METHOD = "commodity.import"
+_T = IdempotencyKeyRow.__table__
 
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """What a request_id says about earlier attempts of an import."""
+    """What a key says about earlier attempts of an import."""
 
     progress: pb.ImportProgress
     summary: pb.ImportSummary | None = None
     exists: bool = False
 
 
-async def read(session: AsyncSession, request_id: str, *, lock: bool) -> Checkpoint:
-    """The checkpoint of `request_id` (empty progress when there is none)."""
-    stmt = select(IdempotencyKeyRow).where(IdempotencyKeyRow.request_id == request_id)
+async def read(
+    session: AsyncSession, identity: str, key: IdempotencyKey, *, lock: bool
+) -> Checkpoint:
+    """The checkpoint of `key` (empty progress when there is none)."""
+    parse_request_id(key.request_id)
+    stmt = select(_T.c.fingerprint, _T.c.response).where(where_key(identity, key))
     if lock:
         stmt = stmt.with_for_update()
     async with translate_errors():
-        row = (await session.execute(stmt)).scalar_one_or_none()
+        row = (await session.execute(stmt)).one_or_none()
     if row is None:
         return Checkpoint(pb.ImportProgress())
-    if row.method != METHOD:
-        raise InvalidArgument(
-            f"request_id {request_id} was already used for {row.method}",
-            reason="REQUEST_ID_REUSED",
-        )
+    if bytes(row.fingerprint) != key.fingerprint:
+        raise reused(key)
     stored = pb.ImportCommoditiesResponse.FromString(row.response)
     if stored.HasField("summary"):
         return Checkpoint(pb.ImportProgress(), stored.summary, exists=True)
@@ -56,39 +59,51 @@ async def read(session: AsyncSession, request_id: str, *, lock: bool) -> Checkpo
 
 async def advance(
     session: AsyncSession,
-    request_id: str,
+    identity: str,
+    key: IdempotencyKey,
     expected: Checkpoint,
     state: pb.ImportCommoditiesResponse,
     now: object,
 ) -> None:
     """Store `state` if the checkpoint is still `expected` (inside the batch's transaction).
 
-    A checkpoint that moved means a twin with the same request_id ran meanwhile:
-    the batch is rolled back with ABORTED instead of being written twice.
+    A checkpoint that moved means a twin with the same key ran meanwhile: the
+    batch is rolled back with ABORTED instead of being written twice.
     """
-    current = await read(session, request_id, lock=True)
+    current = await read(session, identity, key, lock=True)
     if current.exists != expected.exists or current.progress != expected.progress:
-        raise _running(request_id)
+        raise _running(key)
     try:
-        await _store(session, request_id, state.SerializeToString(), now, exists=current.exists)
+        await _store(session, identity, key, state.SerializeToString(), now, exists=current.exists)
     except UniqueViolation as error:
         if not _is_idempotency_clash(error):
             raise
-        raise _running(request_id) from error
+        raise _running(key) from error
 
 
 async def _store(
-    session: AsyncSession, request_id: str, response: bytes, now: object, *, exists: bool
+    session: AsyncSession,
+    identity: str,
+    key: IdempotencyKey,
+    response: bytes,
+    now: object,
+    *,
+    exists: bool,
 ) -> None:
     async with translate_errors():
         if exists:
-            row = await session.get(IdempotencyKeyRow, request_id)
+            row = await session.get(IdempotencyKeyRow, (key.request_id, identity, key.method))
             assert row is not None
             row.response = response
         else:
             session.add(
                 IdempotencyKeyRow(
-                    request_id=request_id, method=METHOD, response=response, create_time=now
+                    request_id=key.request_id,
+                    identity=identity,
+                    method=key.method,
+                    fingerprint=key.fingerprint,
+                    response=response,
+                    create_time=now,
                 )
             )
         await session.flush()
@@ -97,11 +112,11 @@ async def _store(
 def _is_idempotency_clash(error: UniqueViolation) -> bool:
     """True when the violated key is idempotency_keys' primary key."""
     return error.constraint == "pk_idempotency_keys" or (
-        not error.constraint and error.columns == ["request_id"]
+        not error.constraint and error.columns == ["request_id", "identity", "method"]
     )
 
 
-def _running(request_id: str) -> Aborted:
+def _running(key: IdempotencyKey) -> Aborted:
     return Aborted(
-        f"another import with request_id {request_id} is running", reason="IMPORT_IN_PROGRESS"
+        f"another import with request_id {key.request_id} is running", reason="IMPORT_IN_PROGRESS"
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
@@ -26,8 +27,7 @@ from masterdata.server.config import Settings
 from masterdata.server.db.unit_of_work import UnitOfWork
 from masterdata.server.domain.errors import FieldViolation, InvalidArgument
 from masterdata.server.resources.activity import give_way_to
-from masterdata.server.resources.caller import Caller
-from masterdata.server.resources.ids import parse_request_id
+from masterdata.server.resources.caller import Caller, IdempotencyKey
 from masterdata.server.resources.runtime import Runtime
 from masterdata.v1 import commodity_pb2 as pb
 
@@ -45,7 +45,8 @@ class Options:
     validate_only: bool
     atomic: bool
     batch_size: int
-    request_id: str
+    #: The import's idempotency key; None without a request_id and when validating.
+    key: IdempotencyKey | None
 
 
 def parse_options(
@@ -53,7 +54,7 @@ def parse_options(
     validate_only: bool,
     atomic: bool,
     batch_size: int,
-    request_id: str,
+    key: IdempotencyKey | None,
     settings: Settings,
 ) -> Options:
     """Checked options; batch_size 0 means the default, above the maximum is coerced."""
@@ -70,7 +71,7 @@ def parse_options(
         validate_only=validate_only,
         atomic=atomic,
         batch_size=max(1, size),
-        request_id="" if validate_only else parse_request_id(request_id),
+        key=None if validate_only else key,
     )
 
 
@@ -131,7 +132,8 @@ class Importer:
 
     def __init__(self, runtime: Runtime, caller: Caller, options: Options) -> None:
         self.runtime = runtime
-        self.caller = caller
+        #: The options' key is the one its writes record (none when validating).
+        self.caller = dataclasses.replace(caller, idempotency=options.key)
         self.options = options
         self.runner = BatchRunner(
             upsert=options.upsert, postgres=runtime.db.is_postgres, actor=caller.identity
@@ -199,7 +201,7 @@ class Importer:
                     task.cancel()
                     await asyncio.wait([task])
         summary = self._summary(counts, committed=True)
-        if self.options.request_id:
+        if self.options.key:
             async with self._unit_of_work() as uow:
                 await self._advance(uow, self._mark, Response(summary=summary))
                 await uow.commit()
@@ -250,19 +252,21 @@ class Importer:
             yield batch
 
     def _unit_of_work(self) -> UnitOfWork:
-        return self.runtime.unit_of_work(self.caller, self.options.request_id)
+        return self.runtime.unit_of_work(self.caller)
 
     async def _read_checkpoint(self) -> checkpoint.Checkpoint:
-        if not self.options.request_id:
+        key = self.options.key
+        if key is None:
             return checkpoint.Checkpoint(pb.ImportProgress())
         async with self.runtime.db.read_session() as session:
-            return await checkpoint.read(session, self.options.request_id, lock=False)
+            return await checkpoint.read(session, self.caller.identity, key, lock=False)
 
     async def _claim(self, uow: UnitOfWork) -> checkpoint.Checkpoint:
         """Lock (or create) the request_id's row for the whole atomic transaction."""
-        if not self.options.request_id:
+        key = self.options.key
+        if key is None:
             return checkpoint.Checkpoint(pb.ImportProgress())
-        mark = await checkpoint.read(uow.session, self.options.request_id, lock=True)
+        mark = await checkpoint.read(uow.session, self.caller.identity, key, lock=True)
         if mark.summary is not None:
             return mark
         return await self._advance(uow, mark, Response(progress=mark.progress))
@@ -270,9 +274,10 @@ class Importer:
     async def _advance(
         self, uow: UnitOfWork, mark: checkpoint.Checkpoint, state: Response
     ) -> checkpoint.Checkpoint:
-        if not self.options.request_id:
+        key = self.options.key
+        if key is None:
             return mark
-        await checkpoint.advance(uow.session, self.options.request_id, mark, state, uow.now)
+        await checkpoint.advance(uow.session, self.caller.identity, key, mark, state, uow.now)
         progress = state.progress if state.HasField("progress") else mark.progress
         return checkpoint.Checkpoint(progress, exists=True)
 

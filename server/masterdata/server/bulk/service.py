@@ -27,11 +27,14 @@ from masterdata.server.bulk.sources import (
 )
 from masterdata.server.bulk.xlsx_input import XlsxRows
 from masterdata.server.domain.errors import FieldViolation, InvalidArgument
-from masterdata.server.resources.caller import Caller
+from masterdata.server.resources.caller import Caller, IdempotencyKey
+from masterdata.server.resources.idempotent import key_of
 from masterdata.server.resources.runtime import Runtime
 from masterdata.v1 import commodity_pb2 as pb
 
 T = TypeVar("T")
+#: The method an upload's key is scoped to, as the call boundary names methods.
+UPLOAD = f"/{pb.DESCRIPTOR.services_by_name['CommodityService'].full_name}/UploadCommodities"
 #: CommodityRows carries at most this many commodities (the proto says so).
 MAX_ROWS_PER_MESSAGE = 10_000
 
@@ -77,7 +80,7 @@ class BulkImports:
         self, request: pb.ImportCommoditiesRequest, caller: Caller
     ) -> AsyncIterator[pb.ImportCommoditiesResponse]:
         """Check the request whole, then stream the import's responses."""
-        options = self._options(request)
+        options = self._options(request, caller.idempotency)
         source = request.WhichOneof("source")
         rows: Rows
         convert: Convert
@@ -93,13 +96,17 @@ class BulkImports:
             raise _invalid("source", "one of csv_data, xlsx_data or rows is required", "REQUIRED")
         return Importer(self.runtime, caller, options).run(rows, convert)
 
-    def _options(self, request: pb.ImportCommoditiesRequest | pb.ImportOptions) -> Options:
+    def _options(
+        self,
+        request: pb.ImportCommoditiesRequest | pb.ImportOptions,
+        key: IdempotencyKey | None,
+    ) -> Options:
         return parse_options(
             request.mode,
             request.validate_only,
             request.atomic,
             request.batch_size,
-            request.request_id,
+            key,
             self.runtime.settings,
         )
 
@@ -120,8 +127,11 @@ class BulkImports:
         first = await anext(requests, None)
         if first is None or first.WhichOneof("kind") != "options":
             raise _invalid("options", "the first message must carry the options", "REQUIRED")
-        options = self._options(first.options)
         second = await anext(requests, None)
+        # The key of an upload: its options and its first data message (the header and
+        # first rows), known before anything is written; the whole body is not.
+        data = (second,) if second is not None else ()
+        options = self._options(first.options, key_of(UPLOAD, first.options, *data))
         kind = second.WhichOneof("kind") if second is not None else "rows"
         rows: Rows
         convert: Convert

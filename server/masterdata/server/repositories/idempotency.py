@@ -1,4 +1,4 @@
-"""Stored responses of calls made with a request_id (DESIGN.md section 3)."""
+"""Stored replies of calls made with an idempotency key (resources/idempotent.py)."""
 
 from __future__ import annotations
 
@@ -12,55 +12,85 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from masterdata.server.db.errors import translate_errors
 from masterdata.server.db.models.events import IdempotencyKeyRow
-from masterdata.server.domain.errors import InvalidArgument
+from masterdata.server.domain.errors import FieldViolation, InvalidArgument
+from masterdata.server.resources.caller import IdempotencyKey
+from masterdata.server.resources.ids import parse_request_id
 
 _T = IdempotencyKeyRow.__table__
+_KEY = (_T.c.request_id, _T.c.identity, _T.c.method)
 
 
 def _claim(insert: Callable[[Table], Any]) -> Insert:
-    """The dialect's INSERT ... ON CONFLICT (request_id) DO NOTHING RETURNING request_id."""
-    statement = insert(_T).on_conflict_do_nothing(index_elements=[_T.c.request_id])
+    """The dialect's INSERT ... ON CONFLICT (key) DO NOTHING RETURNING request_id."""
+    statement = insert(_T).on_conflict_do_nothing(index_elements=list(_KEY))
     return statement.returning(_T.c.request_id)  # type: ignore[no-any-return]
 
 
 #: Insert the key unless it exists; a row back means this call holds it.
 _CLAIM = {"postgresql": _claim(postgresql.insert), "sqlite": _claim(sqlite.insert)}
-_STORED = select(_T.c.method, _T.c.response)
-_COMPLETE = update(_T)
+
+
+def where_key(identity: str, key: IdempotencyKey) -> Any:
+    """The SQL condition selecting `key` of `identity`."""
+    return (
+        (_T.c.request_id == key.request_id)
+        & (_T.c.identity == identity)
+        & (_T.c.method == key.method)
+    )
+
+
+def reused(key: IdempotencyKey) -> InvalidArgument:
+    """The error of a key sent again with a different request."""
+    return InvalidArgument(
+        f"request_id {key.request_id} was already used with a different request",
+        violations=[
+            FieldViolation(
+                "request_id", "was already used with a different request", "REQUEST_ID_REUSED"
+            )
+        ],
+        reason="REQUEST_ID_REUSED",
+    )
 
 
 class IdempotencyStore:
-    """Claims request_ids and records responses inside the caller's transaction."""
+    """Claims keys and records replies inside the caller's transaction."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def claim(self, request_id: str, method: str, now: datetime) -> bytes | None:
-        """None when this call now holds `request_id`; else the stored response.
+    async def claim(self, identity: str, key: IdempotencyKey, now: datetime) -> bytes | None:
+        """None when this call now holds `key`; else the stored reply.
 
         One statement in the usual case. A twin still running with the same key
         holds it uncommitted: PostgreSQL makes the insert wait for the twin's end,
-        after which the stored response is read (SQLite runs writers one at a time).
-        A request_id used before for another method is an error.
+        after which the stored reply is read (SQLite runs writers one at a time).
+        The same key with another request's fingerprint is REQUEST_ID_REUSED.
         """
-        values = {"request_id": request_id, "method": method, "response": b"", "create_time": now}
+        parse_request_id(key.request_id)
+        values = {
+            "request_id": key.request_id,
+            "identity": identity,
+            "method": key.method,
+            "fingerprint": key.fingerprint,
+            "response": b"",
+            "create_time": now,
+        }
         statement = _CLAIM[self.session.bind.dialect.name]
         async with translate_errors():
             if (await self.session.execute(statement, values)).first() is not None:
                 return None
             stored = (
-                await self.session.execute(_STORED.where(_T.c.request_id == request_id))
+                await self.session.execute(
+                    select(_T.c.fingerprint, _T.c.response).where(where_key(identity, key))
+                )
             ).one()
-        if stored.method != method:
-            raise InvalidArgument(
-                f"request_id {request_id} was already used for {stored.method}",
-                reason="REQUEST_ID_REUSED",
-            )
+        if bytes(stored.fingerprint) != key.fingerprint:
+            raise reused(key)
         return bytes(stored.response)
 
-    async def complete(self, request_id: str, response: bytes) -> None:
-        """Store the response of the call that claimed `request_id`."""
+    async def complete(self, identity: str, key: IdempotencyKey, response: bytes) -> None:
+        """Store the reply of the call that claimed `key`."""
         async with translate_errors():
             await self.session.execute(
-                _COMPLETE.where(_T.c.request_id == request_id).values(response=response)
+                update(_T).where(where_key(identity, key)).values(response=response)
             )

@@ -10,6 +10,17 @@ SENSITIVE_SCOPE = "masterdata.sensitive"
 
 
 @dataclass(frozen=True)
+class IdempotencyKey:
+    """A client's request_id as the server keys it: for one caller and one method,
+    with a fingerprint of the request it came with (the request without it)."""
+
+    #: The canonical UUID; as sent when it is none, refused when claimed.
+    request_id: str
+    method: str
+    fingerprint: bytes
+
+
+@dataclass(frozen=True)
 class Caller:
     """The caller of one RPC. Until authentication exists every caller is anonymous."""
 
@@ -19,6 +30,13 @@ class Caller:
     call_id: str = ""
     #: time.monotonic() at which the caller's deadline passes; None without one.
     deadline: float | None = None
+    #: The call's request_id, when the client sent one (resources/idempotent.py).
+    idempotency: IdempotencyKey | None = None
+
+    @property
+    def request_id(self) -> str:
+        """The client's request_id ('' without one): what events record."""
+        return self.idempotency.request_id if self.idempotency else ""
 
     @property
     def sees_sensitive(self) -> bool:

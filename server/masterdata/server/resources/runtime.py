@@ -36,12 +36,16 @@ class Runtime:
     #: gives way to them.
     unary_calls: UnaryCalls = field(default_factory=UnaryCalls)
 
-    def unit_of_work(self, caller: Caller, request_id: str = "") -> UnitOfWork:
-        """A write transaction for `caller`, its database work bounded by their deadline."""
+    def unit_of_work(self, caller: Caller) -> UnitOfWork:
+        """A write transaction for `caller`, its database work bounded by their deadline.
+
+        Its events carry the client's request_id, empty without one (events.proto);
+        the call's correlation id goes to logs and trailing metadata only.
+        """
         return UnitOfWork(
             self.db,
             actor=caller.identity,
-            request_id=request_id or caller.call_id,
+            request_id=caller.request_id,
             after_commit=self._events_committed,
             timeout_s=caller.time_left(),
         )

@@ -8,7 +8,7 @@ audit columns, etags, idempotency, uniqueness errors and events — lives here.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import cached_property
 from types import SimpleNamespace
@@ -32,7 +32,7 @@ from masterdata.server.repositories.generic import ResourceRepository
 from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.codec import codec_for, etag_of
 from masterdata.server.resources.idempotent import run_idempotent
-from masterdata.server.resources.ids import parse_id, parse_request_id
+from masterdata.server.resources.ids import parse_id
 from masterdata.server.resources.reads import ResourceReads
 from masterdata.server.resources.spec import ChildLink, ResourceSpec
 
@@ -45,7 +45,7 @@ class ResourceService(ResourceReads):
 
     # ---- writes ------------------------------------------------------------
 
-    async def create(self, message: Message, request_id: str, caller: Caller) -> Message:
+    async def create(self, message: Message, caller: Caller) -> Message:
         """Create from `message`; with a request_id, a retry returns the first result."""
         violations = ViolationCollector(self.spec.name)
         values = self.codec.to_values(message, self.codec.populated_fields(message), violations)
@@ -60,19 +60,15 @@ class ResourceService(ResourceReads):
             await self._after_create(uow, row)
             return self.record(uow, row, "created")
 
-        method = f"{self.spec.name}.create"
-        request_id = parse_request_id(request_id)
-        result = await run_idempotent(
-            self.runtime, caller, request_id, method, self.spec.message, work
-        )
-        return result if caller.sees_sensitive else self.codec.mask(result)
+        return await self._write_once(caller, work)
 
     async def update(self, message: Message, paths: Sequence[str], caller: Caller) -> Message:
         violations = ViolationCollector(self.spec.name)
         key = parse_id(message.id, f"{self.spec.name}.id")
         fields = self._update_fields(message, paths)
         changes = self.codec.to_values(message, fields, violations)
-        async with self.runtime.unit_of_work(caller) as uow:
+
+        async def work(uow: UnitOfWork) -> Message:
             etag = message.etag  # type: ignore[attr-defined]
             row = await self._live_row_for_write(uow, key, etag, as_values=True)
             current = {name: getattr(row, name) for name in self.codec.writable_fields}
@@ -81,31 +77,33 @@ class ResourceService(ResourceReads):
             await self._check(uow, candidate, violations, existing=row)
             changed = self._apply(row, candidate)
             if not changed:
-                return self.render(row, caller)
+                return self.codec.to_message(row, reveal=True)
             self._touch(uow, row)
             written = {name: getattr(row, name) for name in (*changed, *_TOUCHED)}
             async with self._unique_errors():
                 await uow.session.execute(self._update_by_id, {"where_id": row.id, **written})
             await self._after_update(uow, row, changed)
-            result = self.record(uow, row, "updated", changed)
-            await uow.commit()
-        return self.codec.mask(result) if not caller.sees_sensitive else result
+            return self.record(uow, row, "updated", changed)
+
+        return await self._write_once(caller, work)
 
     async def delete(self, id_: str, etag: str, caller: Caller, *, force: bool = False) -> Message:
         key = parse_id(id_)
-        async with self.runtime.unit_of_work(caller) as uow:
+
+        async def work(uow: UnitOfWork) -> Message:
             row = await self._live_row_for_write(uow, key, etag)
             await self._before_delete(uow, row, force)
             row.delete_time = uow.now
             self._touch(uow, row)
             await uow.session.flush()
-            result = self.record(uow, row, "deleted")
-            await uow.commit()
-        return self.codec.mask(result) if not caller.sees_sensitive else result
+            return self.record(uow, row, "deleted")
+
+        return await self._write_once(caller, work)
 
     async def undelete(self, id_: str, etag: str, caller: Caller) -> Message:
         key = parse_id(id_)
-        async with self.runtime.unit_of_work(caller) as uow:
+
+        async def work(uow: UnitOfWork) -> Message:
             row = await self.repository(uow).get(key, for_update=True)
             self._check_etag(row, etag)
             if row.delete_time is None:
@@ -115,9 +113,17 @@ class ResourceService(ResourceReads):
             self._touch(uow, row)
             async with self._unique_errors():
                 await uow.session.flush()
-            result = self.record(uow, row, "undeleted")
-            await uow.commit()
-        return self.codec.mask(result) if not caller.sees_sensitive else result
+            return self.record(uow, row, "undeleted")
+
+        return await self._write_once(caller, work)
+
+    async def _write_once(
+        self, caller: Caller, work: Callable[[UnitOfWork], Awaitable[Message]]
+    ) -> Message:
+        """`work` in a committed transaction, at most once per idempotency key; the
+        reply masked unless `caller` may see sensitive fields."""
+        result = await run_idempotent(self.runtime, caller, self.spec.message, work)
+        return result if caller.sees_sensitive else self.codec.mask(result)
 
     # ---- hooks for entity families -----------------------------------------
 

@@ -109,7 +109,7 @@ async def ensure(service: ResourceService, record: Mapping[str, Any], report: Se
     message = json_format.ParseDict(dict(record), spec.message())
     tally = report.tally(spec.name)
     try:
-        created = await service.create(message, "", SEED_CALLER)
+        created = await service.create(message, SEED_CALLER)
     except AlreadyExists:
         tally.present += 1
         return ""

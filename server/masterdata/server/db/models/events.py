@@ -41,15 +41,20 @@ class EventRow(Base):
 
 
 class IdempotencyKeyRow(Base):
-    """The stored response of a call made with a client-chosen request_id.
+    """The stored reply of a call made with a client-chosen request_id.
 
-    A retry with the same request_id returns `response` instead of acting again;
+    The key is (request_id, identity, method): another caller's request_id, or the
+    same one sent to another method, is another key. A retry with the same key and
+    the same request (`fingerprint`) returns `response` instead of acting again;
     rows older than the retention period (24 h) may be purged.
     """
 
     __tablename__ = "idempotency_keys"
 
     request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    method: Mapped[str] = mapped_column(String(200))
+    identity: Mapped[str] = mapped_column(String(200), primary_key=True)
+    method: Mapped[str] = mapped_column(String(200), primary_key=True)
+    #: SHA-256 of the request without its request_id (resources/idempotent.py).
+    fingerprint: Mapped[bytes] = mapped_column(LargeBinary)
     response: Mapped[bytes] = mapped_column(LargeBinary)
     create_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -29,7 +29,7 @@ from masterdata.server.repositories.generic import ResourceRepository
 from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.codec import codec_for
 from masterdata.server.resources.idempotent import run_idempotent
-from masterdata.server.resources.ids import parse_id, parse_request_id
+from masterdata.server.resources.ids import parse_id
 from masterdata.server.resources.runtime import Runtime
 from masterdata.server.resources.service import record_event
 from masterdata.server.services.commodities.resources import CommodityChildResources
@@ -48,7 +48,6 @@ COPIED = (
     "is_mandatory",
     "display_order",
 )
-_METHOD = "quality_parameter.apply_templates"
 
 
 class QualityParameterResources(CommodityChildResources):
@@ -80,12 +79,11 @@ class QualityParameterResources(CommodityChildResources):
         return [codec.to_message(row, reveal=caller.sees_sensitive) for row in rows]
 
     async def apply_templates(
-        self, commodity_id: str, template_ids: Sequence[str], request_id: str, caller: Caller
+        self, commodity_id: str, template_ids: Sequence[str], caller: Caller
     ) -> list[Message]:
         """One parameter per template, in request order (see the module docstring)."""
         key = parse_id(commodity_id, "commodity_id")
         ids = _template_ids(template_ids)
-        request_id = parse_request_id(request_id)
 
         async def work(uow: UnitOfWork) -> pb.ApplyParameterTemplatesResponse:
             commodity = await self._live_commodity(uow, key)
@@ -94,9 +92,7 @@ class QualityParameterResources(CommodityChildResources):
             messages = [self.codec.to_message(row, reveal=True) for row in rows]
             return pb.ApplyParameterTemplatesResponse(quality_parameters=messages)
 
-        reply = await run_idempotent(
-            self.runtime, caller, request_id, _METHOD, pb.ApplyParameterTemplatesResponse, work
-        )
+        reply = await run_idempotent(self.runtime, caller, pb.ApplyParameterTemplatesResponse, work)
         return list(reply.quality_parameters)
 
     async def _create_missing(

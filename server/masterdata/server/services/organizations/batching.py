@@ -31,7 +31,6 @@ from masterdata.server.repositories.idempotency import IdempotencyStore
 from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.runtime import Runtime
 from masterdata.server.services.organizations.numbering import (
-    NEXT_NUMBER,
     NumberRequest,
     record_issue,
     take_numbers,
@@ -40,7 +39,7 @@ from masterdata.v1 import organization_pb2 as pb
 
 log = logging.getLogger("masterdata.numbering")
 Reply = pb.NextDocumentNumberResponse
-OneCall = Callable[[NumberRequest, str, Caller], Awaitable[Reply]]
+OneCall = Callable[[NumberRequest, Caller], Awaitable[Reply]]
 #: Most calls one transaction serves (bounds its size and its events).
 MAX_BATCH = 200
 
@@ -52,7 +51,6 @@ class _Fallback(Exception):
 @dataclass
 class _Call:
     request: NumberRequest
-    request_id: str
     caller: Caller
     reply: asyncio.Future[Reply] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
@@ -76,9 +74,9 @@ class NumberBatcher:
         self._waiting: dict[tuple[uuid.UUID, str], list[_Call]] = {}
         self._tasks: dict[tuple[uuid.UUID, str], asyncio.Task[None]] = {}
 
-    async def issue(self, request: NumberRequest, request_id: str, caller: Caller) -> Reply:
+    async def issue(self, request: NumberRequest, caller: Caller) -> Reply:
         key = (request.organization_id, request.document_type)
-        call = _Call(request, request_id, caller)
+        call = _Call(request, caller)
         self._waiting.setdefault(key, []).append(call)
         if key not in self._tasks:
             self._tasks[key] = asyncio.create_task(self._drain(key), name="numbering")
@@ -115,14 +113,14 @@ class NumberBatcher:
 
     async def _alone(self, call: _Call) -> None:
         try:
-            call.settle(await self._one_call(call.request, call.request_id, call.caller))
+            call.settle(await self._one_call(call.request, call.caller))
         except Exception as error:
             call.settle(error)
 
     async def _together(self, calls: list[_Call]) -> list[Reply]:
         """All of `calls` in one transaction, or _Fallback (nothing written)."""
-        request_ids = [c.request_id for c in calls if c.request_id]
-        if len(set(request_ids)) != len(request_ids):
+        keys = [(c.caller.identity, c.caller.idempotency) for c in calls if c.caller.idempotency]
+        if len({(identity, key.request_id) for identity, key in keys}) != len(keys):
             raise _Fallback
         # The series ends up updated by the last caller, and the transaction lives as
         # long as the most patient caller allows.
@@ -131,9 +129,9 @@ class NumberBatcher:
         owner = dataclasses.replace(calls[-1].caller, deadline=deadline)
         async with self._runtime.unit_of_work(owner) as uow:
             store = IdempotencyStore(uow.session)
-            for request_id in request_ids:
-                if await store.claim(request_id, NEXT_NUMBER, uow.now) is not None:
-                    raise _Fallback  # a retry: it replays its stored reply alone
+            for identity, key in keys:
+                if await store.claim(identity, key, uow.now) is not None:
+                    raise _Fallback  # a retry: it replays its stored reply (or is refused) alone
             series = await take_numbers(uow, calls[0].request, len(calls))
             if series is None:
                 raise _Fallback  # the one-call path says what is missing
@@ -148,10 +146,11 @@ class NumberBatcher:
                     number,
                     call.request,
                     actor=call.caller.identity,
-                    request_id=call.request_id or call.caller.call_id,
+                    request_id=call.caller.request_id,
                 )
-                if call.request_id:
-                    await store.complete(call.request_id, reply.SerializeToString())
+                if call.caller.idempotency:
+                    key = call.caller.idempotency
+                    await store.complete(call.caller.identity, key, reply.SerializeToString())
                 replies.append(reply)
             await uow.commit()
         return replies

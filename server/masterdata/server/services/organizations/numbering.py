@@ -53,7 +53,6 @@ from masterdata.server.resources.service import record_event
 from masterdata.server.services.organizations.specs import DOCUMENT_SERIES
 from masterdata.v1 import organization_pb2 as pb
 
-NEXT_NUMBER = "document_series.next_number"
 #: Default issue date: the business day in India, where the numbered documents are.
 KOLKATA = ZoneInfo("Asia/Kolkata")
 _S, _Y = DocumentSeriesRow, FinancialYearRow

@@ -22,11 +22,10 @@ from masterdata.server.domain.errors import (
 from masterdata.server.repositories.generic import ResourceRepository
 from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.idempotent import run_idempotent
-from masterdata.server.resources.ids import parse_id, parse_request_id
+from masterdata.server.resources.ids import parse_id
 from masterdata.server.services.organizations.batching import NumberBatcher
 from masterdata.server.services.organizations.family import FamilyService
 from masterdata.server.services.organizations.numbering import (
-    NEXT_NUMBER,
     NumberRequest,
     issue_number,
     parse_number_request,
@@ -34,7 +33,6 @@ from masterdata.server.services.organizations.numbering import (
 from masterdata.server.services.organizations.years import other_organization, series_issued
 from masterdata.v1 import organization_pb2 as pb
 
-ROLL_OVER = "document_series.roll_over"
 #: Copied into the new year by a rollover; next_number depends on reset_annually.
 COPIED = ("document_type", "prefix", "suffix", "padding", "reset_annually", "is_active")
 _S = DocumentSeriesRow
@@ -118,48 +116,44 @@ class DocumentSeriesService(FamilyService):
         self,
         organization_id: str,
         document_type: str,
-        request_id: str,
         issue_date: tuple[int, int, int] | None,
         caller: Caller,
     ) -> pb.NextDocumentNumberResponse:
         """The next number of the active year's series (see numbering.py for why it is
         safe); concurrent calls of one series share a transaction (batching.py)."""
         request = parse_number_request(organization_id, document_type, issue_date)
-        request_id = parse_request_id(request_id)
-        return await self._numbers.issue(request, request_id, caller)
+        return await self._numbers.issue(request, caller)
 
     @cached_property
     def _numbers(self) -> NumberBatcher:
         return NumberBatcher(self.runtime, self._next_number_alone)
 
     async def _next_number_alone(
-        self, request: NumberRequest, request_id: str, caller: Caller
+        self, request: NumberRequest, caller: Caller
     ) -> pb.NextDocumentNumberResponse:
-        """One call in a transaction of its own (with its request_id, at most once)."""
+        """One call in a transaction of its own (with a request_id, at most once)."""
 
         async def work(uow: UnitOfWork) -> pb.NextDocumentNumberResponse:
             return await issue_number(uow, request)
 
         reply = pb.NextDocumentNumberResponse
-        return await run_idempotent(self.runtime, caller, request_id, NEXT_NUMBER, reply, work)
+        return await run_idempotent(self.runtime, caller, reply, work)
 
     async def roll_over(
         self,
         organization_id: str,
         from_year_id: str,
         to_year_id: str,
-        request_id: str,
         caller: Caller,
     ) -> pb.RollOverDocumentSeriesResponse:
         """Copy every live series of one year into another (reset ones restart at 1)."""
         org, source, target = _parse_ids(organization_id, from_year_id, to_year_id)
-        request_id = parse_request_id(request_id)
 
         async def work(uow: UnitOfWork) -> pb.RollOverDocumentSeriesResponse:
             return await self._roll_over(uow, org, source, target)
 
         reply = pb.RollOverDocumentSeriesResponse
-        return await run_idempotent(self.runtime, caller, request_id, ROLL_OVER, reply, work)
+        return await run_idempotent(self.runtime, caller, reply, work)
 
     async def _roll_over(
         self, uow: UnitOfWork, org: uuid.UUID, source: uuid.UUID, target: uuid.UUID

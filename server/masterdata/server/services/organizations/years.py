@@ -116,19 +116,20 @@ class FinancialYearService(FamilyService):
         """
         key = parse_id(id_)
         owner = parse_id(organization_id, "organization_id") if organization_id else None
-        async with self.runtime.unit_of_work(caller) as uow:
+
+        async def work(uow: UnitOfWork) -> Message:
             row = await self._live_row_for_write(uow, key, etag)
             if owner is not None and owner != row.organization_id:
                 raise other_organization("id", row.id, owner)
             if row.is_active:
-                return self.render(row, caller)
+                return self.codec.to_message(row, reveal=True)
             await self._lock_organization(uow, row.organization_id)
             await self._deactivate_others(uow, row)
             row.is_active = True
             self._touch(uow, row)
-            result = self.record(uow, row, "updated", ["is_active"])
-            await uow.commit()
-        return result
+            return self.record(uow, row, "updated", ["is_active"])
+
+        return await self._write_once(caller, work)
 
     async def _deactivate_others(self, uow: UnitOfWork, row: FinancialYearRow) -> None:
         stmt = (
