@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
+from bulk_support import collect, csv_file
 from google.protobuf import field_mask_pb2
 from grpc import aio
 from processes import running_server
@@ -20,7 +22,14 @@ from security_support import bearer, serving, write_api_keys
 from support import event_count, events, expect_failure
 
 from masterdata.server.db.engine import Database
-from masterdata.v1 import events_pb2, events_pb2_grpc, location_pb2, location_pb2_grpc
+from masterdata.v1 import (
+    commodity_pb2,
+    commodity_pb2_grpc,
+    events_pb2,
+    events_pb2_grpc,
+    location_pb2,
+    location_pb2_grpc,
+)
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 Stub = location_pb2_grpc.LocationServiceStub
@@ -170,4 +179,25 @@ async def test_a_request_id_that_is_no_uuid_is_refused_on_every_write(
     bad = location_pb2.DeleteLocationRequest(id=location.id, request_id="retry-1")
     failure = await expect_failure(stub.DeleteLocation(bad), INVALID)
     assert failure.fields == {"request_id"}
+    assert await event_count(db) == 1
+
+
+async def test_an_upload_replays_its_summary_and_refuses_another_file_under_its_key(
+    channel: aio.Channel, db: Database
+) -> None:
+    stub = commodity_pb2_grpc.CommodityServiceStub(channel)
+    header = ["Name", "Category", "Base Unit"]
+    cotton = csv_file(header, [["Cotton", "Fibre", "KG"]])
+    jute = csv_file(header, [["Jute", "Fibre", "KG"]])
+    options = commodity_pb2.ImportOptions(request_id=str(uuid.uuid4()))
+
+    def upload(data: bytes) -> Iterator[commodity_pb2.UploadCommoditiesRequest]:
+        yield commodity_pb2.UploadCommoditiesRequest(options=options)
+        yield commodity_pb2.UploadCommoditiesRequest(csv_chunk=data)
+
+    first = await collect(stub.UploadCommodities(upload(cotton)))
+    again = await collect(stub.UploadCommodities(upload(cotton)))
+    assert first.summary.created == 1 and again.summary == first.summary
+    failure = await expect_failure(collect(stub.UploadCommodities(upload(jute))), INVALID)
+    assert failure.reason == "REQUEST_ID_REUSED"
     assert await event_count(db) == 1
