@@ -106,3 +106,14 @@ async def test_nul_in_import_rows_is_a_row_error(channel: aio.Channel, db: Datab
         (3, 'country_tax_codes["IN"]["gst"]', "INVALID_CHARACTERS"),
     }
     assert result.counts() == (3, 1, 0, 0, 2)
+
+
+async def test_thousands_of_bad_strings_name_the_first_ones(
+    channel: aio.Channel, db: Database
+) -> None:
+    """The details must fit in gRPC's trailing metadata (8 KiB): the first 20 paths."""
+    hubs = [f"hub\x00{i}" + "x" * 300 for i in range(2_000)]
+    request = pb.CreateCommodityRequest(commodity=commodity(trading_hubs=hubs))
+    failure = await expect_failure(Stub(channel).CreateCommodity(request), INVALID)
+    assert failure.fields == {f"commodity.trading_hubs[{i}]" for i in range(20)}
+    assert failure.metadata["violations_omitted"] == "1980"
