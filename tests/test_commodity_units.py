@@ -31,6 +31,11 @@ TABLE = [
     ("1", "BALE", "KG", "170", "170", True),
     ("0", "KM", "CM", "0", "100000", True),
     ("-1.5", "KM", "METER", "-1500", "1000", True),
+    # Below 0.1 a result keeps twelve significant digits: exact stays exact.
+    ("1", "OUNCE", "MT", "0.000028349523125", "0.000028349523125", True),
+    ("1000000", "OUNCE", "MT", "28.349523125", "0.000028349523125", True),
+    ("1", "GRAM", "CANDY", "0.00000281197293082", "0.00000281197293082", False),
+    ("7", "CM", "YARD", "0.0765529308836", "0.0109361329834", False),
 ]
 
 
@@ -104,3 +109,25 @@ async def test_invalid_conversions(stub) -> None:
         bad = await expect_failure(convert(stub, quantity, "KG", "MT"), INVALID)
         assert bad.fields == {"quantity"}, quantity
     await expect_failure(convert(stub, "1", "KG", "MT", "nope"), INVALID)
+
+
+async def test_a_light_commodity_converts_by_the_same_rule(stub) -> None:
+    """The standard weight read back from either backend goes through the same rule."""
+    request = pb.CreateCommodityRequest(
+        commodity=pb.Commodity(
+            name="Cotton seed",
+            category="Seed",
+            base_unit="KG",
+            trade_unit="PIECE",
+            standard_weight_per_unit="0.000125",
+        )
+    )
+    seed = (await stub.CreateCommodity(request)).commodity
+    reply = await convert(stub, "1", "PIECE", "OUNCE", seed.id)
+    assert (reply.quantity, reply.factor, reply.exact) == (
+        "0.0044092452437",
+        "0.0044092452437",
+        False,
+    )
+    reply = await convert(stub, "3", "DOZEN", "MT", seed.id)
+    assert (reply.quantity, reply.factor, reply.exact) == ("0.0000045", "0.0000015", True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import decimal
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
@@ -16,6 +18,7 @@ from masterdata.server.domain.units import (
     convertible,
     find_unit,
     format_decimal,
+    magnitudes,
     round_result,
     units,
 )
@@ -60,8 +63,17 @@ def test_catalogue_is_consistent_data() -> None:
 def test_rounding_and_exactness() -> None:
     third = convert("1", "FOOT", "YARD")
     assert format_decimal(third.quantity) == "0.333333333333" and not third.exact
-    assert round_result(Decimal("0.0000000000005"))[0] == Decimal(0)  # half to even
-    assert round_result(Decimal("0.0000000000015"))[0] == Decimal("0.000000000002")
+    # Half to even, at the 12th decimal from 0.1 up and the 12th significant digit below.
+    assert round_result(Fraction("0.1234567890125")) == (Decimal("0.123456789012"), False)
+    assert round_result(Fraction("0.1234567890135")) == (Decimal("0.123456789014"), False)
+    assert round_result(Fraction("0.01234567890125")) == (Decimal("0.0123456789012"), False)
+    assert round_result(Fraction("0.0000000000005")) == (Decimal("5E-13"), True)
+    assert round_result(Fraction(-1, 3)) == (Decimal("-0.333333333333"), False)
+    assert round_result(Fraction(1, 30)) == (Decimal("0.0333333333333"), False)
+    assert round_result(Fraction("0.0999999999999995")) == (Decimal("0.1"), False)
+    # 40 digits and 12 decimals: no context's precision (28 by default) rounds them away.
+    assert round_result(Fraction(10**40 + 2, 3)) == (Decimal("3" * 39 + "4"), True)
+    assert round_result(Fraction(10**40 + 1, 3))[0] == Decimal("3" * 40 + ".666666666667")
     assert format_decimal(Decimal("1E+3")) == "1000"
     assert format_decimal(Decimal("-0.00")) == "0"
 
@@ -91,3 +103,76 @@ def test_round_trip_of_exact_conversions(quantity: Decimal, source: str, target:
     if there.exact:
         back = convert(str(there.quantity), target, source)
         assert back.quantity == quantity
+
+
+@pytest.mark.parametrize(
+    ("quantity", "source", "target", "expected", "factor", "exact"),
+    [
+        # Small results keep twelve significant digits: exact ones stay exact.
+        ("1", "OUNCE", "MT", "0.000028349523125", "0.000028349523125", True),
+        ("1000000", "OUNCE", "MT", "28.349523125", "0.000028349523125", True),
+        ("1", "OUNCE", "QUINTAL", "0.00028349523125", "0.00028349523125", True),
+        ("1", "GRAM", "CANDY", "0.00000281197293082", "0.00000281197293082", False),
+        ("7", "CM", "YARD", "0.0765529308836", "0.0109361329834", False),
+        ("1E-30", "KG", "GRAM", "0.000000000000000000000000001", "1000", True),
+        # From 0.1 up, twelve decimals, as before.
+        ("1", "KG", "POUND", "2.204622621849", "2.204622621849", False),
+        ("3", "FOOT", "YARD", "1", "0.333333333333", True),
+    ],
+)
+def test_quantity_and_factor_follow_one_rule(quantity, source, target, expected, factor, exact):
+    result = convert(quantity, source, target)
+    assert (format_decimal(result.quantity), format_decimal(result.factor), result.exact) == (
+        expected,
+        factor,
+        exact,
+    )
+
+
+def test_terminating_factors_of_twelve_digits_are_exact() -> None:
+    """Every ratio of two catalogue units that is a decimal of at most 12 significant
+    digits is reported as it is (ounce to ton used to lose its last three)."""
+    for source in catalogue():
+        for target in units(source.dimension):
+            exact = Fraction(source.factor) / Fraction(target.factor)
+            written = Decimal(exact.numerator) / Decimal(exact.denominator)
+            if Fraction(written) != exact or len(written.normalize().as_tuple().digits) > 12:
+                continue
+            reported = convert("1", source.code, target.code)
+            assert Fraction(reported.factor) == exact, (source.code, target.code)
+            assert Fraction(reported.quantity) == exact and reported.exact
+
+
+def _expected_places(exact: Fraction) -> int:
+    """Where the rule rounds, found independently with 200-digit decimals."""
+    context = decimal.Context(prec=200)
+    value = context.divide(Decimal(abs(exact.numerator)), Decimal(exact.denominator))
+    return max(12, 11 - value.adjusted())
+
+
+@given(
+    st.decimals(min_value=-(10**15), max_value=10**15, places=9, allow_nan=False),
+    st.sampled_from(CODES),
+    st.sampled_from(CODES),
+    st.one_of(st.none(), st.decimals(min_value="0.000001", max_value=10**6, places=6)),
+)
+def test_results_are_the_exact_value_rounded_once(
+    quantity: Decimal, source: str, target: str, weight: Decimal | None
+) -> None:
+    if not convertible(source, target, weight is not None):
+        return
+    result = convert(str(quantity), source, target, weight)
+    a, b = find_unit(source), find_unit(target)
+    assert a is not None and b is not None
+    sizes = magnitudes(a, b, weight)
+    assert sizes is not None
+    ratio = Fraction(sizes[0]) / Fraction(sizes[1])
+    for got, exact in ((result.quantity, Fraction(quantity) * ratio), (result.factor, ratio)):
+        if not exact:
+            assert got == 0
+            continue
+        scale = 10 ** _expected_places(exact)
+        # At most half a unit of the last kept place away, and nothing beyond that place.
+        assert abs(Fraction(got) - exact) * scale <= Fraction(1, 2)
+        assert (Fraction(got) * scale).denominator == 1
+    assert result.exact == (Fraction(result.quantity) == Fraction(quantity) * ratio)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import decimal
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from functools import cache
 
 from masterdata.server.domain.errors import FieldViolation, InvalidArgument
@@ -61,11 +62,13 @@ _CATALOGUE: tuple[tuple[str, tuple[str, ...], str, str, bool, str], ...] = (
     ("SQ_YARD", ("SQYD",), "AREA", "0.83612736", False, "Square yard"),
 )
 
-#: Results are rounded half to even to this many decimals when longer (the proto says so).
-MAX_DECIMALS = 12
+#: A result (quantity or factor) keeps this many decimals, or this many significant
+#: digits when that keeps more (below 0.1); see round_result. The proto says so.
+KEPT_DIGITS = 12
 #: Quantities beyond this magnitude are refused (formatting 1E+999999 would be a DoS).
 MAX_EXPONENT = 30
-# Room for 30 integer digits times a 15-digit factor plus the 12 decimals kept.
+# Exact for every product of catalogue factors and standard weights (at most 20
+# digits), and room to print any result: 30 + 12 + 6 integer digits and 12 decimals.
 _CONTEXT = decimal.Context(prec=80, rounding=decimal.ROUND_HALF_EVEN)
 
 
@@ -87,7 +90,9 @@ class Unit:
 
 @dataclass(frozen=True)
 class Conversion:
-    """A converted quantity; `exact` is False when quantity or factor was rounded."""
+    """A converted quantity and the factor it was converted by, both rounded by
+    round_result; `exact` is False when quantity was rounded (factor may be rounded,
+    as 1/3, while quantity is exact: quantity comes from the exact factor)."""
 
     quantity: Decimal
     unit: str
@@ -206,27 +211,39 @@ def convert(
     sizes = magnitudes(source, target, standard_weight)
     if sizes is None:
         raise _cross_dimension(source, target)
-    result, exact = _ratio(value, sizes)
-    factor, _ = _ratio(Decimal(1), sizes)
+    ratio = Fraction(sizes[0]) / Fraction(sizes[1])
+    result, exact = round_result(Fraction(value) * ratio)
+    factor, _ = round_result(ratio)
     return Conversion(result, target.code, factor, exact)
 
 
-def _ratio(quantity: Decimal, sizes: tuple[Decimal, Decimal]) -> tuple[Decimal, bool]:
-    """quantity * sizes[0] / sizes[1], rounded to MAX_DECIMALS; whether nothing was lost."""
-    context = _CONTEXT.copy()
-    context.clear_flags()
-    value = context.divide(context.multiply(quantity, sizes[0]), sizes[1])
-    rounded, exact = round_result(value)
-    return rounded, exact and not context.flags[decimal.Inexact]
+def round_result(value: Fraction) -> tuple[Decimal, bool]:
+    """`value` rounded half to even at decimal place max(12, 11 - e), e = floor(log10|value|).
+
+    That is twelve decimals from 0.1 up and twelve significant digits below, so a
+    small factor (1 OUNCE = 0.000028349523125 MT) keeps its digits instead of fading
+    to a few. `value` is the exact rational result and the rounding is done on
+    integers: one rounding, never a rounded division rounded again. Also returns
+    whether nothing was lost.
+    """
+    if not value:
+        return Decimal(0), True
+    places = max(KEPT_DIGITS, KEPT_DIGITS - 1 - _leading_exponent(value))
+    scaled = value * 10**places
+    rounded = round(scaled)  # Fraction rounds half to even
+    # The string constructor is exact; arithmetic would round to a context's precision.
+    return Decimal(f"{rounded}E-{places}"), rounded == scaled
 
 
-def round_result(value: Decimal) -> tuple[Decimal, bool]:
-    """`value` with at most MAX_DECIMALS decimals (half to even), and whether it was exact."""
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -MAX_DECIMALS:
-        rounded = value.quantize(Decimal(1).scaleb(-MAX_DECIMALS), context=_CONTEXT)
-        return rounded, rounded == value
-    return value, True
+def _leading_exponent(value: Fraction) -> int:
+    """floor(log10(|value|)) of a non-zero fraction, exactly."""
+    numerator, denominator = abs(value.numerator), value.denominator
+    guess = len(str(numerator)) - len(str(denominator))  # the answer or one more
+    if guess >= 0:
+        below = numerator < denominator * 10**guess
+    else:
+        below = numerator * 10**-guess < denominator
+    return guess - 1 if below else guess
 
 
 def format_decimal(value: Decimal) -> str:
