@@ -3159,17 +3159,24 @@ class ConvertQuantityResponse(_message.Message):
     FACTOR_FIELD_NUMBER: _builtins.int
     EXACT_FIELD_NUMBER: _builtins.int
     quantity: _builtins.str
-    """Converted quantity, decimal string without trailing zeros; rounded half
-    to even to 12 decimals when the exact result has more.
+    """Converted quantity: quantity × factor, computed exactly in decimal from the
+    catalog's factors and the commodity's standard_weight_per_unit (never in
+    binary floating point) with the exact factor, not the rounded one below;
+    then rounded once, half to even, at the 12th decimal place or at the 12th
+    significant digit, whichever keeps more digits (12 decimals from 0.1 up,
+    12 significant digits below 0.1). A plain decimal string: no exponent, no
+    trailing zeros, "0" for zero. Examples: 1 KG = "2.204622621849" POUND;
+    1 OUNCE = "0.000028349523125" MT.
     """
     unit: _builtins.str
     """Canonical code of the target unit."""
     factor: _builtins.str
-    """Exact factor applied (to_unit per from_unit), decimal string, rounded
-    like quantity.
+    """Factor: how many to_unit one from_unit is, exact and then rounded and
+    written by the same rule as quantity. It may be rounded while quantity is
+    exact (3 FOOT = 1 YARD with factor "0.333333333333").
     """
     exact: _builtins.bool
-    """Whether quantity is exact (false when it was rounded)."""
+    """Whether quantity is exact (false when it was rounded); says nothing of factor."""
     def __init__(
         self,
         *,
