@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -54,6 +56,31 @@ async def cli(
     return await run_process(
         *masterdata_command(), *args, cwd=cwd, env=client_env(server, env), timeout_s=timeout_s
     )
+
+
+async def cli_into_head(server: ServerProcess, *args: str) -> tuple[CommandResult, str]:
+    """`masterdata <args> | head -1` through a real pipe: the command's result and the line.
+
+    head exits after its first line, so a command with more to print writes to a
+    pipe nobody reads any more (EPIPE), as in a shell.
+    """
+
+    def run() -> tuple[CommandResult, str]:
+        command = [*masterdata_command(), *args]
+        env = client_env(server)
+        with subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        ) as writer:
+            assert writer.stdout is not None and writer.stderr is not None
+            head = subprocess.run(
+                ["head", "-1"], stdin=writer.stdout, capture_output=True, timeout=60, check=True
+            )
+            writer.stdout.close()  # only head reads it
+            stderr = writer.stderr.read().decode(errors="replace")
+            code = writer.wait(timeout=60)
+        return CommandResult(code, "", stderr), head.stdout.decode()
+
+    return await asyncio.to_thread(run)
 
 
 def ok(result: CommandResult) -> str:

@@ -55,6 +55,10 @@ def command_env(database_url: str, extra: Mapping[str, str] | None = None) -> di
     return env
 
 
+#: A log record of the text format (a server at INFO logs a little before it refuses).
+_LOG_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (DEBUG|INFO) ")
+
+
 @dataclass
 class CommandResult:
     """A finished `masterdata` command."""
@@ -62,6 +66,14 @@ class CommandResult:
     returncode: int
     stdout: str
     stderr: str
+
+    def refusal(self) -> str:
+        """The one line a command refused with (exit 2, no traceback, nothing on stdout)."""
+        assert self.returncode == 2, self
+        assert "Traceback" not in self.stderr and self.stdout == "", self
+        lines = [line for line in self.stderr.splitlines() if not _LOG_RECORD.match(line)]
+        assert len(lines) == 1 and lines[0].startswith("masterdata: "), self.stderr
+        return lines[0]
 
 
 async def run_process(

@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 from cli_support import (
     CALL_FAILED,
+    INTERRUPTED,
+    OK,
+    ROWS_REJECTED,
     USAGE,
     cli,
     create_location,
@@ -95,6 +98,37 @@ async def test_usage_errors_exit_2(server: ServerProcess, args: list[str]) -> No
     result = await cli(server, *args)
     assert result.returncode == USAGE, result
     assert "error:" in result.stderr
+
+
+async def test_help_lists_every_exit_code() -> None:
+    out = ok(await cli(None, "--help"))
+    listed = out.split("\nexit codes:\n", 1)[1]
+    codes = [int(line.split()[0]) for line in listed.splitlines() if line[2:3].isdigit()]
+    assert codes == [OK, CALL_FAILED, USAGE, ROWS_REJECTED, INTERRUPTED], listed
+    assert "set-up" in listed and "not migrated" in listed and "import" in listed
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["location", "--param", "page_size=abc"], "--param page_size=abc: page_size takes a"),
+        (["location", "--param", "pageSize=x"], "--param pageSize=x: page_size takes a whole"),
+        (["location", "--param", "show_deleted=maybe"], "show_deleted takes true or false"),
+        (
+            ["location", "--param", "organization_id=x"],
+            "--param organization_id=x: no field 'organization_id' in this request; "
+            "its fields: filter, order_by, page_size, page_token, show_deleted",
+        ),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else "",
+)
+async def test_param_errors_name_the_field_as_the_flag_takes_it(
+    server: ServerProcess, args: list[str], message: str
+) -> None:
+    result = await cli(server, "list", *args)
+    assert result.returncode == USAGE, result
+    assert message in result.stderr, result.stderr
+    assert "Request" not in result.stderr and "Available Fields" not in result.stderr
 
 
 async def test_failed_call_exits_1_naming_status_and_field(server: ServerProcess) -> None:

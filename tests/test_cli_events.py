@@ -10,7 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import INTERRUPTED, cli, client_env, create_location, ok, sqlite_server, unique
+from cli_support import (
+    INTERRUPTED,
+    OK,
+    cli,
+    cli_into_head,
+    client_env,
+    create_location,
+    ok,
+    sqlite_server,
+    unique,
+)
 from client_support import TcpProxy
 from grpc import aio
 from processes import ServerProcess, masterdata_command, running_server, start_server
@@ -141,3 +151,29 @@ async def test_events_tail_resumes_across_a_server_restart(tmp_path: Path) -> No
                 tail.kill()
                 await tail.wait()
             await first.kill()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["events", "tail", "--no-follow", "--json"], ["list", "location", "--all", "--json"]],
+    ids=" ".join,
+)
+async def test_a_reader_that_goes_away_ends_the_command_quietly(
+    server: ServerProcess, channel: aio.Channel, args: list[str]
+) -> None:
+    """`masterdata ... | head -1` exits 0 with nothing on stderr (no "Broken pipe")."""
+    city = unique("Unjha")
+    for start in range(0, PIPE_FILLING_LOCATIONS, 50):
+        await asyncio.gather(
+            *(create_location(channel, f"{city} {i}", "GJ") for i in range(start, start + 50))
+        )
+    whole = ok(await cli(server, *args))
+    assert len(whole.encode()) > 4 * PIPE_BYTES  # more than the pipe holds: head leaves early
+    result, first = await cli_into_head(server, *args)
+    assert first == whole.splitlines(keepends=True)[0]
+    assert result.returncode == OK and result.stderr == "", result
+
+
+#: Linux pipes buffer 64 KiB; the locations' events (about 400 bytes each) fill it.
+PIPE_BYTES = 64 * 1024
+PIPE_FILLING_LOCATIONS = 1000

@@ -1,4 +1,5 @@
-"""`masterdata serve` refuses unsafe or unusable settings with a clear message (exit 2)."""
+"""`masterdata serve`, `migrate` and `seed` refuse unsafe or unusable settings and
+databases with one clear line on stderr and exit code 2."""
 
 from __future__ import annotations
 
@@ -6,10 +7,25 @@ import asyncio
 import os
 import socket
 import tempfile
+import time
+import uuid
 from pathlib import Path
 
 import pytest
-from processes import ServerProcess, command_env, masterdata_command, run_masterdata
+from cli_support import create_location
+from grpc import aio
+from processes import (
+    ServerProcess,
+    command_env,
+    free_port,
+    masterdata_command,
+    run_masterdata,
+    running_server,
+)
+from sqlalchemy.engine import make_url
+
+from masterdata.server.config import Settings
+from masterdata.v1 import location_pb2
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -94,3 +110,100 @@ async def test_log_format_is_checked(tmp_path: Path) -> None:
         ["serve", "--listen", "127.0.0.1:0"], sqlite_url(tmp_path), {"MASTERDATA_LOG_FORMAT": "xml"}
     )
     assert refused.returncode == 2 and "log format" in refused.stderr, refused.stderr
+
+
+# --- the database: one line and exit 2 for every command that opens it -------------
+
+DATABASE_COMMANDS = [
+    pytest.param(["migrate"], id="migrate"),
+    pytest.param(["seed"], id="seed"),
+    pytest.param(["serve", "--listen", "127.0.0.1:0"], id="serve"),
+    pytest.param(["serve", "--listen", "127.0.0.1:0", "--workers", "2"], id="serve-workers"),
+]
+
+
+@pytest.mark.parametrize("command", DATABASE_COMMANDS)
+async def test_a_missing_postgres_database_says_how_to_create_it(
+    postgres_url: str, command: list[str]
+) -> None:
+    url = make_url(postgres_url)
+    name = f"masterdata_missing_{uuid.uuid4().hex[:8]}"
+    missing = url.set(database=name).render_as_string(hide_password=False)
+    line = (await run_masterdata(command, missing)).refusal()
+    assert f'has no database "{name}"' in line, line
+    assert f"createdb -h {url.host} -p {url.port or 5432} -U {url.username} {name}" in line
+
+
+@pytest.mark.parametrize("command", DATABASE_COMMANDS)
+async def test_unreachable_postgres_names_host_and_port(command: list[str]) -> None:
+    port = free_port()  # nothing listens there: connection refused
+    started = time.monotonic()
+    line = (
+        await run_masterdata(command, f"postgresql+asyncpg://root@127.0.0.1:{port}/x")
+    ).refusal()
+    assert f"cannot reach PostgreSQL at 127.0.0.1:{port}" in line, line
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize("command", DATABASE_COMMANDS[:3])
+async def test_a_missing_sqlite_directory_is_named(tmp_path: Path, command: list[str]) -> None:
+    folder = tmp_path / "not-made"
+    line = (await run_masterdata(command, f"sqlite:///{folder / 'masterdata.db'}")).refusal()
+    assert f"directory {folder} does not exist" in line, line
+    assert not folder.exists()
+    line = (await run_masterdata(command, f"sqlite+aiosqlite:///{tmp_path}")).refusal()
+    assert f"cannot open SQLite database {tmp_path}: it is a directory" in line, line
+
+
+@pytest.mark.parametrize("command", DATABASE_COMMANDS[:3])
+async def test_an_unsupported_database_url_says_what_works(command: list[str]) -> None:
+    for url in ("mysql://root@127.0.0.1/masterdata", "not a url"):
+        line = (await run_masterdata(command, url)).refusal()
+        assert "postgresql://USER@HOST:PORT/NAME or sqlite:///PATH" in line, line
+
+
+async def test_an_unmigrated_database_is_refused_by_seed_and_workers(
+    empty_postgres_url: str,
+) -> None:
+    for command in (["seed"], ["serve", "--listen", "127.0.0.1:0", "--workers", "2"]):
+        line = (await run_masterdata(command, empty_postgres_url)).refusal()
+        assert "not migrated" in line and "masterdata migrate" in line, line
+
+
+async def test_an_unknown_revision_is_a_usage_error(empty_postgres_url: str) -> None:
+    refused = await run_masterdata(["migrate", "--revision", "nosuch"], empty_postgres_url)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused
+    assert "--revision nosuch" in refused.stderr, refused.stderr
+
+
+# --- bare URL schemes ---------------------------------------------------------------
+
+
+def test_bare_schemes_mean_the_async_drivers() -> None:
+    for given, meant in [
+        ("postgres://u:p@db:5433/md", "postgresql+asyncpg://u:p@db:5433/md"),
+        ("postgresql://u@db/md?sslmode=require", "postgresql+asyncpg://u@db/md?sslmode=require"),
+        ("PostgreSQL://u@db/md", "postgresql+asyncpg://u@db/md"),
+        ("sqlite:///./m.db", "sqlite+aiosqlite:///./m.db"),
+        ("postgresql+asyncpg://u@db/md", "postgresql+asyncpg://u@db/md"),
+        ("sqlite+aiosqlite:////abs/m.db", "sqlite+aiosqlite:////abs/m.db"),
+        ("postgresql+psycopg://u@db/md", "postgresql+psycopg://u@db/md"),  # refused later
+    ]:
+        assert Settings.load(environ={"MASTERDATA_DATABASE_URL": given}).database_url == meant
+        assert Settings(database_url=given).database_url == meant
+
+
+async def test_postgres_and_postgresql_urls_migrate_and_serve(empty_postgres_url: str) -> None:
+    rest = empty_postgres_url.split("://", 1)[1]
+    migrated = await run_masterdata(["migrate"], f"postgres://{rest}")
+    assert migrated.returncode == 0 and "database at revision" in migrated.stdout, migrated
+    served = running_server(f"postgresql://{rest}")
+    async with served as server, aio.insecure_channel(server.target) as channel:
+        made = await create_location(channel, "Unjha yard", "GJ")
+    assert made.region == location_pb2.REGION_WEST
+
+
+async def test_a_bare_sqlite_url_seeds(tmp_path: Path) -> None:
+    seeded = await run_masterdata(["seed"], f"sqlite:///{tmp_path / 'm.db'}")
+    assert seeded.returncode == 0, seeded
+    assert (tmp_path / "m.db").exists()

@@ -1,28 +1,52 @@
 """The `masterdata` command: run, migrate and seed the service, and call it.
 
 Each module adds its subcommands with `register`, setting `run` (args -> exit code).
-Exit codes: 0 success, 1 a call failed, 2 a usage error; `import` adds 3 for an
-import that ran but rejected rows.
+The exit codes are connection.EXIT_CODES, listed by `masterdata --help`.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import textwrap
 from collections.abc import Sequence
 
 from masterdata.cli import bulk, events, reads, server
-from masterdata.cli.connection import UsageError, connection_flags, fail_usage
+from masterdata.cli.connection import (
+    EXIT_CODES,
+    INTERRUPTED,
+    OK,
+    UsageError,
+    connection_flags,
+    fail_usage,
+)
 
 DESCRIPTION = (
     "Run, migrate and seed the masterdata gRPC service (serve, migrate, seed), "
     "and call it (the other commands; --target, --token, --tls-ca and --timeout "
-    "on each). Exit codes: 0 success, 1 the call failed, 2 usage error."
+    "on each)."
 )
+WIDTH = 78
+
+
+def exit_codes_text() -> str:
+    """EXIT_CODES as an aligned, wrapped list for the end of `--help`."""
+    lines = ["exit codes:"]
+    for code, meaning in EXIT_CODES.items():
+        lines += textwrap.wrap(
+            meaning, WIDTH, initial_indent=f"  {code:<5}", subsequent_indent=" " * 7
+        )
+    return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="masterdata", description=DESCRIPTION)
+    parser = argparse.ArgumentParser(
+        prog="masterdata",
+        description=textwrap.fill(DESCRIPTION, WIDTH),
+        epilog=exit_codes_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     server.register(commands)
     connection = connection_flags()
@@ -34,9 +58,26 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.run(args))
+        code = int(args.run(args))
+        sys.stdout.flush()  # output still buffered may find the reader gone, too
+    except BrokenPipeError:
+        return _reader_gone()
     except UsageError as error:
         return fail_usage(str(error))
+    except KeyboardInterrupt:
+        return INTERRUPTED
+    return code
+
+
+def _reader_gone() -> int:
+    """The reader of stdout went away (`masterdata ... | head`): that is not a failure.
+
+    As Python's documentation of SIGPIPE advises, stdout is pointed at devnull so the
+    flush at exit does not fail again and print a second error.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return OK
 
 
 if __name__ == "__main__":

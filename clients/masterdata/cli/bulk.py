@@ -12,13 +12,12 @@ import asyncio
 import csv
 from pathlib import Path
 
-from masterdata.cli.connection import Parsers, client_command
+from masterdata.cli.connection import ROWS_REJECTED, Parsers, client_command
 from masterdata.cli.output import console, counts_table
 from masterdata.cli.progress import ProgressReport, count_rows
 from masterdata.client import Client
 from masterdata.v1 import commodity_pb2
 
-ROWS_REJECTED = 3
 FORMATS = ("csv", "xlsx")
 ERROR_COLUMNS = ("row_number", "field", "reason", "message")
 

@@ -1,8 +1,9 @@
 """Connection flags every client command shares, and running a command against a server.
 
-Exit codes are decided here once: 0 success, 1 the call failed (the message names
-the status and each bad field), 2 a usage error (argparse exits 2 by itself; a
-`UsageError` raised later, such as an unknown resource or a missing file, too).
+Exit codes are decided here once (EXIT_CODES, which `masterdata --help` lists): 0
+success, 1 the call failed (the message names the status and each bad field), 2 a
+usage error (argparse exits 2 by itself; a `UsageError` raised later, such as an
+unknown resource or a missing file, too) or a set-up mistake of serve, migrate or seed.
 """
 
 from __future__ import annotations
@@ -18,9 +19,21 @@ from masterdata.cli.output import print_error
 from masterdata.client import Client, MasterdataError, Timeouts
 from masterdata.client.config import DEFAULT_TARGET
 
-OK, CALL_FAILED, USAGE = 0, 1, 2
+OK, CALL_FAILED, USAGE, ROWS_REJECTED = 0, 1, 2, 3
 #: What a shell reports for a command ended by Ctrl-C (128 + SIGINT).
 INTERRUPTED = 130
+#: Every exit code a `masterdata` command ends with, and when.
+EXIT_CODES = {
+    OK: "success; also when the reader of the output goes away (`| head`), "
+    "and `serve` stopped by SIGTERM or SIGINT",
+    CALL_FAILED: "a call failed (stderr names the status, the reason and each bad field); "
+    "`seed` could not load its data; a worker of `serve --workers` died",
+    USAGE: "a usage or set-up error: an unknown flag or resource, a missing file, "
+    "unusable settings, a port in use, a database that is missing, unreachable "
+    "or not migrated",
+    ROWS_REJECTED: "`import` ran but rejected rows (see FILE.errors.csv)",
+    INTERRUPTED: "interrupted by Ctrl-C",
+}
 
 #: What `add_subparsers` returns (not subscriptable at run time before Python 3.12).
 Parsers = argparse._SubParsersAction
@@ -85,6 +98,8 @@ def client_command(command: Command) -> Callable[[argparse.Namespace], int]:
             return CALL_FAILED
         except UsageError as error:
             return fail_usage(str(error))
+        except BrokenPipeError:
+            raise  # the reader of stdout went away: `main` ends quietly
         except OSError as error:  # a file to read or write
             print(f"masterdata: {error}", file=sys.stderr)
             return CALL_FAILED

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from masterdata.cli.connection import Parsers, UsageError, client_command
@@ -105,15 +106,53 @@ def _param(text: str) -> tuple[str, Any]:
         return name, raw
 
 
-def _set_field(request: Message, name: str, value: Any) -> None:
-    """Set one request field from a command-line value (JSON if it parses, else text)."""
+#: What a field of each kind takes, in the words of a usage error.
+_TAKES = {
+    FieldDescriptor.CPPTYPE_INT32: "a whole number (32-bit)",
+    FieldDescriptor.CPPTYPE_INT64: "a whole number",
+    FieldDescriptor.CPPTYPE_UINT32: "a whole number, 0 or more (32-bit)",
+    FieldDescriptor.CPPTYPE_UINT64: "a whole number, 0 or more",
+    FieldDescriptor.CPPTYPE_DOUBLE: "a number",
+    FieldDescriptor.CPPTYPE_FLOAT: "a number",
+    FieldDescriptor.CPPTYPE_BOOL: "true or false",
+    FieldDescriptor.CPPTYPE_STRING: "text",
+}
+
+
+def _takes(field: FieldDescriptor) -> str:
+    if field.enum_type is not None:
+        one = "one of " + ", ".join(value.name for value in field.enum_type.values)
+    elif field.message_type is not None:
+        one = f"a {field.message_type.full_name} as protobuf JSON"
+    else:
+        one = _TAKES[field.cpp_type]
+    return f"a JSON list, each {one}" if field.is_repeated else one
+
+
+def _request_field(request: Message, name: str, flag: str) -> FieldDescriptor:
+    """The field `name` means, by its proto name (as the flag's help shows) or JSON name."""
+    descriptor = request.DESCRIPTOR
+    for field in descriptor.fields:
+        if name in (field.name, field.json_name):
+            return field
+    fields = ", ".join(sorted(field.name for field in descriptor.fields))
+    raise UsageError(f"{flag}: no field {name!r} in this request; its fields: {fields}")
+
+
+def _set_field(request: Message, name: str, value: Any, flag: str) -> None:
+    """Set one request field from a command-line value (JSON if it parses, else text).
+
+    A bad one is a usage error naming it as the user wrote it (`flag`), not by the
+    request message's internal names.
+    """
+    field = _request_field(request, name, flag)
     for candidate in (value, str(value)) if not isinstance(value, str) else (value,):
         try:
-            json_format.ParseDict({name: candidate}, request)
+            json_format.ParseDict({field.name: candidate}, request)
             return
-        except json_format.ParseError as error:
-            failure = error
-    raise UsageError(f"{type(request).DESCRIPTOR.name}: {failure}")
+        except json_format.ParseError:
+            continue
+    raise UsageError(f"{flag}: {field.name} takes {_takes(field)}")
 
 
 def list_request(resource: CliResource, args: argparse.Namespace) -> Message:
@@ -126,8 +165,11 @@ def list_request(resource: CliResource, args: argparse.Namespace) -> Message:
         "page_token": args.page_token,
         "show_deleted": args.show_deleted,
     }
-    for name, value in [*((n, v) for n, v in flags.items() if v), *map(_param, args.param)]:
-        _set_field(request, name, value)
+    for name, value in flags.items():
+        if value:
+            _set_field(request, name, value, "--" + name.replace("_", "-"))
+    for text in args.param:
+        _set_field(request, *_param(text), f"--param {text}")
     return request
 
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from masterdata.cli.connection import USAGE, UsageError
 
 LOG_FORMATS = ("text", "json")
 #: Settings that `serve` flags override (argparse dest = Settings field).
@@ -29,7 +33,8 @@ SERVE_SETTINGS = (
 def _server_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--database-url",
-        help="SQLAlchemy URL (env MASTERDATA_DATABASE_URL; default sqlite+aiosqlite:///./masterdata.db)",
+        help="postgresql://USER@HOST:PORT/NAME or sqlite:///PATH, or any SQLAlchemy URL of "
+        "their async drivers (env MASTERDATA_DATABASE_URL; default sqlite:///./masterdata.db)",
     )
 
 
@@ -118,7 +123,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     _server_flags(migrate)
     migrate.add_argument("--revision", default="head", help="target revision (default head)")
-    migrate.set_defaults(run=lambda args: asyncio.run(_migrate(args)))
+    migrate.set_defaults(run=_on_database(_migrate))
 
     seed = commands.add_parser(
         "seed",
@@ -133,19 +138,36 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         ),
     )
     _server_flags(seed)
-    seed.set_defaults(run=lambda args: asyncio.run(_seed(args)))
+    seed.set_defaults(run=_on_database(_seed))
+
+
+def _on_database(
+    command: Callable[[argparse.Namespace], Coroutine[Any, Any, int]],
+) -> Callable[[argparse.Namespace], int]:
+    """An argparse handler running `command`; set-up mistakes are one line and exit 2."""
+
+    def run(args: argparse.Namespace) -> int:
+        from masterdata.server.run import setup_checked
+
+        return setup_checked(lambda: asyncio.run(command(args)))
+
+    return run
 
 
 async def _migrate(args: argparse.Namespace) -> int:
+    from alembic.util import CommandError
+
     from masterdata.server.config import Settings
     from masterdata.server.db import migrate
     from masterdata.server.db.engine import Database
 
     settings = Settings.load(database_url=args.database_url)
-    db = Database.connect(settings)
+    db = await Database.open(settings)
     try:
         await migrate.upgrade(db.writer, args.revision)
         print(f"database at revision {await migrate.current_revision(db.writer)}")
+    except CommandError as error:  # an unknown --revision
+        raise UsageError(f"--revision {args.revision}: {error}") from error
     finally:
         await db.dispose()
     return 0
@@ -155,16 +177,15 @@ async def _seed(args: argparse.Namespace) -> int:
     from masterdata.server.app import prepare_schema
     from masterdata.server.config import Settings
     from masterdata.server.db.engine import Database
-    from masterdata.server.db.migrate import SchemaNotCurrent
     from masterdata.server.resources.runtime import Runtime
     from masterdata.server.seed import SeedError, seed_reference_data
 
     settings = Settings.load(database_url=args.database_url)
-    db = Database.connect(settings)
+    db = await Database.open(settings)
     try:
         await prepare_schema(settings, db)
         report = await seed_reference_data(Runtime(db, settings))
-    except (SchemaNotCurrent, SeedError) as error:
+    except SeedError as error:
         print(f"masterdata: {error}", file=sys.stderr)
         return 1
     finally:
@@ -176,22 +197,18 @@ async def _seed(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from masterdata.server.config import Settings
     from masterdata.server.observability.logs import configure_logging
-    from masterdata.server.run import run_server
-    from masterdata.server.workers import WorkersError, run_workers
+    from masterdata.server.run import run_server, setup_checked
+    from masterdata.server.workers import run_workers
 
     flags = {name: getattr(args, name, None) for name in SERVE_SETTINGS}
     settings = Settings.load(database_url=args.database_url, listen=args.listen, **flags)
     if settings.log_format not in LOG_FORMATS:
         print(f"masterdata: log format must be one of {', '.join(LOG_FORMATS)}", file=sys.stderr)
-        return 2
+        return USAGE
     if settings.workers < 1:
         print("masterdata: --workers must be at least 1", file=sys.stderr)
-        return 2
+        return USAGE
     configure_logging(settings.log_level, settings.log_format)
     if settings.workers == 1:
         return run_server(settings)
-    try:
-        return run_workers(settings)
-    except WorkersError as error:
-        print(f"masterdata: {error}", file=sys.stderr)
-        return 2
+    return setup_checked(lambda: run_workers(settings))

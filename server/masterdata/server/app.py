@@ -231,7 +231,7 @@ async def prepare_schema(settings: Settings, db: Database) -> None:
 async def serve(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully."""
     security = build_security(settings, CONTRACT)  # refuse bad settings before any I/O
-    db = Database.connect(settings)
+    db = await Database.open(settings)  # set-up mistakes: DatabaseUnusable
     try:
         await prepare_schema(settings, db)
         app = build(settings, db, security=security)

@@ -9,13 +9,31 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./masterdata.db"
+#: Bare URL schemes operators write, and the async driver each means here.
+BARE_SCHEMES = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+}
+
+
+def normalise_database_url(url: str) -> str:
+    """`postgres://`, `postgresql://` and `sqlite://` as the async drivers this server runs on.
+
+    Why: libpq, Heroku-style and Django-style URLs are what operators have at hand, and
+    SQLAlchemy would read them as sync drivers that are not installed (a traceback).
+    """
+    scheme, sep, rest = url.strip().partition("://")
+    driver = BARE_SCHEMES.get(scheme.lower()) if sep else None
+    return f"{driver}://{rest}" if driver else url
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything an operator can tune. Each field reads `MASTERDATA_<NAME>`."""
 
-    #: SQLAlchemy URL: `sqlite+aiosqlite:///path.db` or `postgresql+asyncpg://...`.
+    #: SQLAlchemy URL: `sqlite+aiosqlite:///path.db` or `postgresql+asyncpg://...`
+    #: (`postgres://`, `postgresql://` and `sqlite://` mean those drivers).
     database_url: str = DEFAULT_DATABASE_URL
     #: host:port to listen on; port 0 picks a free port.
     listen: str = "127.0.0.1:50051"
@@ -128,6 +146,10 @@ class Settings:
     #: INVALID_ARGUMENT (XLSX_TOO_LARGE) before they are inflated. 0 = 8 x max_message_bytes
     #: (a workbook arrives in one message; real ones expand 4-10 times).
     max_xlsx_expanded_bytes: int = 0
+
+    def __post_init__(self) -> None:
+        # Every way of making Settings (load, replace, tests) sees the one normal URL.
+        object.__setattr__(self, "database_url", normalise_database_url(self.database_url))
 
     @property
     def xlsx_expanded_limit(self) -> int:

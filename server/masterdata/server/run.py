@@ -3,24 +3,50 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+from collections.abc import Callable
 
 from masterdata.server.app import ListenError, serve
 from masterdata.server.config import Settings
+from masterdata.server.db import migrate
+from masterdata.server.db.engine import Database
 from masterdata.server.db.migrate import SchemaNotCurrent
+from masterdata.server.db.unusable import DatabaseUnusable
 from masterdata.server.security.errors import SecurityConfigError
+from masterdata.server.workers import WorkersError
+
+#: Exit code of a set-up mistake, the same as a usage error of the command line.
+SETUP_FAILED = 2
+#: Mistakes the operator fixes in the settings or the database before anything can run;
+#: each says what to fix in one line, so none of them needs a traceback.
+SETUP_ERRORS = (DatabaseUnusable, SchemaNotCurrent, SecurityConfigError, ListenError, WorkersError)
+
+
+def setup_checked(run: Callable[[], int]) -> int:
+    """`run()`, or SETUP_FAILED after one line on stderr when it stops at a set-up mistake."""
+    try:
+        return run()
+    except SETUP_ERRORS as error:
+        print(f"masterdata: {error}", file=sys.stderr, flush=True)
+        return SETUP_FAILED
 
 
 def run_server(settings: Settings) -> int:
-    """0 after a clean shutdown; 1 for an unmigrated database; 2 for unusable settings."""
-    try:
+    """0 after a clean shutdown; SETUP_FAILED (2) for a set-up mistake."""
+    return setup_checked(lambda: _serve_to_the_end(settings))
+
+
+def _serve_to_the_end(settings: Settings) -> int:
+    with contextlib.suppress(KeyboardInterrupt):  # before the signal handlers are set
         asyncio.run(serve(settings))
-    except SchemaNotCurrent as error:
-        print(f"masterdata: {error}", file=sys.stderr)
-        return 1
-    except (SecurityConfigError, ListenError) as error:
-        print(f"masterdata: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        pass
     return 0
+
+
+async def check_database(settings: Settings) -> None:
+    """What `serve` requires of the database, without serving: it opens and is migrated."""
+    db = await Database.open(settings)
+    try:
+        await migrate.require_current(db.writer)
+    finally:
+        await db.dispose()

@@ -16,6 +16,7 @@ restarting is the job of the process manager (systemd, Kubernetes).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import logging
@@ -76,12 +77,19 @@ def worker_settings(settings: Settings, port: int, index: int) -> Settings:
 
 
 def run_workers(settings: Settings) -> int:
-    """Start `settings.workers` servers and wait for them; the process exit code."""
+    """Start `settings.workers` servers and wait for them; the process exit code.
+
+    Raises WorkersError, DatabaseUnusable or SchemaNotCurrent before starting any.
+    """
     if settings.is_sqlite:
         raise WorkersError(
             "--workers needs PostgreSQL: SQLite allows one writing process; "
             "run one worker, or set MASTERDATA_DATABASE_URL to a PostgreSQL database"
         )
+    from masterdata.server.run import check_database  # run imports this module
+
+    # Checked once here: a set-up mistake is then one line, not one traceback per worker.
+    asyncio.run(check_database(settings))
     reserved = reserve_port(settings.listen)
     port = int(reserved.getsockname()[1])
     context = multiprocessing.get_context("spawn")

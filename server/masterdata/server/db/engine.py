@@ -7,7 +7,6 @@ from functools import cached_property
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -18,6 +17,11 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from masterdata.server.config import Settings
 from masterdata.server.db.row_reads import AsyncpgRowReads, CoreRowReads, RowReads
+from masterdata.server.db.unusable import (
+    first_connection_failed,
+    sqlite_path_problem,
+    supported_url,
+)
 
 
 @dataclass
@@ -59,7 +63,8 @@ class Database:
 
     @classmethod
     def connect(cls, settings: Settings) -> Database:
-        url = make_url(settings.database_url)
+        """The engines, no connection yet (see `open`); DatabaseUnusable for a bad URL."""
+        url = supported_url(settings.database_url)
         if url.get_backend_name() == "sqlite":
             reader = _sqlite_engine(url, settings, 4)
             return cls(reader, _sqlite_engine(url, settings, 1, True), CoreRowReads(reader))
@@ -76,6 +81,32 @@ class Database:
             },
         )
         return cls(engine, engine, AsyncpgRowReads(url, settings))
+
+    @classmethod
+    async def open(cls, settings: Settings) -> Database:
+        """`connect`, then open one connection, so that a set-up mistake (no such
+        database, server down, a SQLite directory missing) is a one-line
+        DatabaseUnusable at start-up (db/unusable.py), not a driver traceback."""
+        db = cls.connect(settings)
+        try:
+            await db._first_connection(settings)
+        except BaseException:
+            await db.dispose()
+            raise
+        return db
+
+    async def _first_connection(self, settings: Settings) -> None:
+        url = self.writer.url
+        if (problem := sqlite_path_problem(url)) is not None:
+            raise problem
+        try:
+            async with self.writer.connect():
+                pass
+        except Exception as error:
+            unusable = first_connection_failed(error, url, settings.connect_timeout_s)
+            if unusable is None:
+                raise
+            raise unusable from error
 
     async def dispose(self) -> None:
         await self.rows.close()
