@@ -179,7 +179,7 @@ async def test_slow_subscriber_reads_the_table_at_its_own_pace(own_app: App) -> 
     for i in range(40):  # hub batch size 5, ten events retained
         await write_location(own_app.runtime, f"burst {i}")
     await eventually(lambda: hub.head >= 40, within_s=5.0)
-    assert sum(len(batch.events) for batch in hub._batches) <= 10
+    assert sum(len(batch.events) for batch in hub.retained.batches) <= 10
     queries = hub.pages.queries
     received = []
     for _ in range(40):  # messages from the table; serialized ones from the hub's batches

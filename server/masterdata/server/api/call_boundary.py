@@ -85,7 +85,7 @@ def _bytes_as_they_are(
     """`serialize`, except that a handler may hand over a message serialized already.
 
     Why: the event feed sends the same items to thousands of subscribers; it
-    serializes each once (events/hub.py) instead of once per stream.
+    serializes each once (events/stretches.py) instead of once per stream.
     """
     if serialize is None:
         return None
