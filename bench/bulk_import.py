@@ -37,10 +37,10 @@ from masterdata.server.app import build
 from masterdata.server.bulk.cells import format_cell
 from masterdata.server.bulk.columns import COLUMNS
 from masterdata.server.config import Settings
-from masterdata.server.db import migrate
-from masterdata.server.db.engine import Database
-from masterdata.server.db.models.commodity import CommodityRow
-from masterdata.server.db.models.events import EventRow
+from masterdata.server.storage import migrate
+from masterdata.server.storage.engine import Database
+from masterdata.server.storage.models.commodity import CommodityRow
+from masterdata.server.storage.models.events import EventRow
 from masterdata.v1 import commodity_pb2 as pb
 from masterdata.v1 import commodity_pb2_grpc
 

@@ -28,8 +28,8 @@ from common import Stats, compare, emit, measure, noop_server, running_server, s
 from grpc import aio
 from sqlalchemy import insert
 
-from masterdata.server.db.engine import Database
-from masterdata.server.db.models.commodity import CommodityRow
+from masterdata.server.storage.engine import Database
+from masterdata.server.storage.models.commodity import CommodityRow
 from masterdata.v1 import commodity_pb2 as pb
 from masterdata.v1 import commodity_pb2_grpc
 

@@ -22,8 +22,8 @@ from grpc import aio
 
 from masterdata.server.app import App, build
 from masterdata.server.config import Settings
-from masterdata.server.db import migrate
-from masterdata.server.db.engine import Database
+from masterdata.server.storage import migrate
+from masterdata.server.storage.engine import Database
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,9 @@ import asyncpg
 from alembic import command
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import masterdata.server.db.models.events  # noqa: F401  (imports and registers every model)
-from masterdata.server.db.base import Base
-from masterdata.server.db.migrate import MIGRATIONS, alembic_config
+import masterdata.server.storage.models.events  # noqa: F401  (imports and registers every model)
+from masterdata.server.storage.base import Base
+from masterdata.server.storage.migrate import MIGRATIONS, alembic_config
 
 
 def _revision_file(rev_id: str) -> Path | None:

@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from masterdata.server.db.engine import Database
-from masterdata.server.db.models.commodity import CommodityRow
-from masterdata.server.db.models.events import EventRow
+from masterdata.server.storage.engine import Database
+from masterdata.server.storage.models.commodity import CommodityRow
+from masterdata.server.storage.models.events import EventRow
 from masterdata.v1 import commodity_pb2 as pb
 from masterdata.v1 import commodity_pb2_grpc
 

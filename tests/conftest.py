@@ -20,9 +20,9 @@ from sqlalchemy.engine import make_url
 from support import make_settings, own_database
 
 from masterdata.server.app import App, build
-from masterdata.server.db import migrate
-from masterdata.server.db.base import Base
-from masterdata.server.db.engine import Database
+from masterdata.server.storage import migrate
+from masterdata.server.storage.base import Base
+from masterdata.server.storage.engine import Database
 
 DEFAULT_PG_URL = "postgresql+asyncpg://root@127.0.0.1:5432/test"
 BACKENDS = ["sqlite", "postgres"]

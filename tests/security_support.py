@@ -20,9 +20,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from support import make_settings
 
 from masterdata.server.app import App, build
-from masterdata.server.db import migrate
-from masterdata.server.db.engine import Database
 from masterdata.server.security.api_keys import hash_key
+from masterdata.server.storage import migrate
+from masterdata.server.storage.engine import Database
 
 #: Small pools: these servers run next to the suite's own on one PostgreSQL.
 SMALL_POOL = {"pool_size": 3, "max_overflow": 2, "read_pool_size": 2}

@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from masterdata.server.config import Settings
-from masterdata.server.db.engine import Database
-from masterdata.server.db.models.events import EventRow
+from masterdata.server.storage.engine import Database
+from masterdata.server.storage.models.events import EventRow
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:

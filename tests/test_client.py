@@ -26,7 +26,7 @@ from masterdata.client import (
     Timeouts,
 )
 from masterdata.server.app import App
-from masterdata.server.db.engine import Database
+from masterdata.server.storage.engine import Database
 from masterdata.v1 import commodity_pb2, location_pb2
 
 LOCATIONS = location_pb2.DESCRIPTOR.services_by_name["LocationService"].full_name

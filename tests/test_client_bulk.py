@@ -14,7 +14,7 @@ from bulk_support import commodity_count, csv_file
 from masterdata.client import Client, ExportProgress, ImportProgress, SyncClient
 from masterdata.client.bulk import CHUNK_BYTES, CsvRowCounter
 from masterdata.server.app import App
-from masterdata.server.db.engine import Database
+from masterdata.server.storage.engine import Database
 from masterdata.v1 import commodity_pb2 as pb
 
 PAD = " ." * 30

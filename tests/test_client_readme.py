@@ -16,7 +16,7 @@ import pytest
 from feed_support import hub_of
 
 from masterdata.server.app import App
-from masterdata.server.db.engine import Database
+from masterdata.server.storage.engine import Database
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SECTION = re.compile(r"^## Calling it from Python\n(.*?)^## ", re.DOTALL | re.MULTILINE)

@@ -15,7 +15,7 @@ from support import events
 
 from masterdata.client import Client, SyncClient
 from masterdata.server.app import App
-from masterdata.server.db.engine import Database
+from masterdata.server.storage.engine import Database
 from masterdata.v1 import location_pb2 as pb
 
 SERVICE = "/masterdata.v1.LocationService"

@@ -11,8 +11,8 @@ from google.protobuf import field_mask_pb2
 from grpc import aio
 from support import event_count, events, expect_failure
 
-from masterdata.server.db.engine import Database
-from masterdata.server.db.models.trade_terms import TradeTypeRow
+from masterdata.server.storage.engine import Database
+from masterdata.server.storage.models.trade_terms import TradeTypeRow
 from masterdata.v1 import commodity_pb2 as pb
 from masterdata.v1 import commodity_pb2_grpc
 

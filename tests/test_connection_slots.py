@@ -19,8 +19,8 @@ from sqlalchemy.engine import make_url
 from support import make_settings
 
 from masterdata.server.app import App, build
-from masterdata.server.db import migrate
-from masterdata.server.db.engine import Database
+from masterdata.server.storage import migrate
+from masterdata.server.storage.engine import Database
 from masterdata.v1 import location_pb2, location_pb2_grpc
 
 pytestmark = pytest.mark.timeout(60)

@@ -10,7 +10,7 @@ import pytest
 from grpc import aio
 from sqlalchemy import text
 
-from masterdata.server.db.engine import Database
+from masterdata.server.storage.engine import Database
 from masterdata.v1 import location_pb2 as pb
 from masterdata.v1 import location_pb2_grpc
 

@@ -22,7 +22,7 @@ from openpyxl import load_workbook
 from support import event_count, expect_failure, make_settings
 
 from masterdata.server.app import App, build
-from masterdata.server.db.engine import Database
+from masterdata.server.storage.engine import Database
 from masterdata.v1 import commodity_pb2 as pb
 from masterdata.v1 import commodity_pb2_grpc
 

@@ -21,7 +21,7 @@ from processes import running_server
 from security_support import bearer, serving, write_api_keys
 from support import event_count, events, expect_failure
 
-from masterdata.server.db.engine import Database
+from masterdata.server.storage.engine import Database
 from masterdata.v1 import (
     commodity_pb2,
     commodity_pb2_grpc,

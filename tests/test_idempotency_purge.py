@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from grpc import aio
 from sqlalchemy import func, select, update
 
-from masterdata.server.db.engine import Database
-from masterdata.server.db.models.events import IdempotencyKeyRow
-from masterdata.server.db.models.location import LocationRow
 from masterdata.server.resources.idempotency_purge import purge_expired
+from masterdata.server.storage.engine import Database
+from masterdata.server.storage.models.events import IdempotencyKeyRow
+from masterdata.server.storage.models.location import LocationRow
 from masterdata.v1 import location_pb2 as pb
 from masterdata.v1 import location_pb2_grpc
 

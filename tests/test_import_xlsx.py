@@ -17,8 +17,8 @@ from support import event_count, expect_failure
 
 from masterdata.server.bulk.zip_bounds import check_expansion
 from masterdata.server.config import Settings
-from masterdata.server.db.engine import Database
 from masterdata.server.domain.errors import InvalidArgument
+from masterdata.server.storage.engine import Database
 from masterdata.v1 import commodity_pb2 as pb
 from masterdata.v1 import commodity_pb2_grpc
 

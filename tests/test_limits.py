@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 from support import decode_failure, event_count, expect_failure
 
 from masterdata.server.app import App
-from masterdata.server.db.models.commodity import CommodityRow
-from masterdata.server.db.models.location import LocationRow
 from masterdata.server.security.identity import READ, WRITE
+from masterdata.server.storage.models.commodity import CommodityRow
+from masterdata.server.storage.models.location import LocationRow
 from masterdata.v1 import (
     commodity_pb2,
     commodity_pb2_grpc,

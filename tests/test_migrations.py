@@ -15,11 +15,11 @@ from sqlalchemy import insert, inspect, select
 from sqlalchemy.engine import make_url
 from support import make_settings
 
-from masterdata.server.db import migrate
-from masterdata.server.db.base import Base
-from masterdata.server.db.engine import Database
-from masterdata.server.db.migrate import SchemaNotCurrent
-from masterdata.server.db.models.commodity import SEARCH_TEXT, CommodityRow
+from masterdata.server.storage import migrate
+from masterdata.server.storage.base import Base
+from masterdata.server.storage.engine import Database
+from masterdata.server.storage.migrate import SchemaNotCurrent
+from masterdata.server.storage.models.commodity import SEARCH_TEXT, CommodityRow
 
 ALL_TABLES = {t.name for t in Base.metadata.sorted_tables}
 

@@ -21,7 +21,7 @@ from organization_support import (
 )
 from support import event_count, events, expect_failure
 
-from masterdata.server.db.engine import Database
+from masterdata.server.storage.engine import Database
 from masterdata.v1 import organization_pb2 as pb
 from masterdata.v1 import organization_pb2_grpc
 

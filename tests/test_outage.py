@@ -22,8 +22,8 @@ from support import eventually
 
 from masterdata.server.app import App
 from masterdata.server.config import Settings
-from masterdata.server.db import migrate
-from masterdata.server.db.engine import Database
+from masterdata.server.storage import migrate
+from masterdata.server.storage.engine import Database
 from masterdata.v1 import location_pb2, location_pb2_grpc
 
 pytestmark = pytest.mark.timeout(120)

@@ -13,13 +13,13 @@ from support import event_count, events
 from masterdata import cli
 from masterdata.server.api.standard_methods import resource_names
 from masterdata.server.app import App
-from masterdata.server.db.engine import Database
 from masterdata.server.resources.service import ResourceService
 from masterdata.server.seed import SeedError, SeedReport, seed_reference_data
 from masterdata.server.seed.commodities_data import COMMODITIES, PARAMETER_TEMPLATES
 from masterdata.server.seed.loader import commodity_module, ensure
 from masterdata.server.seed.trade_terms_data import TRADE_TERMS
 from masterdata.server.services.trade_terms import DELIVERY_TERM, TRADE_TERM_SPECS
+from masterdata.server.storage.engine import Database
 from masterdata.v1 import commodity_pb2 as cpb
 from masterdata.v1 import commodity_pb2_grpc, trade_terms_pb2_grpc
 from masterdata.v1 import trade_terms_pb2 as pb

@@ -20,8 +20,8 @@ from sqlalchemy.engine import make_url
 from support import events
 
 from masterdata.server.config import Settings
-from masterdata.server.db import migrate
-from masterdata.server.db.engine import Database
+from masterdata.server.storage import migrate
+from masterdata.server.storage.engine import Database
 from masterdata.v1 import events_pb2, events_pb2_grpc, location_pb2, location_pb2_grpc
 
 pytestmark = pytest.mark.timeout(120)

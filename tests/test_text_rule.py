@@ -10,7 +10,7 @@ from google.protobuf import struct_pb2
 from grpc import aio
 from support import event_count, expect_failure
 
-from masterdata.server.db.engine import Database
+from masterdata.server.storage.engine import Database
 from masterdata.v1 import commodity_pb2 as pb
 from masterdata.v1 import location_pb2, location_pb2_grpc
 

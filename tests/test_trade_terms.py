@@ -20,9 +20,9 @@ from grpc import aio
 from support import event_count, events, expect_failure
 
 from masterdata.server.api.standard_methods import resource_names
-from masterdata.server.db.engine import Database
 from masterdata.server.resources.spec import ResourceSpec
 from masterdata.server.services.trade_terms import PAYMENT_TERM, TRADE_TERM_SPECS, WEIGHTMENT_TERM
+from masterdata.server.storage.engine import Database
 from masterdata.v1 import trade_terms_pb2 as pb
 from masterdata.v1 import trade_terms_pb2_grpc
 

@@ -20,7 +20,7 @@ from bulk_support import (
 from grpc import aio
 from support import event_count, expect_failure
 
-from masterdata.server.db.engine import Database
+from masterdata.server.storage.engine import Database
 from masterdata.v1 import commodity_pb2 as pb
 from masterdata.v1 import commodity_pb2_grpc
 

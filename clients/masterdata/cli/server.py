@@ -158,8 +158,8 @@ async def _migrate(args: argparse.Namespace) -> int:
     from alembic.util import CommandError
 
     from masterdata.server.config import Settings
-    from masterdata.server.db import migrate
-    from masterdata.server.db.engine import Database
+    from masterdata.server.storage import migrate
+    from masterdata.server.storage.engine import Database
 
     settings = Settings.load(database_url=args.database_url)
     db = await Database.open(settings)
@@ -176,9 +176,9 @@ async def _migrate(args: argparse.Namespace) -> int:
 async def _seed(args: argparse.Namespace) -> int:
     from masterdata.server.app import prepare_schema
     from masterdata.server.config import Settings
-    from masterdata.server.db.engine import Database
     from masterdata.server.resources.runtime import Runtime
     from masterdata.server.seed import SeedError, seed_reference_data
+    from masterdata.server.storage.engine import Database
 
     settings = Settings.load(database_url=args.database_url)
     db = await Database.open(settings)

@@ -20,14 +20,14 @@ from masterdata.server.api.call_boundary import CallBoundary
 from masterdata.server.api.reflection import enable_reflection
 from masterdata.server.api.registration import ServiceRegistry
 from masterdata.server.config import Settings
-from masterdata.server.db import migrate
-from masterdata.server.db.engine import Database
 from masterdata.server.observability.gc_pauses import settle_heap
 from masterdata.server.observability.metrics import Metrics
 from masterdata.server.resources.idempotency_purge import purge_periodically
 from masterdata.server.resources.runtime import Runtime
 from masterdata.server.security.gatekeeper import Gatekeeper
 from masterdata.server.security.setup import Security, build_security
+from masterdata.server.storage import migrate
+from masterdata.server.storage.engine import Database
 from masterdata.v1 import commodity_pb2, events_pb2, location_pb2, organization_pb2, trade_terms_pb2
 
 log = logging.getLogger("masterdata.server")

@@ -9,11 +9,11 @@ from collections.abc import Callable
 
 from masterdata.server.app import ListenError, serve
 from masterdata.server.config import Settings
-from masterdata.server.db import migrate
-from masterdata.server.db.engine import Database
-from masterdata.server.db.migrate import SchemaNotCurrent
-from masterdata.server.db.unusable import DatabaseUnusable
 from masterdata.server.security.errors import SecurityConfigError
+from masterdata.server.storage import migrate
+from masterdata.server.storage.engine import Database
+from masterdata.server.storage.migrate import SchemaNotCurrent
+from masterdata.server.storage.unusable import DatabaseUnusable
 from masterdata.server.workers import WorkersError
 
 #: Exit code of a set-up mistake, the same as a usage error of the command line.

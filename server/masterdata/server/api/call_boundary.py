@@ -24,7 +24,6 @@ import grpc
 from grpc import aio
 
 from masterdata.server.api.errors import internal_status, to_status
-from masterdata.server.db.errors import translate
 from masterdata.server.domain.errors import InvalidArgument, MasterdataError, ResourceExhausted
 from masterdata.server.domain.text import DESCRIPTION, message_violations
 from masterdata.server.observability.metrics import Metrics
@@ -33,6 +32,7 @@ from masterdata.server.resources.caller import Caller, set_current_caller
 from masterdata.server.resources.idempotent import key_of
 from masterdata.server.security.gatekeeper import Gatekeeper
 from masterdata.server.security.identity import Principal
+from masterdata.server.storage.errors import translate
 
 log = logging.getLogger("masterdata.rpc")
 REQUEST_ID_HEADER = "x-request-id"

@@ -8,12 +8,12 @@ from grpc import aio
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from masterdata.server.api.registration import ServiceRegistry
-from masterdata.server.db.unit_of_work import EVENT_CHANNEL
 from masterdata.server.events.hub import FeedHub
 from masterdata.server.events.listener import PostgresListener, asyncpg_dsn
 from masterdata.server.events.service import EventService
 from masterdata.server.events.store import SqlEventStore
 from masterdata.server.resources.runtime import Runtime
+from masterdata.server.storage.unit_of_work import EVENT_CHANNEL
 from masterdata.v1 import events_pb2, events_pb2_grpc
 
 

@@ -33,8 +33,8 @@ from masterdata.server.bulk.messages import MessageBuilder
 from masterdata.server.bulk.planning import Audit, FileState, Plan, plan_batch
 from masterdata.server.bulk.sources import InputRow
 from masterdata.server.bulk.store import find_stored, write
-from masterdata.server.db.unit_of_work import PendingEvent, UnitOfWork
 from masterdata.server.resources.activity import give_way
+from masterdata.server.storage.unit_of_work import PendingEvent, UnitOfWork
 from masterdata.v1 import commodity_pb2 as pb
 
 Convert = Callable[[InputRow], Candidate | RowFailure]

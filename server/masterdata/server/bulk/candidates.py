@@ -20,13 +20,13 @@ from masterdata.server.bulk.cells import CellError, parser_for
 from masterdata.server.bulk.columns import Header
 from masterdata.server.bulk.identity import IdentityMemo
 from masterdata.server.bulk.sources import FileRow, MessageRow
-from masterdata.server.db.models.commodity import CommodityRow
 from masterdata.server.domain.commodities import json_size, validate_commodity
 from masterdata.server.domain.errors import FieldViolation, ViolationCollector
 from masterdata.server.domain.text import message_violations
 from masterdata.server.resources.codec import codec_for
 from masterdata.server.resources.spec import ResourceSpec
 from masterdata.server.services.commodities.specs import COMMODITY
+from masterdata.server.storage.models.commodity import CommodityRow
 
 SPEC: ResourceSpec = COMMODITY
 CODEC = codec_for(SPEC)

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from masterdata.server.db.errors import UniqueViolation, translate_errors
-from masterdata.server.db.models.events import IdempotencyKeyRow
 from masterdata.server.domain.errors import Aborted
 from masterdata.server.repositories.idempotency import reused, where_key
 from masterdata.server.resources.caller import IdempotencyKey
 from masterdata.server.resources.ids import parse_request_id
+from masterdata.server.storage.errors import UniqueViolation, translate_errors
+from masterdata.server.storage.models.events import IdempotencyKeyRow
 from masterdata.v1 import commodity_pb2 as pb
 
 _T = IdempotencyKeyRow.__table__

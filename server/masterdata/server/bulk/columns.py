@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from google.protobuf.descriptor import FieldDescriptor
 from sqlalchemy import Integer, Numeric, String, Uuid, inspect
 
-from masterdata.server.db.models.commodity import CommodityRow
 from masterdata.server.domain.errors import FieldViolation, InvalidArgument
 from masterdata.server.resources.codec import STANDARD_OUTPUT_ONLY
+from masterdata.server.storage.models.commodity import CommodityRow
 from masterdata.v1 import commodity_pb2 as pb
 
 

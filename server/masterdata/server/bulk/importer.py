@@ -24,11 +24,11 @@ from masterdata.server.bulk import checkpoint
 from masterdata.server.bulk.batches import BatchRunner, Convert, Counts, Outcome, Prepared
 from masterdata.server.bulk.sources import InputRow
 from masterdata.server.config import Settings
-from masterdata.server.db.unit_of_work import UnitOfWork
 from masterdata.server.domain.errors import FieldViolation, InvalidArgument
 from masterdata.server.resources.activity import give_way_to
 from masterdata.server.resources.caller import Caller, IdempotencyKey
 from masterdata.server.resources.runtime import Runtime
+from masterdata.server.storage.unit_of_work import UnitOfWork
 from masterdata.v1 import commodity_pb2 as pb
 
 Response = pb.ImportCommoditiesResponse

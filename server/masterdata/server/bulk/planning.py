@@ -23,7 +23,7 @@ from masterdata.server.bulk.candidates import (
     RowFailure,
     finalise,
 )
-from masterdata.server.db.random_ids import random_ids
+from masterdata.server.storage.random_ids import random_ids
 
 Key = tuple[str, str]
 

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import JSON
 
 from masterdata.server.bulk.identity import IdentityMemo
-from masterdata.server.db.models.commodity import CommodityRow
+from masterdata.server.storage.models.commodity import CommodityRow
 
 TABLE = CommodityRow.__table__
 COLUMNS: tuple[str, ...] = tuple(c.key for c in TABLE.columns)

@@ -13,7 +13,7 @@ DUPLICATE_NAME instead of failing the batch; COPY straight into commodities
 measured no faster (35 ms against 12 + 19 ms for 1,000 rows). Updates merge
 from the same staging rows with one `UPDATE ... FROM`. The events of a batch
 stay with the unit of work (`uow.record`): its one multi-row insert at commit
-is taken under the event-append lock (see db/unit_of_work.py).
+is taken under the event-append lock (see storage/unit_of_work.py).
 
 SQLite has no COPY and one writer at a time: Core multi-row INSERT and an
 executemany UPDATE, in the batch's transaction.
@@ -37,8 +37,8 @@ from masterdata.server.bulk.candidates import Candidate
 from masterdata.server.bulk.cooperative import sliced
 from masterdata.server.bulk.planning import Plan, Stored
 from masterdata.server.bulk.staging import TABLE
-from masterdata.server.db.errors import translate_errors
 from masterdata.server.domain.errors import Aborted, DeadlineExceeded, MasterdataError, Unavailable
+from masterdata.server.storage.errors import translate_errors
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -7,7 +7,7 @@ slowly would otherwise pin a pooled connection for as long as grpc flow control
 keeps it waiting, and a few hundred such subscribers would exhaust the pool.
 
 Positions are safe to advance past the last row read because event appends are
-serialised in commit order (see db/unit_of_work.py): once a sequence is visible,
+serialised in commit order (see storage/unit_of_work.py): once a sequence is visible,
 every lower sequence that will ever commit is visible too.
 """
 
@@ -23,7 +23,7 @@ from google.protobuf import any_pb2, field_mask_pb2
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from masterdata.server.db.models.events import EventRow
+from masterdata.server.storage.models.events import EventRow
 from masterdata.v1 import events_pb2
 
 TYPE_URL_PREFIX = "type.googleapis.com/"

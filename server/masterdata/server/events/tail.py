@@ -164,7 +164,7 @@ class TailReader:
     async def _read_new(self) -> None:
         # Moving `head` to the last sequence read never skips an event that commits
         # later with a lower sequence: appends take a transaction-scoped lock and hold
-        # it to COMMIT (db/unit_of_work.py), so sequence order is commit order and a
+        # it to COMMIT (storage/unit_of_work.py), so sequence order is commit order and a
         # visible sequence implies every lower one that will ever commit is visible.
         async with self._read_lock:
             if not self._wanted():

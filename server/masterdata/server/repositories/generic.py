@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from masterdata.server.db.errors import translate_errors
 from masterdata.server.domain.errors import NotFound
+from masterdata.server.storage.errors import translate_errors
 
 
 class ResourceRepository:

@@ -10,11 +10,11 @@ from sqlalchemy import Insert, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from masterdata.server.db.errors import translate_errors
-from masterdata.server.db.models.events import IdempotencyKeyRow
 from masterdata.server.domain.errors import FieldViolation, InvalidArgument
 from masterdata.server.resources.caller import IdempotencyKey
 from masterdata.server.resources.ids import parse_request_id
+from masterdata.server.storage.errors import translate_errors
+from masterdata.server.storage.models.events import IdempotencyKeyRow
 
 _T = IdempotencyKeyRow.__table__
 _KEY = (_T.c.request_id, _T.c.identity, _T.c.method)

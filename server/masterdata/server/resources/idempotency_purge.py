@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete
 
-from masterdata.server.db.engine import Database
-from masterdata.server.db.models.events import IdempotencyKeyRow
+from masterdata.server.storage.engine import Database
+from masterdata.server.storage.models.events import IdempotencyKeyRow
 
 log = logging.getLogger("masterdata.server")
 

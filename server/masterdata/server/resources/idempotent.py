@@ -15,12 +15,12 @@ from typing import TypeVar
 
 from google.protobuf.message import Message
 
-from masterdata.server.db.unit_of_work import UnitOfWork
 from masterdata.server.domain.errors import InvalidArgument
 from masterdata.server.repositories.idempotency import IdempotencyStore
 from masterdata.server.resources.caller import Caller, IdempotencyKey
 from masterdata.server.resources.ids import parse_request_id
 from masterdata.server.resources.runtime import Runtime
+from masterdata.server.storage.unit_of_work import UnitOfWork
 
 M = TypeVar("M", bound=Message)
 _FIELD = "request_id"

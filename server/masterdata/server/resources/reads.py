@@ -4,7 +4,7 @@ Why (profiled with bench/commodity_reads.py): through an ORM session a Get cost
 three round trips on PostgreSQL (BEGIN, SELECT, ROLLBACK) plus the ORM's per-call
 machinery (session, identity map, instance state). Get and BatchGet now read whole
 rows by id through `Database.rows` (one prepared statement, one round trip; see
-db/row_reads.py); the rows carry the same columns with the same type processing,
+storage/row_reads.py); the rows carry the same columns with the same type processing,
 and the codec reads them by attribute name just like ORM objects, so responses are
 identical. Writes keep the ORM and the unit of work.
 """
@@ -17,7 +17,6 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from masterdata.server.db.errors import translate_errors
 from masterdata.server.domain.errors import InvalidArgument, NotFound
 from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.codec import codec_for
@@ -26,6 +25,7 @@ from masterdata.server.resources.listing import ListRequest, list_page
 from masterdata.server.resources.rendered import RenderedMessages
 from masterdata.server.resources.runtime import Runtime
 from masterdata.server.resources.spec import ResourceSpec
+from masterdata.server.storage.errors import translate_errors
 
 
 @dataclass(frozen=True)

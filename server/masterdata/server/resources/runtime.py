@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from masterdata.server.config import Settings
-from masterdata.server.db.engine import Database
-from masterdata.server.db.unit_of_work import UnitOfWork
 from masterdata.server.resources.activity import UnaryCalls
 from masterdata.server.resources.caller import Caller
+from masterdata.server.storage.engine import Database
+from masterdata.server.storage.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
     from masterdata.server.events.hub import FeedHub

@@ -17,8 +17,6 @@ from typing import Any
 from google.protobuf.message import Message
 from sqlalchemy import Insert, Update, bindparam, insert, select, update
 
-from masterdata.server.db.errors import UniqueViolation, translate_errors
-from masterdata.server.db.unit_of_work import PendingEvent, UnitOfWork
 from masterdata.server.domain.errors import (
     Aborted,
     AlreadyExists,
@@ -35,6 +33,8 @@ from masterdata.server.resources.idempotent import run_idempotent
 from masterdata.server.resources.ids import parse_id
 from masterdata.server.resources.reads import ResourceReads
 from masterdata.server.resources.spec import ChildLink, ResourceSpec
+from masterdata.server.storage.errors import UniqueViolation, translate_errors
+from masterdata.server.storage.unit_of_work import PendingEvent, UnitOfWork
 
 #: Columns every write sets besides the changed fields (see `_touch`).
 _TOUCHED = ("update_time", "updated_by", "revision")

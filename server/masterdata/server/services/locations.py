@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from masterdata.server.db.models.location import LocationRow
 from masterdata.server.domain.locations import derive_location, validate_location
 from masterdata.server.repositories.query import FieldKind, QueryField
 from masterdata.server.resources.spec import ResourceSpec
+from masterdata.server.storage.models.location import LocationRow
 from masterdata.v1 import location_pb2
 
 _M = LocationRow

@@ -18,14 +18,6 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from sqlalchemy import Boolean, DateTime, Integer, Numeric, inspect
 
-from masterdata.server.db.models.trade_terms import (
-    BargainTypeRow,
-    DeliveryTermRow,
-    PassingTermRow,
-    PaymentTermRow,
-    TradeTypeRow,
-    WeightmentTermRow,
-)
 from masterdata.server.domain.errors import ViolationCollector
 from masterdata.server.domain.trade_terms import (
     normalize_trade_term,
@@ -35,6 +27,14 @@ from masterdata.server.domain.trade_terms import (
 )
 from masterdata.server.repositories.query import FieldKind, QueryField
 from masterdata.server.resources.spec import ResourceSpec, Validator
+from masterdata.server.storage.models.trade_terms import (
+    BargainTypeRow,
+    DeliveryTermRow,
+    PassingTermRow,
+    PaymentTermRow,
+    TradeTypeRow,
+    WeightmentTermRow,
+)
 from masterdata.v1 import trade_terms_pb2 as pb
 
 #: Filterable (and sortable) in every family; the contract documents these.

@@ -12,9 +12,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from masterdata.server.db.errors import translate_errors
-from masterdata.server.db.models.trade_terms import TradeTypeRow
-from masterdata.server.db.unit_of_work import UnitOfWork
 from masterdata.server.domain.errors import (
     FieldViolation,
     InvalidArgument,
@@ -27,6 +24,9 @@ from masterdata.server.services.commodities.specs import (
     COMMISSION_STRUCTURE,
     COMMODITY,
 )
+from masterdata.server.storage.errors import translate_errors
+from masterdata.server.storage.models.trade_terms import TradeTypeRow
+from masterdata.server.storage.unit_of_work import UnitOfWork
 
 
 class CommodityResources(ResourceService):

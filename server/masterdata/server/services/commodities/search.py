@@ -23,8 +23,6 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, String, bindparam, case, collate, func, or_, select
 
-from masterdata.server.db.errors import translate_errors
-from masterdata.server.db.models.commodity import SEARCH_TEXT, CommodityRow
 from masterdata.server.domain.errors import FieldViolation, InvalidArgument
 from masterdata.server.domain.ordering import OrderTerm
 from masterdata.server.repositories.query import (
@@ -40,6 +38,8 @@ from masterdata.server.repositories.query import (
 from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.reads import Page
 from masterdata.server.resources.service import ResourceService
+from masterdata.server.storage.errors import translate_errors
+from masterdata.server.storage.models.commodity import SEARCH_TEXT, CommodityRow
 
 MAX_QUERY_LENGTH = 200
 _TERMS = [OrderTerm("rank"), OrderTerm("name")]

@@ -6,13 +6,6 @@ refuse while they are live and cascade them with `force`.
 
 from __future__ import annotations
 
-from masterdata.server.db.models.commodity import (
-    CommissionStructureRow,
-    CommodityRow,
-    ParameterTemplateRow,
-    QualityParameterRow,
-    VarietyRow,
-)
 from masterdata.server.domain.commodities import (
     derive_commission,
     derive_commodity,
@@ -23,6 +16,13 @@ from masterdata.server.domain.commodities import (
 )
 from masterdata.server.repositories.query import FieldKind, QueryField
 from masterdata.server.resources.spec import ChildLink, ParentLink, ResourceSpec
+from masterdata.server.storage.models.commodity import (
+    CommissionStructureRow,
+    CommodityRow,
+    ParameterTemplateRow,
+    QualityParameterRow,
+    VarietyRow,
+)
 from masterdata.v1 import commodity_pb2 as pb
 
 S, B, INT, T = FieldKind.STRING, FieldKind.BOOLEAN, FieldKind.INTEGER, FieldKind.TIMESTAMP

@@ -17,13 +17,6 @@ from typing import Any
 from google.protobuf.message import Message
 from sqlalchemy import func, literal, select
 
-from masterdata.server.db.errors import translate_errors
-from masterdata.server.db.models.commodity import (
-    CommodityRow,
-    ParameterTemplateRow,
-    QualityParameterRow,
-)
-from masterdata.server.db.unit_of_work import UnitOfWork
 from masterdata.server.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from masterdata.server.repositories.generic import ResourceRepository
 from masterdata.server.resources.caller import Caller
@@ -34,6 +27,13 @@ from masterdata.server.resources.runtime import Runtime
 from masterdata.server.resources.service import record_event
 from masterdata.server.services.commodities.resources import CommodityChildResources
 from masterdata.server.services.commodities.specs import PARAMETER_TEMPLATE, QUALITY_PARAMETER
+from masterdata.server.storage.errors import translate_errors
+from masterdata.server.storage.models.commodity import (
+    CommodityRow,
+    ParameterTemplateRow,
+    QualityParameterRow,
+)
+from masterdata.server.storage.unit_of_work import UnitOfWork
 from masterdata.v1 import commodity_pb2 as pb
 
 MAX_TEMPLATES = 100

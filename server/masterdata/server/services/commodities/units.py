@@ -6,12 +6,12 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from masterdata.server.db.errors import translate_errors
-from masterdata.server.db.models.commodity import CommodityRow
 from masterdata.server.domain.errors import NotFound
 from masterdata.server.domain.units import Conversion, Unit, convert, units
 from masterdata.server.resources.ids import parse_id
 from masterdata.server.resources.runtime import Runtime
+from masterdata.server.storage.errors import translate_errors
+from masterdata.server.storage.models.commodity import CommodityRow
 
 
 class UnitConversions:

@@ -15,14 +15,14 @@ from typing import Any, TypeVar
 from google.protobuf.message import Message
 from sqlalchemy import select
 
-from masterdata.server.db.errors import translate_errors
-from masterdata.server.db.models.organization import OrganizationRow
-from masterdata.server.db.unit_of_work import UnitOfWork
 from masterdata.server.domain.errors import ViolationCollector
 from masterdata.server.repositories.generic import ResourceRepository
 from masterdata.server.resources.ids import parse_id
 from masterdata.server.resources.listing import ListRequest
 from masterdata.server.resources.service import ResourceService, record_event
+from masterdata.server.storage.errors import translate_errors
+from masterdata.server.storage.models.organization import OrganizationRow
+from masterdata.server.storage.unit_of_work import UnitOfWork
 
 M = TypeVar("M", bound=Message)
 

@@ -28,13 +28,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select, update
 
-from masterdata.server.db.errors import translate_errors
-from masterdata.server.db.models.organization import (
-    DocumentSeriesRow,
-    FinancialYearRow,
-    OrganizationRow,
-)
-from masterdata.server.db.unit_of_work import UnitOfWork
 from masterdata.server.domain.document_numbers import (
     document_type_problem,
     financial_year_label,
@@ -51,6 +44,13 @@ from masterdata.server.repositories.generic import ResourceRepository
 from masterdata.server.resources.ids import parse_id
 from masterdata.server.resources.service import record_event
 from masterdata.server.services.organizations.specs import DOCUMENT_SERIES
+from masterdata.server.storage.errors import translate_errors
+from masterdata.server.storage.models.organization import (
+    DocumentSeriesRow,
+    FinancialYearRow,
+    OrganizationRow,
+)
+from masterdata.server.storage.unit_of_work import UnitOfWork
 from masterdata.v1 import organization_pb2 as pb
 
 #: Default issue date: the business day in India, where the numbered documents are.

@@ -6,13 +6,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from masterdata.server.db.errors import translate_errors
-from masterdata.server.db.models.organization import GstRegistrationRow
-from masterdata.server.db.unit_of_work import UnitOfWork
 from masterdata.server.domain.errors import ViolationCollector
 from masterdata.server.domain.organizations import code, mask_account_number
 from masterdata.server.domain.tax_ids import embeds_pan, gstin_problem
 from masterdata.server.services.organizations.family import ExclusiveFlagService, FamilyService
+from masterdata.server.storage.errors import translate_errors
+from masterdata.server.storage.models.organization import GstRegistrationRow
+from masterdata.server.storage.unit_of_work import UnitOfWork
 
 
 class OrganizationService(FamilyService):

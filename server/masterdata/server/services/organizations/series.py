@@ -8,9 +8,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from masterdata.server.db.errors import translate_errors
-from masterdata.server.db.models.organization import DocumentSeriesRow, FinancialYearRow
-from masterdata.server.db.unit_of_work import UnitOfWork
 from masterdata.server.domain.document_numbers import normalise_document_type
 from masterdata.server.domain.errors import (
     AlreadyExists,
@@ -31,6 +28,9 @@ from masterdata.server.services.organizations.numbering import (
     parse_number_request,
 )
 from masterdata.server.services.organizations.years import other_organization, series_issued
+from masterdata.server.storage.errors import translate_errors
+from masterdata.server.storage.models.organization import DocumentSeriesRow, FinancialYearRow
+from masterdata.server.storage.unit_of_work import UnitOfWork
 from masterdata.v1 import organization_pb2 as pb
 
 #: Copied into the new year by a rollover; next_number depends on reset_annually.

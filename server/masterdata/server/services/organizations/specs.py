@@ -6,16 +6,16 @@ Children are declared before their parents because a parent names them in
 
 from __future__ import annotations
 
-from masterdata.server.db.models.organization import (
+from masterdata.server.domain import organizations as rules
+from masterdata.server.repositories.query import FieldKind, QueryField
+from masterdata.server.resources.spec import ChildLink, ParentLink, ResourceSpec
+from masterdata.server.storage.models.organization import (
     BankAccountRow,
     DocumentSeriesRow,
     FinancialYearRow,
     GstRegistrationRow,
     OrganizationRow,
 )
-from masterdata.server.domain import organizations as rules
-from masterdata.server.repositories.query import FieldKind, QueryField
-from masterdata.server.resources.spec import ChildLink, ParentLink, ResourceSpec
 from masterdata.v1 import organization_pb2 as pb
 
 STRING, BOOLEAN, DATE = FieldKind.STRING, FieldKind.BOOLEAN, FieldKind.DATE

@@ -10,10 +10,6 @@ from typing import Any
 from google.protobuf.message import Message
 from sqlalchemy import select
 
-from masterdata.server.db.errors import translate_errors
-from masterdata.server.db.models.events import EventRow
-from masterdata.server.db.models.organization import DocumentSeriesRow, FinancialYearRow
-from masterdata.server.db.unit_of_work import UnitOfWork
 from masterdata.server.domain.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -25,6 +21,10 @@ from masterdata.server.resources.ids import parse_id
 from masterdata.server.resources.service import record_event
 from masterdata.server.services.organizations.family import FamilyService
 from masterdata.server.services.organizations.specs import DOCUMENT_SERIES
+from masterdata.server.storage.errors import translate_errors
+from masterdata.server.storage.models.events import EventRow
+from masterdata.server.storage.models.organization import DocumentSeriesRow, FinancialYearRow
+from masterdata.server.storage.unit_of_work import UnitOfWork
 
 NUMBER_ISSUED = "document_series.number_issued"
 _Y = FinancialYearRow

@@ -13,10 +13,10 @@ from typing import Any, Self
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from masterdata.server.db.engine import Database
-from masterdata.server.db.errors import translate_errors
-from masterdata.server.db.models.events import EventRow
-from masterdata.server.db.random_ids import random_ids
+from masterdata.server.storage.engine import Database
+from masterdata.server.storage.errors import translate_errors
+from masterdata.server.storage.models.events import EventRow
+from masterdata.server.storage.random_ids import random_ids
 
 #: pg_advisory_xact_lock key that serialises event appends (ASCII "mdevents").
 EVENT_APPEND_LOCK = 0x6D646576656E7473

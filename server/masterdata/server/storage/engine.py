@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from masterdata.server.config import Settings
-from masterdata.server.db.row_reads import AsyncpgRowReads, CoreRowReads, RowReads
-from masterdata.server.db.unusable import (
+from masterdata.server.storage.row_reads import AsyncpgRowReads, CoreRowReads, RowReads
+from masterdata.server.storage.unusable import (
     first_connection_failed,
     sqlite_path_problem,
     supported_url,
@@ -86,7 +86,7 @@ class Database:
     async def open(cls, settings: Settings) -> Database:
         """`connect`, then open one connection, so that a set-up mistake (no such
         database, server down, a SQLite directory missing) is a one-line
-        DatabaseUnusable at start-up (db/unusable.py), not a driver traceback."""
+        DatabaseUnusable at start-up (storage/unusable.py), not a driver traceback."""
         db = cls.connect(settings)
         try:
             await db._first_connection(settings)

@@ -1,21 +1,21 @@
 """ORM models, one module per entity family; importing this registers every table."""
 
-from masterdata.server.db.models.commodity import (
+from masterdata.server.storage.models.commodity import (
     CommissionStructureRow,
     CommodityRow,
     ParameterTemplateRow,
     QualityParameterRow,
     VarietyRow,
 )
-from masterdata.server.db.models.location import LocationRow
-from masterdata.server.db.models.organization import (
+from masterdata.server.storage.models.location import LocationRow
+from masterdata.server.storage.models.organization import (
     BankAccountRow,
     DocumentSeriesRow,
     FinancialYearRow,
     GstRegistrationRow,
     OrganizationRow,
 )
-from masterdata.server.db.models.trade_terms import (
+from masterdata.server.storage.models.trade_terms import (
     BargainTypeRow,
     DeliveryTermRow,
     PassingTermRow,

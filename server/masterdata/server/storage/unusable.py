@@ -4,7 +4,7 @@ A wrong URL, a database that does not exist, a server that does not answer, a SQ
 directory that is not there: the drivers report these as long tracebacks from deep
 inside a first query. `Database.open` tries one connection at start-up and turns
 them into DatabaseUnusable, which `serve`, `migrate` and `seed` print as one line
-and exit 2. Outages later on are not set-up mistakes: db/errors.py makes them
+and exit 2. Outages later on are not set-up mistakes: storage/errors.py makes them
 UNAVAILABLE.
 """
 

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import BigInteger, DateTime, Index, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from masterdata.server.db.base import Base, BigIntegerPK
+from masterdata.server.storage.base import Base, BigIntegerPK
 
 
 class EventRow(Base):
-    """One committed change. `sequence` follows commit order (see db/unit_of_work.py)."""
+    """One committed change. `sequence` follows commit order (see storage/unit_of_work.py)."""
 
     __tablename__ = "events"
 

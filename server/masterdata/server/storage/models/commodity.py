@@ -20,8 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from masterdata.server.db.base import Base, ResourceMixin
-from masterdata.server.db.models.organization import LIVE, live_unique
+from masterdata.server.storage.base import Base, ResourceMixin
+from masterdata.server.storage.models.organization import LIVE, live_unique
 
 
 class CommodityRow(ResourceMixin, Base):

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from masterdata.server.db.base import Base, ResourceMixin
+from masterdata.server.storage.base import Base, ResourceMixin
 
 #: Predicate of a live (not soft-deleted) row; uniqueness applies among live rows only.
 LIVE = "delete_time IS NULL"

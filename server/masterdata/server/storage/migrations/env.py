@@ -1,12 +1,12 @@
-"""Alembic environment: runs on the connection that db/migrate.py hands over."""
+"""Alembic environment: runs on the connection that storage/migrate.py hands over."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import masterdata.server.db.models.events  # noqa: F401  (imports and registers every model)
-from masterdata.server.db.base import Base
+import masterdata.server.storage.models.events  # noqa: F401  (imports and registers every model)
+from masterdata.server.storage.base import Base
 
 
 def run(connection: Connection) -> None:
@@ -22,5 +22,5 @@ def run(connection: Connection) -> None:
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run migrations through `masterdata migrate` (db/migrate.py)")
+    raise RuntimeError("run migrations through `masterdata migrate` (storage/migrate.py)")
 run(connection)

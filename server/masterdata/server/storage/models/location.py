@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, Float, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from masterdata.server.db.base import Base, ResourceMixin
+from masterdata.server.storage.base import Base, ResourceMixin
 
 
 class LocationRow(ResourceMixin, Base):

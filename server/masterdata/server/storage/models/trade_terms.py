@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import Boolean, Index, Integer, Numeric, String, func
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from masterdata.server.db.base import Base, ResourceMixin
-from masterdata.server.db.models.organization import LIVE, live_unique
+from masterdata.server.storage.base import Base, ResourceMixin
+from masterdata.server.storage.models.organization import LIVE, live_unique
 
 
 class TradeTermMixin(ResourceMixin):

@@ -25,8 +25,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from masterdata.server.config import Settings
-from masterdata.server.db.errors import pool_timeout
 from masterdata.server.domain.errors import DeadlineExceeded
+from masterdata.server.storage.errors import pool_timeout
 
 
 class RowReads(Protocol):
