@@ -293,3 +293,40 @@ async def test_batch_get_in_request_order(stub) -> None:
         stub.BatchGetCommodities(pb.BatchGetCommoditiesRequest(ids=too_many)), INVALID
     )
     assert not (await stub.BatchGetCommodities(pb.BatchGetCommoditiesRequest())).commodities
+
+
+@pytest.mark.parametrize(
+    "document",
+    [{"yield": float("nan")}, {"grades": [1.0, float("inf")]}, {"a": {"b": [[float("-inf")]]}}],
+)
+async def test_nan_or_infinity_in_a_struct_is_invalid_argument(
+    stub, db: Database, document: dict[str, object]
+) -> None:
+    """JSON has no NaN or Infinity: refused by name (the fuzz net got INTERNAL)."""
+    failure = await expect_failure(
+        stub.CreateCommodity(
+            pb.CreateCommodityRequest(
+                commodity=pb.Commodity(
+                    name="Cotton", category="Fibre", harvest_season=struct(**document)
+                )
+            )
+        ),
+        INVALID,
+    )
+    assert failure.fields == {"commodity.harvest_season"}
+    assert await event_count(db) == 0
+
+
+async def test_nan_in_a_struct_of_import_rows_is_a_row_error(stub, db: Database) -> None:
+    rows = pb.CommodityRows(
+        commodities=[
+            pb.Commodity(name="Cotton", category="Fibre"),
+            pb.Commodity(name="Jute", category="Fibre", standard_lot_size=struct(qty=float("nan"))),
+        ]
+    )
+    replies = [r async for r in stub.ImportCommodities(pb.ImportCommoditiesRequest(rows=rows))]
+    errors = [
+        (r.row_error.row_number, r.row_error.field) for r in replies if r.HasField("row_error")
+    ]
+    assert errors == [(2, "standard_lot_size")]
+    assert replies[-1].summary.created == 1

@@ -238,9 +238,18 @@ def _message_reader(field: FieldDescriptor) -> ToColumn:
             return value.ToDatetime(tzinfo=UTC)
         if full_name == "google.type.Date":
             return _to_date(value, name, violations)
-        return json_format.MessageToDict(value, preserving_proto_field_name=True)
+        return _to_json(value, name, violations)
 
     return read
+
+
+def _to_json(value: Message, name: str, violations: ViolationCollector) -> Any:
+    """The message as JSON; a Struct holding NaN or Infinity has none (ValueError)."""
+    try:
+        return json_format.MessageToDict(value, preserving_proto_field_name=True)
+    except ValueError:
+        violations.add(name, "must not hold NaN or Infinity (JSON has neither)", "INVALID_JSON")
+        return None
 
 
 def _to_date(value: date_pb2.Date, name: str, violations: ViolationCollector) -> date | None:
@@ -252,19 +261,16 @@ def _to_date(value: date_pb2.Date, name: str, violations: ViolationCollector) ->
 
 
 def _repeated_reader(field: FieldDescriptor) -> ToColumn:
-    def read(message: Message, name: str, _violations: ViolationCollector) -> Any:
+    def read(message: Message, name: str, violations: ViolationCollector) -> Any:
         value = getattr(message, name)
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
             return (
                 dict(value.items())
                 if not _map_of_messages(field)
-                else {
-                    k: json_format.MessageToDict(v, preserving_proto_field_name=True)
-                    for k, v in value.items()
-                }
+                else {k: _to_json(v, name, violations) for k, v in value.items()}
             )
         if field.type == FieldDescriptor.TYPE_MESSAGE:
-            return [json_format.MessageToDict(v, preserving_proto_field_name=True) for v in value]
+            return [_to_json(v, name, violations) for v in value]
         return list(value)
 
     return read
