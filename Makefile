@@ -7,7 +7,7 @@ IMAGE := .build/masterdata.binpb
 
 AGAINST ?= HEAD
 
-.PHONY: serve test proto lint check-proto buf-lint breaking clean
+.PHONY: serve test fuzz proto lint check-proto buf-lint breaking clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ lint: $(STAMP) buf-lint
 
 test: $(STAMP) check-proto lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The fuzz net (tests/test_fuzz_contract.py) with many fresh examples per RPC: minutes.
+FUZZ_EXAMPLES ?= 200
+fuzz: $(STAMP)
+	MASTERDATA_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) MASTERDATA_FUZZ_RANDOM=1 \
+		$(BIN)/python -m pytest tests/test_fuzz_contract.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .build .pytest_cache
