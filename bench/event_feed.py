@@ -290,10 +290,9 @@ async def write_events(runtime: Any, rate: float, seconds: float, dsn: str) -> d
 
 
 async def scenario(url: str, streams: int, rate: float, seconds: float) -> dict[str, Any]:
-    from masterdata.server.api.events import feed_hub
 
     async with running_server(url) as app:
-        hub = feed_hub(app.runtime)
+        hub = app.runtime.feed
         gc.collect()
         rss_before = rss_kib()
         clients = Clients(f"127.0.0.1:{app.port}", streams, "feed")

@@ -16,8 +16,7 @@ import pytest
 from grpc import aio
 from processes import run_masterdata
 from sqlalchemy import delete, text
-from sqlalchemy.engine import make_url
-from support import make_settings, own_database
+from support import make_settings, own_database, postgres_dsn
 
 from masterdata.server.app import App, build
 from masterdata.server.storage import migrate
@@ -32,16 +31,12 @@ def postgres_required() -> bool:
     return os.environ.get("MASTERDATA_REQUIRE_POSTGRES", "") not in ("", "0")
 
 
-def _asyncpg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="session")
 async def postgres_url() -> AsyncIterator[str]:
     """A fresh, empty PostgreSQL database for this test session."""
     base = os.environ.get("MASTERDATA_TEST_POSTGRES_URL", DEFAULT_PG_URL)
     try:
-        admin = await asyncpg.connect(_asyncpg_dsn(base), timeout=5)
+        admin = await asyncpg.connect(postgres_dsn(base), timeout=5)
     except (OSError, asyncpg.PostgresError) as error:
         if postgres_required():
             pytest.fail(f"PostgreSQL is required but unreachable at {base}: {error}")

@@ -16,7 +16,6 @@ from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import Message
 from grpc import aio
 
-from masterdata.server.api.events import feed_hub
 from masterdata.server.app import App
 from masterdata.server.events.hub import FeedHub
 from masterdata.server.resources.caller import Caller
@@ -37,7 +36,7 @@ Response = events_pb2.SubscribeEventsResponse
 
 
 def hub_of(app: App) -> FeedHub:
-    return feed_hub(app.runtime)
+    return app.runtime.feed
 
 
 @dataclass

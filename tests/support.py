@@ -23,6 +23,11 @@ from masterdata.server.storage.engine import Database
 from masterdata.server.storage.models.events import EventRow
 
 
+def postgres_dsn(url: str) -> str:
+    """A SQLAlchemy PostgreSQL URL as the DSN asyncpg.connect() takes."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     """Settings for an in-process test server: no environment, an ephemeral port."""
     return Settings.load(environ={}, database_url=database_url, listen="127.0.0.1:0", **overrides)

@@ -3,7 +3,7 @@
 How the test would catch a gap: each writer pauses twice inside its transaction,
 once before commit() and once *between the event insert and COMMIT* (the wrapped
 session.commit below). That second pause is exactly the window in which, without
-the advisory lock of storage/unit_of_work.py, a transaction holding sequence N could
+the advisory lock of storage/postgres/__init__.py, a transaction holding sequence N could
 commit after one holding N+1: a subscriber woken by N+1 would move its position
 past N and never deliver it, and the exactly-once-in-order assertion against
 ListEvents would fail. With the lock, appends queue and commit in sequence order.

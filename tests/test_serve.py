@@ -16,11 +16,10 @@ import pytest
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from processes import free_port, run_masterdata, running_server, start_server
-from support import eventually, expect_failure
+from support import eventually, expect_failure, postgres_dsn
 
 from masterdata.server.app import build
 from masterdata.server.config import Settings
-from masterdata.server.events.listener import asyncpg_dsn
 from masterdata.v1 import location_pb2 as pb
 from masterdata.v1 import location_pb2_grpc
 
@@ -92,7 +91,7 @@ async def health_status(target: str, service: str) -> int | None:
 
 async def fetch_events(database_url: str) -> list[asyncpg.Record]:
     """Every event row, read straight from PostgreSQL ordered by sequence."""
-    conn = await asyncpg.connect(asyncpg_dsn(database_url), timeout=5)
+    conn = await asyncpg.connect(postgres_dsn(database_url), timeout=5)
     try:
         columns = "sequence, event_type, aggregate_id, request_id"
         return list(await conn.fetch(f"SELECT {columns} FROM events ORDER BY sequence"))

@@ -29,6 +29,7 @@ from sqlalchemy.pool import StaticPool
 from masterdata.server.domain.errors import InvalidArgument
 from masterdata.server.domain.filtering import parse_filter
 from masterdata.server.domain.ordering import OrderTerm, parse_order_by
+from masterdata.server.memos import Remembered
 from masterdata.server.repositories import query
 from masterdata.server.repositories.query import (
     FieldKind,
@@ -44,7 +45,6 @@ from masterdata.server.repositories.query import (
     query_fingerprint,
     sort_keys,
 )
-from masterdata.server.repositories.remembered import Remembered
 
 POSTGRES_URL = os.environ.get(
     "MASTERDATA_TEST_POSTGRES_URL", "postgresql+asyncpg://root@127.0.0.1:5432/test"

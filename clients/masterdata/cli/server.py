@@ -174,9 +174,8 @@ async def _migrate(args: argparse.Namespace) -> int:
 
 
 async def _seed(args: argparse.Namespace) -> int:
-    from masterdata.server.app import prepare_schema
+    from masterdata.server.app import build_runtime, prepare_schema
     from masterdata.server.config import Settings
-    from masterdata.server.resources.runtime import Runtime
     from masterdata.server.seed import SeedError, seed_reference_data
     from masterdata.server.storage.engine import Database
 
@@ -184,7 +183,7 @@ async def _seed(args: argparse.Namespace) -> int:
     db = await Database.open(settings)
     try:
         await prepare_schema(settings, db)
-        report = await seed_reference_data(Runtime(db, settings))
+        report = await seed_reference_data(build_runtime(settings, db))
     except SeedError as error:
         print(f"masterdata: {error}", file=sys.stderr)
         return 1

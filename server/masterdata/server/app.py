@@ -13,21 +13,23 @@ from typing import Any
 
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from sqlalchemy import text
 
 from masterdata.server.api import commodities, events, locations, organizations, trade_terms
 from masterdata.server.api.call_boundary import CallBoundary
 from masterdata.server.api.reflection import enable_reflection
 from masterdata.server.api.registration import ServiceRegistry
 from masterdata.server.config import Settings
+from masterdata.server.events.hub import FeedHub
+from masterdata.server.events.store import SqlEventStore
 from masterdata.server.observability.gc_pauses import settle_heap
 from masterdata.server.observability.metrics import Metrics
+from masterdata.server.resources.activity import UnaryCalls
 from masterdata.server.resources.idempotency_purge import purge_periodically
 from masterdata.server.resources.runtime import Runtime
 from masterdata.server.security.gatekeeper import Gatekeeper
 from masterdata.server.security.setup import Security, build_security
 from masterdata.server.storage import migrate
-from masterdata.server.storage.engine import Database
+from masterdata.server.storage.engine import Database, embedded
 from masterdata.v1 import commodity_pb2, events_pb2, location_pb2, organization_pb2, trade_terms_pb2
 
 log = logging.getLogger("masterdata.server")
@@ -78,8 +80,7 @@ class App:
                     f" {error.strerror}"
                 ) from error
             log.info("metrics on http://%s:%d/metrics", settings.metrics_address, self.metrics_port)
-        for hook in self.runtime.on_start:
-            await hook()
+        await self.runtime.feed.start()
         await self.server.start()
         self._tasks.append(asyncio.create_task(self._watch_database(), name="health"))
         self._tasks.append(asyncio.create_task(self.metrics.loop_lag.run(), name="loop-lag"))
@@ -112,8 +113,7 @@ class App:
         # otherwise keep the drain waiting for the whole grace period.
         stopping = asyncio.create_task(self.server.stop(grace), name="grpc-stop")
         try:
-            for hook in self.runtime.on_stop:
-                await hook()
+            await self.runtime.feed.stop()  # ends the streams
         finally:
             await stopping
         for task in self._tasks:
@@ -143,8 +143,8 @@ class App:
 async def _probe(db: Database, limit_s: float) -> int:
     serving = health_pb2.HealthCheckResponse.SERVING
     try:
-        async with asyncio.timeout(limit_s), db.reader.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        async with asyncio.timeout(limit_s):
+            await db.backend.ping()
         return serving
     except Exception:  # any failure to reach the database means not serving
         return health_pb2.HealthCheckResponse.NOT_SERVING
@@ -161,7 +161,7 @@ def build(
     security = security or build_security(settings, CONTRACT)
     db = db or Database.connect(settings)
     metrics = Metrics()
-    runtime = Runtime(db, settings, metrics=metrics)
+    runtime = build_runtime(settings, db, metrics)
     server = aio.server(options=[*settings.grpc_server_options(), *_message_limits(settings)])
     boundary = CallBoundary(
         security.gate,
@@ -188,6 +188,31 @@ def build(
     return App(server, port, runtime, health_servicer, security.gate, metrics)
 
 
+def build_runtime(settings: Settings, db: Database, metrics: Metrics | None = None) -> Runtime:
+    """What every service object shares; also for commands that write without a server
+    (`masterdata seed`), whose feed is never started."""
+    calls = UnaryCalls()
+    return Runtime(db, settings, event_feed(db, settings, calls), metrics, calls)
+
+
+def event_feed(db: Database, settings: Settings, calls: UnaryCalls) -> FeedHub:
+    """The process's one feed hub: its tail reader on the backend's feed engine (a
+    connection of its own on PostgreSQL) and the backend's listener, if any."""
+    pages = SqlEventStore(db.reader)
+    engine = db.backend.feed_engine()
+    tail = pages if engine is db.reader else SqlEventStore(engine, owns_engine=True)
+    hub = FeedHub(
+        tail,
+        pages=pages,
+        poll_interval_s=settings.feed_poll_interval_s,
+        batch_size=settings.feed_batch_size,
+        retained_events=settings.feed_retained_events,
+        calls=calls,
+    )
+    hub.listener = db.backend.listener(hub.wake, settings.connect_timeout_s)
+    return hub
+
+
 def _message_limits(settings: Settings) -> list[tuple[str, int]]:
     """Larger messages fail with RESOURCE_EXHAUSTED before any handler runs."""
     return [
@@ -198,7 +223,7 @@ def _message_limits(settings: Settings) -> list[tuple[str, int]]:
 
 def _sample_runtime(metrics: Metrics, runtime: Runtime) -> None:
     """Gauges read at scrape time: connection pools and event-feed subscribers."""
-    pools = list({id(e.pool): e.pool for e in (runtime.db.reader, runtime.db.writer)}.values())
+    pools = runtime.db.backend.pools()
 
     def total(read: Callable[[Any], int]) -> float:
         return float(sum(read(pool) for pool in pools if hasattr(pool, "checkedout")))
@@ -214,15 +239,14 @@ def _sample_runtime(metrics: Metrics, runtime: Runtime) -> None:
         lambda: total(lambda pool: max(0, pool.overflow())),
     )
     hub = runtime.feed
-    if hub is not None:
-        metrics.sample(
-            "masterdata_event_subscribers", "Open SubscribeEvents streams", lambda: hub.subscribers
-        )
+    metrics.sample(
+        "masterdata_event_subscribers", "Open SubscribeEvents streams", lambda: hub.subscribers
+    )
 
 
 async def prepare_schema(settings: Settings, db: Database) -> None:
     """Migrate SQLite automatically; refuse an unmigrated PostgreSQL database."""
-    if settings.is_sqlite and settings.auto_migrate_sqlite:
+    if embedded(settings) and settings.auto_migrate_sqlite:
         await migrate.upgrade(db.writer)
     else:
         await migrate.require_current(db.writer)

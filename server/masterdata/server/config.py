@@ -156,10 +156,6 @@ class Settings:
         """max_xlsx_expanded_bytes, or 8 x max_message_bytes when it is 0."""
         return self.max_xlsx_expanded_bytes or 8 * self.max_message_bytes
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
     def grpc_server_options(self) -> list[tuple[str, int]]:
         """Channel arguments of the gRPC server built from these settings."""
         options = [

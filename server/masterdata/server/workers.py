@@ -32,6 +32,7 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 
 from masterdata.server.config import Settings
+from masterdata.server.storage.engine import embedded
 
 log = logging.getLogger("masterdata.server")
 #: Seconds the supervisor adds to the workers' shutdown grace before killing them.
@@ -81,7 +82,7 @@ def run_workers(settings: Settings) -> int:
 
     Raises WorkersError, DatabaseUnusable or SchemaNotCurrent before starting any.
     """
-    if settings.is_sqlite:
+    if embedded(settings):
         raise WorkersError(
             "--workers needs PostgreSQL: SQLite allows one writing process; "
             "run one worker, or set MASTERDATA_DATABASE_URL to a PostgreSQL database"

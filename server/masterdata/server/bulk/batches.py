@@ -12,7 +12,7 @@ importer runs it one batch ahead (see importer.prefetch), so it overlaps the
 previous batch's database round trips; `run` only re-checks rows that turn
 out to update a stored commodity, and builds the events' messages while the
 server merges the batch (`store.write`'s `meanwhile`). The CPU steps run in
-slices (cooperative.sliced), so that concurrent calls are served in between.
+slices (activity.sliced), so that concurrent calls are served in between.
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from masterdata.server.bulk.candidates import DEFAULTS, SPEC, Candidate, RowFailure, finalise
-from masterdata.server.bulk.cooperative import sliced
 from masterdata.server.bulk.messages import MessageBuilder
 from masterdata.server.bulk.planning import Audit, FileState, Plan, plan_batch
 from masterdata.server.bulk.sources import InputRow
 from masterdata.server.bulk.store import find_stored, write
-from masterdata.server.resources.activity import give_way
+from masterdata.server.resources.activity import give_way, sliced
+from masterdata.server.storage.backend import Backend
 from masterdata.server.storage.unit_of_work import PendingEvent, UnitOfWork
 from masterdata.v1 import commodity_pb2 as pb
 
@@ -91,9 +91,9 @@ class Outcome:
 class BatchRunner:
     """Runs batches of one import; keeps the import's in-file duplicate state."""
 
-    def __init__(self, *, upsert: bool, postgres: bool, actor: str) -> None:
+    def __init__(self, *, upsert: bool, backend: Backend, actor: str) -> None:
         self.upsert = upsert
-        self.postgres = postgres
+        self.backend = backend
         self.actor = actor
         self.state = FileState()
         self.messages = MessageBuilder(SPEC)
@@ -119,7 +119,7 @@ class BatchRunner:
         candidates, failures = batch.candidates, list(batch.failures)
         lock = uow is not None
         stored = await find_stored(
-            session, candidates, upsert=self.upsert, lock=lock, postgres=self.postgres
+            session, candidates, upsert=self.upsert, lock=lock, backend=self.backend
         )
         audit = Audit(uow.actor, uow.now) if uow else Audit(self.actor, datetime.now(UTC))
         began = time.perf_counter()
@@ -129,7 +129,7 @@ class BatchRunner:
         lost: set[uuid.UUID] = set()
         if uow is not None:
             events = partial(self._events, plan)
-            lost, built = await write(session, plan, postgres=self.postgres, meanwhile=events)
+            lost, built = await write(session, plan, backend=self.backend, meanwhile=events)
             failures.extend(_lost(plan, lost))
             for event in built:
                 if event.aggregate_id not in lost:

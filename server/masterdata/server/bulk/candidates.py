@@ -18,11 +18,11 @@ from sqlalchemy import inspect
 
 from masterdata.server.bulk.cells import CellError, parser_for
 from masterdata.server.bulk.columns import Header
-from masterdata.server.bulk.identity import IdentityMemo
 from masterdata.server.bulk.sources import FileRow, MessageRow
 from masterdata.server.domain.commodities import json_size, validate_commodity
 from masterdata.server.domain.errors import FieldViolation, ViolationCollector
 from masterdata.server.domain.text import message_violations
+from masterdata.server.memos import IdentityMemo
 from masterdata.server.resources.codec import codec_for
 from masterdata.server.resources.spec import ResourceSpec
 from masterdata.server.services.commodities.specs import COMMODITY

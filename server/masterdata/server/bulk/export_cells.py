@@ -82,8 +82,8 @@ _FORMATTERS: dict[Kind, Formatter] = {
     Kind.LIST: _list,
     Kind.JSON: _document,
 }
-#: On PostgreSQL: the SQL that selects a column as its cell text, and what Python
-#: still does to it (lists: a cached decode of the JSON text; enums: a dict lookup).
+#: Where the backend casts in SQL: the expression that selects a column as its cell
+#: text, and what Python still does to it (lists: a cached decode of the JSON text).
 _IN_SQL: dict[Kind, tuple[Callable[[ColumnElement[Any]], ColumnElement[Any]], Formatter]] = {
     Kind.DECIMAL: (lambda stored: cast(stored, Text), None),
     Kind.BOOLEAN: (_boolean_text, None),
@@ -95,13 +95,13 @@ _IN_SQL: dict[Kind, tuple[Callable[[ColumnElement[Any]], ColumnElement[Any]], Fo
 class CellWriter:
     """The columns an export selects and the cells it makes of each selected row."""
 
-    def __init__(self, *, postgres: bool) -> None:
+    def __init__(self, *, in_sql: bool) -> None:
         self.columns: list[ColumnElement[Any]] = []
         self._formatters: list[tuple[int, Callable[[Any], Any]]] = []
         for index, column in enumerate(COLUMNS):
             stored = TABLE.c[column.field]
             formatter = _FORMATTERS[column.kind]
-            if postgres and column.kind in _IN_SQL:
+            if in_sql and column.kind in _IN_SQL:
                 as_text, formatter = _IN_SQL[column.kind]
                 stored = as_text(stored).label(column.field)
             self.columns.append(stored)

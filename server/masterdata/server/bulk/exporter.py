@@ -64,7 +64,7 @@ class BulkExports:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.chunk = min(runtime.settings.export_chunk_bytes, 1 << 20)
-        self.cells = CellWriter(postgres=runtime.db.is_postgres)
+        self.cells = CellWriter(in_sql=runtime.db.backend.casts_cells_in_sql)
 
     def export(
         self, request: pb.ExportCommoditiesRequest, caller: Caller

@@ -136,7 +136,7 @@ class Importer:
         self.caller = dataclasses.replace(caller, idempotency=options.key)
         self.options = options
         self.runner = BatchRunner(
-            upsert=options.upsert, postgres=runtime.db.is_postgres, actor=caller.identity
+            upsert=options.upsert, backend=runtime.db.backend, actor=caller.identity
         )
         self.started = time.monotonic()
         #: Per-batch mode: the request_id's checkpoint and the committed totals, in commit order.
@@ -184,7 +184,7 @@ class Importer:
             async for batch in self._prepared(rows, convert, self._mark.progress.rows_read):
                 written = asyncio.Event()
                 current = asyncio.create_task(self._write_batch(batch, previous, written))
-                if self.runtime.db.is_postgres:
+                if self.runtime.db.backend.concurrent_writers:
                     await _until_set(written, current)
                 else:
                     await asyncio.wait([current])

@@ -19,9 +19,10 @@ from google.protobuf import struct_pb2, timestamp_pb2
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from masterdata.server.bulk.identity import IdentityMemo
-from masterdata.server.resources.codec import STANDARD_OUTPUT_ONLY, codec_for, etag_of, utc
+from masterdata.server.memos import IdentityMemo
+from masterdata.server.resources.codec import STANDARD_OUTPUT_ONLY, codec_for, etag_of
 from masterdata.server.resources.spec import ResourceSpec
+from masterdata.server.storage.base import utc
 
 _STRUCT = "google.protobuf.Struct"
 _CACHE_SIZE = 4096

@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 
 from masterdata.server.events.fan_out import COHORT_WAIT_S, WAKE_COHORT, WAVE_REST, FanOut
-from masterdata.server.events.listener import PostgresListener
 from masterdata.server.events.retained import Batch, RetainedEvents
 from masterdata.server.events.store import EventFilter, SqlEventStore
 from masterdata.server.events.stretches import (
@@ -34,6 +33,7 @@ from masterdata.server.events.stretches import (
 )
 from masterdata.server.events.tail import SYNC_WAIT_S, TailReader
 from masterdata.server.resources.activity import UnaryCalls
+from masterdata.server.storage.backend import Listener
 
 __all__ = [
     "COHORT_WAIT_S",
@@ -63,7 +63,7 @@ class FeedHub:
         poll_interval_s: float,
         batch_size: int,
         retained_events: int,
-        listener: PostgresListener | None = None,
+        listener: Listener | None = None,
         calls: UnaryCalls | None = None,
     ) -> None:
         #: The hub's own reads of new events.
@@ -112,12 +112,12 @@ class FeedHub:
         return self.fan_out.calls
 
     @property
-    def listener(self) -> PostgresListener | None:
+    def listener(self) -> Listener | None:
         """The LISTEN connection whose notifications wake the reader (PostgreSQL)."""
         return self.tail.listener
 
     @listener.setter
-    def listener(self, listener: PostgresListener | None) -> None:
+    def listener(self, listener: Listener | None) -> None:
         self.tail.listener = listener
 
     @property

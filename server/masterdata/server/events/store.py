@@ -7,7 +7,7 @@ slowly would otherwise pin a pooled connection for as long as grpc flow control
 keeps it waiting, and a few hundred such subscribers would exhaust the pool.
 
 Positions are safe to advance past the last row read because event appends are
-serialised in commit order (see storage/unit_of_work.py): once a sequence is visible,
+serialised in commit order (see storage/postgres/__init__.py): once a sequence is visible,
 every lower sequence that will ever commit is visible too.
 """
 
@@ -16,13 +16,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import any_pb2, field_mask_pb2
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from masterdata.server.storage.base import utc
 from masterdata.server.storage.models.events import EventRow
 from masterdata.v1 import events_pb2
 
@@ -127,10 +127,5 @@ def to_event(row: Any) -> events_pb2.Event:
     )
     if row.changed_fields:
         event.changed_fields.CopyFrom(field_mask_pb2.FieldMask(paths=list(row.changed_fields)))
-    event.occur_time.FromDatetime(_utc(row.occur_time))
+    event.occur_time.FromDatetime(utc(row.occur_time))
     return event
-
-
-def _utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; they hold UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -19,8 +19,8 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from masterdata.server.events.listener import PostgresListener
 from masterdata.server.events.retained import Batch, RetainedEvents
+from masterdata.server.storage.backend import Listener
 from masterdata.v1 import events_pb2
 
 log = logging.getLogger("masterdata.events")
@@ -49,7 +49,7 @@ class TailReader:
         batch_size: int,
         wanted: Callable[[], bool],
         moved: Callable[[], None],
-        listener: PostgresListener | None = None,
+        listener: Listener | None = None,
     ) -> None:
         self.store = store
         self.retained = retained
@@ -164,7 +164,7 @@ class TailReader:
     async def _read_new(self) -> None:
         # Moving `head` to the last sequence read never skips an event that commits
         # later with a lower sequence: appends take a transaction-scoped lock and hold
-        # it to COMMIT (storage/unit_of_work.py), so sequence order is commit order and a
+        # it to COMMIT (storage/postgres/__init__.py), so sequence order is commit order and a
         # visible sequence implies every lower one that will ever commit is visible.
         async with self._read_lock:
             if not self._wanted():

@@ -2,32 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, Table, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from masterdata.server.domain.errors import FieldViolation, InvalidArgument
 from masterdata.server.resources.caller import IdempotencyKey
 from masterdata.server.resources.ids import parse_request_id
+from masterdata.server.storage.backend import Backend
 from masterdata.server.storage.errors import translate_errors
 from masterdata.server.storage.models.events import IdempotencyKeyRow
 
 _T = IdempotencyKeyRow.__table__
-_KEY = (_T.c.request_id, _T.c.identity, _T.c.method)
 
 
-def _claim(insert: Callable[[Table], Any]) -> Insert:
-    """The dialect's INSERT ... ON CONFLICT (key) DO NOTHING RETURNING request_id."""
-    statement = insert(_T).on_conflict_do_nothing(index_elements=list(_KEY))
-    return statement.returning(_T.c.request_id)  # type: ignore[no-any-return]
-
-
-#: Insert the key unless it exists; a row back means this call holds it.
-_CLAIM = {"postgresql": _claim(postgresql.insert), "sqlite": _claim(sqlite.insert)}
+_KEY_COLUMNS = ("request_id", "identity", "method")
+#: Per backend class: insert the key unless it exists; a row back means the call holds it.
+_CLAIMS: dict[type[Backend], Insert] = {}
 
 
 def where_key(identity: str, key: IdempotencyKey) -> Any:
@@ -55,8 +48,13 @@ def reused(key: IdempotencyKey) -> InvalidArgument:
 class IdempotencyStore:
     """Claims keys and records replies inside the caller's transaction."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, backend: Backend) -> None:
         self.session = session
+        kind = type(backend)
+        claim = _CLAIMS.get(kind)
+        if claim is None:
+            claim = _CLAIMS[kind] = backend.insert_unless_present(_T, _KEY_COLUMNS)
+        self._claim = claim
 
     async def claim(self, identity: str, key: IdempotencyKey, now: datetime) -> bytes | None:
         """None when this call now holds `key`; else the stored reply.
@@ -75,9 +73,8 @@ class IdempotencyStore:
             "response": b"",
             "create_time": now,
         }
-        statement = _CLAIM[self.session.bind.dialect.name]
         async with translate_errors():
-            if (await self.session.execute(statement, values)).first() is not None:
+            if (await self.session.execute(self._claim, values)).first() is not None:
                 return None
             stored = (
                 await self.session.execute(

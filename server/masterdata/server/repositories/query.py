@@ -31,7 +31,8 @@ from sqlalchemy import ColumnElement
 from masterdata.server.domain import filtering as flt
 from masterdata.server.domain.errors import FieldViolation, InvalidArgument
 from masterdata.server.domain.ordering import OrderTerm, order_by_error
-from masterdata.server.repositories.remembered import Remembered
+from masterdata.server.memos import Remembered
+from masterdata.server.storage.base import utc
 
 MAX_PAGE_TOKEN_LENGTH = 2048
 _ORDERED_OPS = frozenset({"<", "<=", ">", ">="})
@@ -239,7 +240,7 @@ def _bind_value(value: Any, kind: FieldKind, column: Any) -> Any:
     if kind is FieldKind.TIMESTAMP:
         column_type = _base_type(column)
         naive = isinstance(column_type, sa.DateTime) and not column_type.timezone
-        return _utc(value).replace(tzinfo=None) if naive else _utc(value)
+        return utc(value).replace(tzinfo=None) if naive else utc(value)
     if kind is FieldKind.DECIMAL:
         value = value if isinstance(value, Decimal) else Decimal(str(value))
         if len(value.as_tuple().digits) > _MAX_DIGITS or not value.is_finite():
@@ -352,7 +353,7 @@ def _checksum(fingerprint: str, values: list[Any]) -> str:
 
 def _to_json(value: Any) -> Any:
     if isinstance(value, datetime):
-        return _utc(value).isoformat()
+        return utc(value).isoformat()
     if isinstance(value, date):
         return value.isoformat()
     return str(value) if isinstance(value, float | Decimal | uuid.UUID) else value  # exact
@@ -389,14 +390,9 @@ def _from_json(value: Any, kind: FieldKind) -> Any:
     return _checked(parse(value) if parse and isinstance(value, str) else value, kind)
 
 
-def _utc(value: datetime) -> datetime:
-    """Aware UTC; naive values (SQLite returns them) are taken to be UTC already."""
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 _FROM_JSON: dict[FieldKind, Any] = {
     FieldKind.DECIMAL: Decimal,  # NaN/Infinity are refused by keyset_predicate
-    FieldKind.TIMESTAMP: lambda text: _utc(datetime.fromisoformat(text)),
+    FieldKind.TIMESTAMP: lambda text: utc(datetime.fromisoformat(text)),
     FieldKind.DATE: date.fromisoformat,
     FieldKind.UUID: uuid.UUID,
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,7 @@ from google.type import date_pb2
 from sqlalchemy import Numeric, String, Uuid, inspect
 
 from masterdata.server.domain.errors import ViolationCollector
+from masterdata.server.storage.base import utc
 
 if TYPE_CHECKING:
     from masterdata.server.resources.spec import ResourceSpec
@@ -42,11 +43,6 @@ def codec_for(spec: ResourceSpec) -> MessageCodec:
 
 def etag_of(revision: int) -> str:
     return f'W/"{revision}"'
-
-
-def utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything is stored in UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class MessageCodec:

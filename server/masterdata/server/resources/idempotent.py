@@ -67,7 +67,7 @@ async def run_idempotent(
     """
     key = caller.idempotency
     async with runtime.unit_of_work(caller) as uow:
-        store = IdempotencyStore(uow.session)
+        store = IdempotencyStore(uow.session, uow.backend)
         if key is not None:
             stored = await store.claim(caller.identity, key, uow.now)
             if stored is not None:

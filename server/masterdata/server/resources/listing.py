@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from masterdata.server.config import Settings
 from masterdata.server.domain.errors import ViolationCollector
 from masterdata.server.domain.ordering import OrderTerm, parse_order_by
+from masterdata.server.memos import Remembered
 from masterdata.server.repositories.query import (
     SortKey,
     build_order,
@@ -24,7 +25,6 @@ from masterdata.server.repositories.query import (
     query_fingerprint,
     sort_keys,
 )
-from masterdata.server.repositories.remembered import Remembered
 
 if TYPE_CHECKING:
     from masterdata.server.resources.spec import ResourceSpec

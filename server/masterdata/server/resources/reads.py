@@ -4,7 +4,7 @@ Why (profiled with bench/commodity_reads.py): through an ORM session a Get cost
 three round trips on PostgreSQL (BEGIN, SELECT, ROLLBACK) plus the ORM's per-call
 machinery (session, identity map, instance state). Get and BatchGet now read whole
 rows by id through `Database.rows` (one prepared statement, one round trip; see
-storage/row_reads.py); the rows carry the same columns with the same type processing,
+storage/postgres/rows.py); the rows carry the same columns with the same type processing,
 and the codec reads them by attribute name just like ORM objects, so responses are
 identical. Writes keep the ORM and the unit of work.
 """

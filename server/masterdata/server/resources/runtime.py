@@ -1,8 +1,7 @@
-"""The shared dependencies of every service object, built once by the app."""
+"""The shared dependencies of every service object, built once by the app (app.build)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -17,19 +16,14 @@ if TYPE_CHECKING:
     from masterdata.server.observability.metrics import Metrics
 
 
-@dataclass
+@dataclass(frozen=True)
 class Runtime:
-    """Database, settings and the lifecycle hooks that API modules attach to."""
+    """Database, settings, the event feed and the process's counters; immutable."""
 
     db: Database
     settings: Settings
-    on_events_committed: list[Callable[[], None]] = field(default_factory=list)
-    #: Started with the server (e.g. the event-feed listener).
-    on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    #: Run first on shutdown, before in-flight calls are drained (e.g. end streams).
-    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    #: The event feed of this process, attached by api/events.py.
-    feed: FeedHub | None = None
+    #: The event feed of this process: woken by every commit that recorded events.
+    feed: FeedHub
     #: This process's Prometheus metrics (None in code that runs without a server).
     metrics: Metrics | None = None
     #: Unary calls, counted by the call boundary: background work (a bulk import)
@@ -46,10 +40,6 @@ class Runtime:
             self.db,
             actor=caller.identity,
             request_id=caller.request_id,
-            after_commit=self._events_committed,
+            after_commit=self.feed.hint,
             timeout_s=caller.time_left(),
         )
-
-    def _events_committed(self) -> None:
-        for callback in self.on_events_committed:
-            callback()

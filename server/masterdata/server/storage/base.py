@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, String, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utc(value: datetime) -> datetime:
+    """Aware UTC; naive values (SQLite returns them) are taken to be UTC already."""
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
 
 # Deterministic constraint names keep Alembic migrations reproducible on both backends.
 NAMING_CONVENTION = {

@@ -1,22 +1,15 @@
-"""Async engines and session factories for SQLite and PostgreSQL."""
+"""The database of one process: its backend's engines, session factories and row reads."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
-from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from masterdata.server.config import Settings
-from masterdata.server.storage.row_reads import AsyncpgRowReads, CoreRowReads, RowReads
+from masterdata.server.storage.backend import Backend, RowReads
+from masterdata.server.storage.postgres import PostgresBackend
+from masterdata.server.storage.sqlite import SQLiteBackend
 from masterdata.server.storage.unusable import (
     first_connection_failed,
     sqlite_path_problem,
@@ -24,37 +17,52 @@ from masterdata.server.storage.unusable import (
 )
 
 
+def embedded(settings: Settings) -> bool:
+    """Whether the database is a file this process embeds (SQLite) rather than a server.
+
+    An embedded database has one writing process (no `--workers`), and the server
+    migrates it itself at start-up; a database server is migrated by `masterdata
+    migrate`, once, for every process that uses it.
+    """
+    return supported_url(settings.database_url).get_backend_name() == "sqlite"
+
+
 @dataclass
 class Database:
-    """The engines of one process.
+    """One backend (storage/sqlite.py or storage/postgres/) and the sessions on its engines.
 
     SQLite allows one writer at a time, so writes go through a single-connection
-    engine whose transactions start with BEGIN IMMEDIATE: writers queue in the pool
-    (asynchronously) instead of failing with "database is locked", while readers use
-    their own WAL connections. On PostgreSQL both roles share one pool.
+    engine whose transactions start with BEGIN IMMEDIATE, while readers use their
+    own WAL connections. On PostgreSQL both roles share one pool.
     """
 
-    reader: AsyncEngine
-    writer: AsyncEngine
-    #: Rows by id for Get and BatchGet (asyncpg directly on PostgreSQL).
-    rows: RowReads
+    backend: Backend
 
     def __post_init__(self) -> None:
         self.read_session = async_sessionmaker(self.reader, expire_on_commit=False)
         self.write_session = async_sessionmaker(self.writer, expire_on_commit=False)
 
-    @cached_property
-    def autocommit_reader(self) -> AsyncEngine:
-        """The reader without BEGIN/ROLLBACK round trips on PostgreSQL (single SELECTs).
+    @property
+    def reader(self) -> AsyncEngine:
+        return self.backend.reader
 
-        SQLite keeps its local, cheap transaction.
-        """
-        if not self.is_postgres:
-            return self.reader
-        return self.reader.execution_options(isolation_level="AUTOCOMMIT")
+    @property
+    def writer(self) -> AsyncEngine:
+        return self.backend.writer
+
+    @property
+    def rows(self) -> RowReads:
+        """Rows by id for Get and BatchGet (asyncpg directly on PostgreSQL)."""
+        return self.backend.rows
+
+    @property
+    def autocommit_reader(self) -> AsyncEngine:
+        """The reader without BEGIN/ROLLBACK round trips of its own (single SELECTs)."""
+        return self.backend.autocommit_reader
 
     @property
     def dialect(self) -> str:
+        """The SQLAlchemy dialect's name, for tests and diagnostics (code asks the backend)."""
         return self.writer.dialect.name
 
     @property
@@ -66,21 +74,8 @@ class Database:
         """The engines, no connection yet (see `open`); DatabaseUnusable for a bad URL."""
         url = supported_url(settings.database_url)
         if url.get_backend_name() == "sqlite":
-            reader = _sqlite_engine(url, settings, 4)
-            return cls(reader, _sqlite_engine(url, settings, 1, True), CoreRowReads(reader))
-        engine = create_async_engine(
-            url,
-            pool_size=settings.pool_size,
-            max_overflow=settings.max_overflow,
-            pool_timeout=settings.pool_timeout_s,
-            pool_pre_ping=False,
-            connect_args={
-                "timeout": settings.connect_timeout_s,
-                "command_timeout": 60,
-                "server_settings": {"timezone": "UTC"},
-            },
-        )
-        return cls(engine, engine, AsyncpgRowReads(url, settings))
+            return cls(SQLiteBackend.connect(url, settings))
+        return cls(PostgresBackend.connect(url, settings))
 
     @classmethod
     async def open(cls, settings: Settings) -> Database:
@@ -109,40 +104,4 @@ class Database:
             raise unusable from error
 
     async def dispose(self) -> None:
-        await self.rows.close()
-        await self.writer.dispose()
-        if self.reader is not self.writer:
-            await self.reader.dispose()
-
-
-def _sqlite_engine(url: Any, settings: Settings, size: int, immediate: bool = False) -> AsyncEngine:
-    engine = create_async_engine(
-        url,
-        poolclass=AsyncAdaptedQueuePool,
-        pool_size=size,
-        max_overflow=0,
-        pool_timeout=settings.pool_timeout_s,
-    )
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _configure(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy's "begin" hook below issue BEGIN itself.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        for pragma in (
-            "journal_mode=WAL",
-            "synchronous=NORMAL",
-            "foreign_keys=ON",
-            "busy_timeout=10000",
-        ):
-            cursor.execute(f"PRAGMA {pragma}")
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    return engine
-
-
-SessionFactory = async_sessionmaker[AsyncSession]
+        await self.backend.dispose()

@@ -18,16 +18,21 @@ from masterdata.server.domain.errors import (
 )
 
 _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (?:index '(?P<index>[^']+)'|(?P<cols>.+))")
-#: Connection failures, shutdowns, and 53300 (too_many_connections: no free slot
-#: under max_connections or a role's or database's limit), all passing states.
-_PG_UNAVAILABLE_STATES = {
-    *("08000", "08003", "08006", "08001", "08004"),
-    *("57P01", "57P02", "57P03"),
-    "53300",
-}
+
+# The one SQLSTATE table of the server (PostgreSQL; SQLAlchemy-wrapped and raw
+# asyncpg errors alike). Passing states are UNAVAILABLE: class 08 (connection
+# exception), 57P (shutdowns) and 53300 (too_many_connections: no free slot under
+# max_connections or a role's or database's limit).
+_PG_UNAVAILABLE_CLASSES = ("08", "57P")
+_PG_TOO_MANY_CONNECTIONS = "53300"
+#: serialization_failure and deadlock_detected: the caller may retry.
 _PG_RETRY_STATES = {"40001", "40P01"}
 #: statement_timeout (query_canceled) and lock_timeout (lock_not_available).
 _PG_TIMEOUT_STATES = {"57014", "55P03"}
+
+
+def _unavailable_state(state: str) -> bool:
+    return state.startswith(_PG_UNAVAILABLE_CLASSES) or state == _PG_TOO_MANY_CONNECTIONS
 
 
 class UniqueViolation(AlreadyExists):
@@ -88,7 +93,7 @@ def translate(error: BaseException) -> MasterdataError | None:
         or "database is locked" in str(error.orig)
     ):
         return Unavailable("the database is unavailable; retry later")
-    if state in _PG_UNAVAILABLE_STATES or isinstance(error, (ConnectionError, OSError)):
+    if _unavailable_state(state) or isinstance(error, (ConnectionError, OSError)):
         return Unavailable("the database is unavailable; retry later")
     return None
 

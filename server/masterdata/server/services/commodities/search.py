@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, bindparam, case, collate, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, bindparam, case, func, or_, select
 
 from masterdata.server.domain.errors import FieldViolation, InvalidArgument
 from masterdata.server.domain.ordering import OrderTerm
@@ -58,14 +58,17 @@ class CommoditySearch:
         self.commodities = commodities
         self.runtime = commodities.runtime
         self.reader = self.runtime.db.autocommit_reader
-        name = collate(_C.name, "C") if self.runtime.db.is_postgres else _C.name
+        backend = self.runtime.db.backend
+        name = backend.binary_order(_C.name)
         self._fields = {
             "rank": QueryField(_RANK, FieldKind.INTEGER),
             "name": QueryField(name, FieldKind.STRING),
         }
-        self._where = [_C.delete_time.is_(None), _MATCHES]
-        if self.runtime.db.is_postgres:
-            self._where.append(SEARCH_TEXT.like(func.lower(_CONTAINS), escape="\\"))
+        self._where = [
+            _C.delete_time.is_(None),
+            _MATCHES,
+            *backend.search_prefilter(SEARCH_TEXT, func.lower(_CONTAINS)),
+        ]
         #: First pages by size. The text travels as bound parameters, so one statement
         #: serves every query: it is built, and its cache key computed, once.
         self._first_pages: dict[int, Select[Any]] = {}

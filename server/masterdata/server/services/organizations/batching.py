@@ -128,7 +128,7 @@ class NumberBatcher:
         deadline = None if None in deadlines else max(d for d in deadlines if d is not None)
         owner = dataclasses.replace(calls[-1].caller, deadline=deadline)
         async with self._runtime.unit_of_work(owner) as uow:
-            store = IdempotencyStore(uow.session)
+            store = IdempotencyStore(uow.session, uow.backend)
             for identity, key in keys:
                 if await store.claim(identity, key, uow.now) is not None:
                     raise _Fallback  # a retry: it replays its stored reply (or is refused) alone

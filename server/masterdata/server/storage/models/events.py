@@ -13,7 +13,7 @@ from masterdata.server.storage.base import Base, BigIntegerPK
 
 
 class EventRow(Base):
-    """One committed change. `sequence` follows commit order (see storage/unit_of_work.py)."""
+    """One committed change. `sequence` follows commit order (see storage/postgres/__init__.py)."""
 
     __tablename__ = "events"
 

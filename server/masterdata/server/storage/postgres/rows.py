@@ -1,15 +1,11 @@
-"""Rows by primary key — the hottest reads of the service — on the cheapest path.
+"""Rows by primary key on asyncpg directly — the hottest reads of the service.
 
 Why (profiled with bench/commodity_reads.py and a per-call CPU micro-benchmark):
 a cached Core SELECT through SQLAlchemy's AsyncConnection costs ~300 µs of CPU per
 Get (pool checkout, Connection and execution context, result processing); the same
-statement prepared on an asyncpg pool costs ~55 µs. On PostgreSQL, Get and
-BatchGet therefore read through a small asyncpg pool of their own, with the same
-type conversions SQLAlchemy's asyncpg dialect applies (JSON documents decoded,
-timestamps in UTC). SQLite keeps the SQLAlchemy Core path: it is local and cheap.
-
-Rows come back with attribute access (`row.name`), as Core rows and ORM objects do,
-so the codec renders all three alike.
+statement prepared on an asyncpg pool costs ~55 µs. Get and BatchGet therefore read
+through a small asyncpg pool of their own, with the same type conversions
+SQLAlchemy's asyncpg dialect applies (JSON documents decoded, timestamps in UTC).
 """
 
 from __future__ import annotations
@@ -17,68 +13,15 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import asyncpg
-from sqlalchemy import Select, Table, bindparam, select
+from sqlalchemy import Table
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from masterdata.server.config import Settings
 from masterdata.server.domain.errors import DeadlineExceeded
 from masterdata.server.storage.errors import pool_timeout
-
-
-class RowReads(Protocol):
-    """Whole rows of a table by id, in one statement and one round trip.
-
-    `seconds_left` is the caller's remaining deadline, applied to the statement.
-    """
-
-    async def one(self, table: Table, key: Any, seconds_left: float | None) -> Any | None: ...
-
-    async def many(
-        self, table: Table, keys: Sequence[Any], seconds_left: float | None
-    ) -> list[Any]: ...
-
-    async def close(self) -> None: ...
-
-    def in_use(self) -> int:
-        """Connections of its own busy right now (for the pool metrics)."""
-        ...
-
-
-class CoreRowReads:
-    """SQLAlchemy Core statements, compiled once per table (SQLite)."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._by_id: dict[str, Select[Any]] = {}
-        self._by_ids: dict[str, Select[Any]] = {}
-
-    async def one(self, table: Table, key: Any, seconds_left: float | None) -> Any | None:
-        statement = self._by_id.get(table.name)
-        if statement is None:
-            statement = self._by_id[table.name] = select(table).where(table.c.id == bindparam("id"))
-        async with self._engine.connect() as conn:
-            return (await conn.execute(statement, {"id": key})).one_or_none()
-
-    async def many(
-        self, table: Table, keys: Sequence[Any], seconds_left: float | None
-    ) -> list[Any]:
-        statement = self._by_ids.get(table.name)
-        if statement is None:
-            statement = self._by_ids[table.name] = select(table).where(
-                table.c.id.in_(bindparam("ids", expanding=True))
-            )
-        async with self._engine.connect() as conn:
-            return list(await conn.execute(statement, {"ids": list(keys)}))
-
-    async def close(self) -> None:
-        """Nothing to do: the engine is disposed with the Database."""
-
-    def in_use(self) -> int:
-        return 0  # its connections are the reader engine's, counted there
 
 
 class RecordRow:

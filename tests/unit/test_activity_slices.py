@@ -12,8 +12,7 @@ from collections.abc import Callable, Sequence
 import pytest
 from support import record_sleeps
 
-from masterdata.server.bulk.cooperative import sliced
-from masterdata.server.resources.activity import MAX_PAUSE_S, UnaryCalls, give_way_to
+from masterdata.server.resources.activity import MAX_PAUSE_S, UnaryCalls, give_way_to, sliced
 
 SLICE_S = 0.004
 #: The name of the task whose pauses are recorded.

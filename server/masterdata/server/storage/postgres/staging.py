@@ -1,4 +1,4 @@
-"""The PostgreSQL staging table of an import batch: its shape, its COPY records, its merges.
+"""The staging table of an import batch: its shape, its COPY records, its merges.
 
 Why the staging table is not `LIKE commodities`: its JSON columns take text.
 COPY into jsonb columns runs a Python encoder callback for each of the 16 JSON
@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import JSON
 
-from masterdata.server.bulk.identity import IdentityMemo
+from masterdata.server.memos import IdentityMemo
 from masterdata.server.storage.models.commodity import CommodityRow
 
 TABLE = CommodityRow.__table__

@@ -1,0 +1,142 @@
+"""What the layers above need from a database, in their words; one implementation per backend.
+
+`sqlite.py` and `postgres/` implement it. Every dialect branch, every raw driver
+call and every SQL text of the server lives behind this interface (a test scans
+the other packages for drivers, SQL text and backend questions): the rest of the
+code writes SQLAlchemy expressions and asks the backend for what differs —
+how a write is bounded by its caller's deadline, how its events are appended in
+commit order, how a bulk batch is written, how the feed hears of new events.
+docs/ARCHITECTURE.md ("Two backends") has the measurements behind each choice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import ColumnElement, Insert, Table
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+T = TypeVar("T")
+
+
+class RowReads(Protocol):
+    """Whole rows of a table by id, in one statement and one round trip.
+
+    `seconds_left` is the caller's remaining deadline, applied to the statement.
+    Rows come back with attribute access (`row.name`), as Core rows and ORM objects do.
+    """
+
+    async def one(self, table: Table, key: Any, seconds_left: float | None) -> Any | None: ...
+
+    async def many(
+        self, table: Table, keys: Sequence[Any], seconds_left: float | None
+    ) -> list[Any]: ...
+
+    async def close(self) -> None: ...
+
+    def in_use(self) -> int:
+        """Connections of its own busy right now (for the pool metrics)."""
+        ...
+
+
+class Listener(Protocol):
+    """Wakes the feed when another process commits events (PostgreSQL NOTIFY)."""
+
+    connected: bool
+
+    async def run(self) -> None:
+        """Listen until cancelled, reconnecting as needed."""
+        ...
+
+
+class Backend(ABC):
+    """The operations whose SQL or driver calls differ between SQLite and PostgreSQL."""
+
+    #: Whether two transactions can write at once. SQLite has one writer at a time,
+    #: so an import there does not prepare its next batch while one commits.
+    concurrent_writers: bool
+    #: Whether an export selects its cells as text in SQL (cheaper than formatting
+    #: them in Python where the database can: measured in bulk/export_cells.py).
+    casts_cells_in_sql: bool
+
+    def __init__(self, reader: AsyncEngine, writer: AsyncEngine, rows: RowReads) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.rows = rows
+
+    # ---- connections ----------------------------------------------------------
+
+    @property
+    @abstractmethod
+    def autocommit_reader(self) -> AsyncEngine:
+        """An engine for single SELECTs without BEGIN/ROLLBACK round trips of their own."""
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """One trivial statement: raises when the database cannot be reached."""
+
+    @abstractmethod
+    def pools(self) -> list[Any]:
+        """The engines' connection pools, for the pool metrics."""
+
+    async def dispose(self) -> None:
+        await self.rows.close()
+        await self.writer.dispose()
+        if self.reader is not self.writer:
+            await self.reader.dispose()
+
+    # ---- writes ---------------------------------------------------------------
+
+    @abstractmethod
+    async def bound_by_deadline(self, session: AsyncSession, seconds: float) -> None:
+        """Make the transaction's statements and lock waits end when the caller gives up."""
+
+    @abstractmethod
+    async def append_events(self, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert the transaction's events so that sequence order is commit order."""
+
+    @abstractmethod
+    def insert_unless_present(self, table: Table, key: Sequence[str]) -> Insert:
+        """INSERT ... ON CONFLICT (key) DO NOTHING RETURNING the key's first column."""
+
+    # ---- queries --------------------------------------------------------------
+
+    @abstractmethod
+    def any_of(self, column: Any, values: set[Any], item_type: Any) -> ColumnElement[bool]:
+        """`column` among `values`, the cheapest way the backend renders a long list."""
+
+    @abstractmethod
+    def binary_order(self, column: Any) -> Any:
+        """`column` compared byte by byte (the same order on both backends)."""
+
+    @abstractmethod
+    def search_prefilter(self, text: Any, pattern: Any) -> list[ColumnElement[bool]]:
+        """Extra conditions that let an index narrow a `text LIKE pattern` search."""
+
+    # ---- bulk -----------------------------------------------------------------
+
+    @abstractmethod
+    async def write_batch(
+        self,
+        session: AsyncSession,
+        creates: Sequence[dict[str, Any]],
+        updates: Sequence[dict[str, Any]],
+        meanwhile: Callable[[], Awaitable[T]],
+    ) -> tuple[set[uuid.UUID], T]:
+        """Write an import batch's commodity rows; await `meanwhile` while the database works.
+
+        Returns the ids of creates a concurrent write beat, and what `meanwhile` returned.
+        """
+
+    # ---- the event feed ---------------------------------------------------------
+
+    @abstractmethod
+    def feed_engine(self) -> AsyncEngine:
+        """The engine the feed reads new events on (a connection of its own if needed)."""
+
+    @abstractmethod
+    def listener(self, wake: Callable[[], None], connect_timeout_s: float) -> Listener | None:
+        """What tells this process of events other processes commit; None if nothing can."""
