@@ -11,14 +11,14 @@ from grpc import aio
 from support import event_count, events
 
 from masterdata import cli
-from masterdata.server.api.standard_methods import resource_names
+from masterdata.server.api.trade_terms import TRADE_TERM_METHODS
 from masterdata.server.app import App
 from masterdata.server.resources.service import ResourceService
 from masterdata.server.seed import SeedError, SeedReport, seed_reference_data
 from masterdata.server.seed.commodities_data import COMMODITIES, PARAMETER_TEMPLATES
 from masterdata.server.seed.loader import commodity_module, ensure
 from masterdata.server.seed.trade_terms_data import TRADE_TERMS
-from masterdata.server.services.trade_terms import DELIVERY_TERM, TRADE_TERM_SPECS
+from masterdata.server.services.trade_terms import DELIVERY_TERM
 from masterdata.server.storage.engine import Database
 from masterdata.v1 import commodity_pb2 as cpb
 from masterdata.v1 import commodity_pb2_grpc, trade_terms_pb2_grpc
@@ -177,9 +177,8 @@ async def test_commodities_templates_and_varieties_through_the_api(
 async def snapshot(stub) -> dict[str, list[Any]]:
     """Every live trade term, per family, as the API returns it."""
     result: dict[str, list[Any]] = {}
-    for spec in TRADE_TERM_SPECS:
-        names = resource_names(pb, spec)
-        rpc = getattr(stub, f"List{names.plural}")
-        reply = await rpc(getattr(pb, f"List{names.plural}Request")(page_size=1000))
-        result[spec.name] = list(getattr(reply, names.plural_field))
+    for names in TRADE_TERM_METHODS:
+        reply = await getattr(stub, names.list)(getattr(pb, f"{names.list}Request")(page_size=1000))
+        (items,) = (f.name for f in reply.DESCRIPTOR.fields if f.is_repeated)
+        result[names.resource] = list(getattr(reply, items))
     return result

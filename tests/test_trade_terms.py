@@ -19,7 +19,8 @@ from google.protobuf.message import Message
 from grpc import aio
 from support import event_count, events, expect_failure
 
-from masterdata.server.api.standard_methods import resource_names
+from masterdata.server.api.standard_methods import StandardMethods
+from masterdata.server.api.trade_terms import TRADE_TERM_METHODS
 from masterdata.server.resources.spec import ResourceSpec
 from masterdata.server.services.trade_terms import PAYMENT_TERM, TRADE_TERM_SPECS, WEIGHTMENT_TERM
 from masterdata.server.storage.engine import Database
@@ -70,16 +71,29 @@ BAD: dict[str, dict[str, Any]] = {
 }
 
 
+def methods_of(spec: ResourceSpec) -> StandardMethods:
+    """The family's row of the server's table of standard methods."""
+    (row,) = (m for m in TRADE_TERM_METHODS if m.resource == spec.name)
+    return row
+
+
+def list_items(names: StandardMethods) -> str:
+    response = getattr(pb, f"{names.list}Response").DESCRIPTOR
+    return next(f.name for f in response.fields if f.is_repeated)
+
+
 class Family:
-    """Generic client of one family: the RPC names come from resource_names(pb, spec)."""
+    """Generic client of one family: the RPC names come from TRADE_TERM_METHODS."""
 
     def __init__(self, spec: ResourceSpec, stub: trade_terms_pb2_grpc.TradeTermsServiceStub):
         self.spec = spec
-        self.names = resource_names(pb, spec)
+        self.names = methods_of(spec)
         self.stub = stub
+        #: The List response's repeated field (`trade_types`).
+        self.items = list_items(self.names)
 
     async def call(self, verb: str, **request: Any) -> Any:
-        rpc = f"{verb}{self.names.plural if verb == 'List' else self.names.singular}"
+        rpc = getattr(self.names, verb.lower())
         return await getattr(self.stub, rpc)(getattr(pb, f"{rpc}Request")(**request))
 
     async def create(self, request_id: str = "", **fields: Any) -> Any:
@@ -100,7 +114,7 @@ class Family:
         token = ""
         while True:
             page = await self.call("List", page_token=token, **query)
-            items.extend(getattr(page, self.names.plural_field))
+            items.extend(getattr(page, self.items))
             if not (token := page.next_page_token):
                 return items
 
@@ -132,7 +146,7 @@ def test_fixtures_cover_every_specific_field(spec: ResourceSpec) -> None:
 @pytest.mark.parametrize("spec", TRADE_TERM_SPECS, ids=lambda spec: spec.name)
 def test_whitelist_serves_what_the_contract_documents(spec: ResourceSpec) -> None:
     """The `Fields:` lines of List<R>sRequest in the .proto name filter and order fields."""
-    request = f"message List{resource_names(pb, spec).plural}Request {{"
+    request = f"message {methods_of(spec).list}Request {{"
     block = PROTO.read_text().split(request, 1)[1].split("\n}", 1)[0]
     documented = re.findall(r"// Fields: (.*)\.", block)
     assert len(documented) == 2

@@ -1,6 +1,6 @@
 """CommodityService: five generic resources, search, parameter templates, units and bulk.
 
-The bulk RPCs (DESIGN.md section 6) stream: each handler passes the request (or
+The bulk RPCs stream: each handler passes the request (or
 the request stream) to the bulk package and yields what it yields.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from grpc import aio
 
 from masterdata.server.api.registration import ServiceRegistry
-from masterdata.server.api.standard_methods import bind_standard_methods
+from masterdata.server.api.standard_methods import StandardMethods, bind_standard_methods
 from masterdata.server.bulk import BulkCommodities
 from masterdata.server.domain.errors import FieldViolation, InvalidArgument
 from masterdata.server.domain.units import Unit, format_decimal
@@ -21,6 +21,59 @@ from masterdata.server.services.commodities import CommodityServices
 from masterdata.v1 import commodity_pb2 as pb
 from masterdata.v1 import commodity_pb2_grpc
 
+#: The standard methods of CommodityService, one row per resource (api/standard_methods.py).
+COMMODITY_METHODS = (
+    StandardMethods(
+        "commodity",
+        create="CreateCommodity",
+        get="GetCommodity",
+        list="ListCommodities",
+        update="UpdateCommodity",
+        delete="DeleteCommodity",
+        undelete="UndeleteCommodity",
+        batch_get="BatchGetCommodities",
+    ),
+    StandardMethods(
+        "variety",
+        create="CreateVariety",
+        get="GetVariety",
+        list="ListVarieties",
+        update="UpdateVariety",
+        delete="DeleteVariety",
+        undelete="UndeleteVariety",
+        parent_field="commodity_id",
+    ),
+    StandardMethods(
+        "quality_parameter",
+        create="CreateQualityParameter",
+        get="GetQualityParameter",
+        list="ListQualityParameters",
+        update="UpdateQualityParameter",
+        delete="DeleteQualityParameter",
+        undelete="UndeleteQualityParameter",
+        parent_field="commodity_id",
+    ),
+    StandardMethods(
+        "parameter_template",
+        create="CreateParameterTemplate",
+        get="GetParameterTemplate",
+        list="ListParameterTemplates",
+        update="UpdateParameterTemplate",
+        delete="DeleteParameterTemplate",
+        undelete="UndeleteParameterTemplate",
+    ),
+    StandardMethods(
+        "commission_structure",
+        create="CreateCommissionStructure",
+        get="GetCommissionStructure",
+        list="ListCommissionStructures",
+        update="UpdateCommissionStructure",
+        delete="DeleteCommissionStructure",
+        undelete="UndeleteCommissionStructure",
+        parent_field="commodity_id",
+    ),
+)
+
 
 class CommodityServicer(commodity_pb2_grpc.CommodityServiceServicer):
     """Standard methods are generic; the rest translate proto <-> service calls."""
@@ -29,14 +82,14 @@ class CommodityServicer(commodity_pb2_grpc.CommodityServiceServicer):
         self.services = services
         self.bulk = bulk
         s = services
-        for service in (
+        resources = (
             s.commodities,
             s.varieties,
             s.quality_parameters,
             s.parameter_templates,
             s.commission_structures,
-        ):
-            bind_standard_methods(self, pb, service)
+        )
+        bind_standard_methods(self, pb, resources, COMMODITY_METHODS)
 
     async def SearchCommodities(
         self, request: pb.SearchCommoditiesRequest, _context: aio.ServicerContext

@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 from masterdata.server.api.registration import ServiceRegistry
-from masterdata.server.api.standard_methods import bind_standard_methods
+from masterdata.server.api.standard_methods import StandardMethods, bind_standard_methods
 from masterdata.server.resources.runtime import Runtime
 from masterdata.server.resources.service import ResourceService
 from masterdata.server.services.locations import LOCATION
 from masterdata.v1 import location_pb2, location_pb2_grpc
+
+#: The standard methods of LocationService (api/standard_methods.py).
+LOCATION_METHODS = (
+    StandardMethods(
+        "location",
+        create="CreateLocation",
+        get="GetLocation",
+        list="ListLocations",
+        update="UpdateLocation",
+        delete="DeleteLocation",
+        undelete="UndeleteLocation",
+        batch_get="BatchGetLocations",
+    ),
+)
 
 
 class LocationServicer(location_pb2_grpc.LocationServiceServicer):
     """Every RPC is a generic standard method."""
 
     def __init__(self, locations: ResourceService) -> None:
-        bind_standard_methods(self, location_pb2, locations)
+        bind_standard_methods(self, location_pb2, [locations], LOCATION_METHODS)
 
 
 def add_to_server(server: ServiceRegistry, runtime: Runtime) -> None:

@@ -6,12 +6,65 @@ from __future__ import annotations
 from grpc import aio
 
 from masterdata.server.api.registration import ServiceRegistry
-from masterdata.server.api.standard_methods import bind_standard_methods
+from masterdata.server.api.standard_methods import StandardMethods, bind_standard_methods
 from masterdata.server.resources.caller import current_caller
 from masterdata.server.resources.runtime import Runtime
 from masterdata.server.services.organizations import OrganizationServices
 from masterdata.v1 import organization_pb2 as pb
 from masterdata.v1 import organization_pb2_grpc
+
+#: The standard methods of OrganizationService, one row per resource (api/standard_methods.py).
+ORGANIZATION_METHODS = (
+    StandardMethods(
+        "organization",
+        create="CreateOrganization",
+        get="GetOrganization",
+        list="ListOrganizations",
+        update="UpdateOrganization",
+        delete="DeleteOrganization",
+        undelete="UndeleteOrganization",
+    ),
+    StandardMethods(
+        "gst_registration",
+        create="CreateGstRegistration",
+        get="GetGstRegistration",
+        list="ListGstRegistrations",
+        update="UpdateGstRegistration",
+        delete="DeleteGstRegistration",
+        undelete="UndeleteGstRegistration",
+        parent_field="organization_id",
+    ),
+    StandardMethods(
+        "bank_account",
+        create="CreateBankAccount",
+        get="GetBankAccount",
+        list="ListBankAccounts",
+        update="UpdateBankAccount",
+        delete="DeleteBankAccount",
+        undelete="UndeleteBankAccount",
+        parent_field="organization_id",
+    ),
+    StandardMethods(
+        "financial_year",
+        create="CreateFinancialYear",
+        get="GetFinancialYear",
+        list="ListFinancialYears",
+        update="UpdateFinancialYear",
+        delete="DeleteFinancialYear",
+        undelete="UndeleteFinancialYear",
+        parent_field="organization_id",
+    ),
+    StandardMethods(
+        "document_series",
+        create="CreateDocumentSeries",
+        get="GetDocumentSeries",
+        list="ListDocumentSeries",
+        update="UpdateDocumentSeries",
+        delete="DeleteDocumentSeries",
+        undelete="UndeleteDocumentSeries",
+        parent_field="organization_id",
+    ),
+)
 
 
 class OrganizationServicer(organization_pb2_grpc.OrganizationServiceServicer):
@@ -19,8 +72,7 @@ class OrganizationServicer(organization_pb2_grpc.OrganizationServiceServicer):
 
     def __init__(self, services: OrganizationServices) -> None:
         self.services = services
-        for service in services.all():
-            bind_standard_methods(self, pb, service)
+        bind_standard_methods(self, pb, services.all(), ORGANIZATION_METHODS)
 
     async def ActivateFinancialYear(
         self, request: pb.ActivateFinancialYearRequest, _context: aio.ServicerContext

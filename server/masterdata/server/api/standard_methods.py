@@ -1,12 +1,16 @@
-"""Binds the standard methods of a resource onto a generated servicer, once for all.
+"""The standard methods of every resource: a declarative table of their RPC names, and
+their handlers, written once.
 
-The proto naming conventions (`Create<R>Request.<r>`, `List<Rs>Response.<rs>`, ...)
-make every standard handler the same few lines; this module writes them once.
+Each servicer module lists its resources' standard methods by their RPC names
+(`CreateLocation`, `ListPaymentTerms`, ...) in a `StandardMethods` table, so a search
+for an RPC lands on its line; the handlers are the same few lines for every
+resource (the request and response messages follow the AIP naming conventions)
+and are installed under those names on the generated servicer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -16,74 +20,95 @@ from grpc import aio
 from masterdata.server.resources.caller import current_caller
 from masterdata.server.resources.listing import ListRequest
 from masterdata.server.resources.service import ResourceService
-from masterdata.server.resources.spec import ResourceSpec
 
 Handler = Callable[[Any, aio.ServicerContext], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
-class ResourceNames:
-    """How one resource is spelled in its proto: `Location`/`Locations` and fields."""
+class StandardMethods:
+    """The RPC names of one resource's standard methods, as its service spells them.
 
-    singular: str
-    plural: str
-    field: str
-    plural_field: str
+    `resource` is the spec's name (`location`): the request field that carries the
+    resource and the key of the ResourceService that serves it.
+    """
+
+    resource: str
+    create: str
+    get: str
+    list: str
+    update: str
+    delete: str
+    undelete: str
+    batch_get: str = ""
+    #: The List request's parent field (`commodity_id` for varieties), if any.
     parent_field: str = ""
 
 
-def standard_handlers(
-    pb2: ModuleType, names: ResourceNames, service: ResourceService, *, batch_get: bool = False
-) -> dict[str, Handler]:
-    """Handlers named like the RPCs (`CreateLocation`, ...) for `service`."""
-    s, p, f = names.singular, names.plural, names.field
+def bind_standard_methods(
+    servicer: object,
+    pb2: ModuleType,
+    services: Iterable[ResourceService],
+    table: Iterable[StandardMethods],
+) -> None:
+    """Install the handlers of every row of `table` on `servicer`, by their RPC names."""
+    by_name = {service.spec.name: service for service in services}
+    for methods in table:
+        bind(servicer, standard_handlers(pb2, methods, by_name[methods.resource]))
 
-    def response(kind: str, value: Any) -> Any:
-        return getattr(pb2, f"{kind}Response")(**{f: value})
+
+def standard_handlers(
+    pb2: ModuleType, names: StandardMethods, service: ResourceService
+) -> dict[str, Handler]:
+    """Handlers for the RPCs `names` lists, serving `service`."""
+    f = names.resource
+    items = _repeated_field(pb2, f"{names.list}Response")
+
+    def response(rpc: str, value: Any) -> Any:
+        return getattr(pb2, f"{rpc}Response")(**{f: value})
 
     async def create(request: Any, _context: aio.ServicerContext) -> Any:
         result = await service.create(getattr(request, f), current_caller())
-        return response(f"Create{s}", result)
+        return response(names.create, result)
 
     async def get(request: Any, _context: aio.ServicerContext) -> Any:
-        return response(f"Get{s}", await service.get(request.id, current_caller()))
+        return response(names.get, await service.get(request.id, current_caller()))
 
     async def list_(request: Any, _context: aio.ServicerContext) -> Any:
         page = await service.list(list_request(request, names.parent_field), current_caller())
-        reply = getattr(pb2, f"List{p}Response")(next_page_token=page.next_page_token)
-        getattr(reply, names.plural_field).extend(page.items)
+        reply = getattr(pb2, f"{names.list}Response")(next_page_token=page.next_page_token)
+        getattr(reply, items).extend(page.items)
         return reply
 
     async def update(request: Any, _context: aio.ServicerContext) -> Any:
         paths = list(request.update_mask.paths)
         result = await service.update(getattr(request, f), paths, current_caller())
-        return response(f"Update{s}", result)
+        return response(names.update, result)
 
     async def delete(request: Any, _context: aio.ServicerContext) -> Any:
         force = bool(getattr(request, "force", False))
         result = await service.delete(request.id, request.etag, current_caller(), force=force)
-        return response(f"Delete{s}", result)
+        return response(names.delete, result)
 
     async def undelete(request: Any, _context: aio.ServicerContext) -> Any:
         result = await service.undelete(request.id, request.etag, current_caller())
-        return response(f"Undelete{s}", result)
+        return response(names.undelete, result)
 
     async def batch(request: Any, _context: aio.ServicerContext) -> Any:
-        items = await service.batch_get(list(request.ids), current_caller())
-        reply = getattr(pb2, f"BatchGet{p}Response")()
-        getattr(reply, names.plural_field).extend(items)
+        found = await service.batch_get(list(request.ids), current_caller())
+        reply = getattr(pb2, f"{names.batch_get}Response")()
+        getattr(reply, items).extend(found)
         return reply
 
     handlers: dict[str, Handler] = {
-        f"Create{s}": create,
-        f"Get{s}": get,
-        f"List{p}": list_,
-        f"Update{s}": update,
-        f"Delete{s}": delete,
-        f"Undelete{s}": undelete,
+        names.create: create,
+        names.get: get,
+        names.list: list_,
+        names.update: update,
+        names.delete: delete,
+        names.undelete: undelete,
     }
-    if batch_get:
-        handlers[f"BatchGet{p}"] = batch
+    if names.batch_get:
+        handlers[names.batch_get] = batch
     return handlers
 
 
@@ -98,31 +123,11 @@ def list_request(request: Any, parent_field: str = "") -> ListRequest:
     )
 
 
-def resource_names(pb2: ModuleType, spec: ResourceSpec) -> ResourceNames:
-    """How `spec` is spelled in `pb2`'s service, found through the List RPC returning it.
-
-    The plural comes from the RPC (`ListPaymentTerms`, `ListDocumentSeries`) and its
-    repeated field, so irregular plurals need no special case.
-    """
-    target = spec.message.DESCRIPTOR
-    for service in pb2.DESCRIPTOR.services_by_name.values():
-        for method in service.methods:
-            if not method.name.startswith("List"):
-                continue
-            for field in method.output_type.fields:
-                if field.message_type is target and field.is_repeated:
-                    parent = spec.parent.field if spec.parent else ""
-                    return ResourceNames(
-                        target.name, method.name[4:], spec.name, field.name, parent
-                    )
-    raise LookupError(f"{pb2.DESCRIPTOR.name} has no List RPC returning {target.name}")
-
-
-def bind_standard_methods(servicer: object, pb2: ModuleType, service: ResourceService) -> None:
-    """Install the standard methods of `service` (BatchGet too when the proto has it)."""
-    names = resource_names(pb2, service.spec)
-    batch_get = hasattr(type(servicer), f"BatchGet{names.plural}")
-    bind(servicer, standard_handlers(pb2, names, service, batch_get=batch_get))
+def _repeated_field(pb2: ModuleType, message: str) -> str:
+    """The one repeated message field of a List or BatchGet response (`locations`)."""
+    descriptor = pb2.DESCRIPTOR.message_types_by_name[message]
+    (field,) = (f for f in descriptor.fields if f.is_repeated and f.message_type is not None)
+    return str(field.name)
 
 
 def bind(servicer: object, handlers: dict[str, Handler]) -> None:

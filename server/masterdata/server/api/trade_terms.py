@@ -1,25 +1,82 @@
-"""TradeTermsService: the standard methods of every trade-term family, bound in a loop.
+"""TradeTermsService: the standard methods of every trade-term family.
 
-There is no per-family code here: each spec of TRADE_TERM_SPECS gets the generic
-handlers, with the proto spellings read from the service descriptor.
+There is no per-family code here: each row of TRADE_TERM_METHODS names a family's
+RPCs, and its spec of TRADE_TERM_SPECS gets the generic handlers.
 """
 
 from __future__ import annotations
 
 from masterdata.server.api.registration import ServiceRegistry
-from masterdata.server.api.standard_methods import bind_standard_methods
+from masterdata.server.api.standard_methods import StandardMethods, bind_standard_methods
 from masterdata.server.resources.runtime import Runtime
 from masterdata.server.resources.service import ResourceService
 from masterdata.server.services.trade_terms import TRADE_TERM_SPECS
 from masterdata.v1 import trade_terms_pb2, trade_terms_pb2_grpc
+
+#: The standard methods of TradeTermsService, one row per family (api/standard_methods.py).
+TRADE_TERM_METHODS = (
+    StandardMethods(
+        "trade_type",
+        create="CreateTradeType",
+        get="GetTradeType",
+        list="ListTradeTypes",
+        update="UpdateTradeType",
+        delete="DeleteTradeType",
+        undelete="UndeleteTradeType",
+    ),
+    StandardMethods(
+        "bargain_type",
+        create="CreateBargainType",
+        get="GetBargainType",
+        list="ListBargainTypes",
+        update="UpdateBargainType",
+        delete="DeleteBargainType",
+        undelete="UndeleteBargainType",
+    ),
+    StandardMethods(
+        "passing_term",
+        create="CreatePassingTerm",
+        get="GetPassingTerm",
+        list="ListPassingTerms",
+        update="UpdatePassingTerm",
+        delete="DeletePassingTerm",
+        undelete="UndeletePassingTerm",
+    ),
+    StandardMethods(
+        "weightment_term",
+        create="CreateWeightmentTerm",
+        get="GetWeightmentTerm",
+        list="ListWeightmentTerms",
+        update="UpdateWeightmentTerm",
+        delete="DeleteWeightmentTerm",
+        undelete="UndeleteWeightmentTerm",
+    ),
+    StandardMethods(
+        "delivery_term",
+        create="CreateDeliveryTerm",
+        get="GetDeliveryTerm",
+        list="ListDeliveryTerms",
+        update="UpdateDeliveryTerm",
+        delete="DeleteDeliveryTerm",
+        undelete="UndeleteDeliveryTerm",
+    ),
+    StandardMethods(
+        "payment_term",
+        create="CreatePaymentTerm",
+        get="GetPaymentTerm",
+        list="ListPaymentTerms",
+        update="UpdatePaymentTerm",
+        delete="DeletePaymentTerm",
+        undelete="UndeletePaymentTerm",
+    ),
+)
 
 
 class TradeTermsServicer(trade_terms_pb2_grpc.TradeTermsServiceServicer):
     """Every RPC is a generic standard method of one of the six families."""
 
     def __init__(self, services: list[ResourceService]) -> None:
-        for service in services:
-            bind_standard_methods(self, trade_terms_pb2, service)
+        bind_standard_methods(self, trade_terms_pb2, services, TRADE_TERM_METHODS)
 
 
 def add_to_server(server: ServiceRegistry, runtime: Runtime) -> None:

@@ -1,4 +1,4 @@
-"""Bulk commodity import and export (DESIGN.md section 6).
+"""Bulk commodity import and export.
 
 `BulkCommodities` is what CommodityService's servicer calls: ImportCommodities,
 UploadCommodities, ExportCommodities and GetImportTemplate.

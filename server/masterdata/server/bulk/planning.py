@@ -1,6 +1,6 @@
 """What a batch does, decided in memory: create, update, leave unchanged, or reject.
 
-Matching (DESIGN.md section 6): in UPSERT mode a row with an id updates that
+Matching: in UPSERT mode a row with an id updates that
 commodity, a row without one the live commodity with the same (lower(name),
 category), or creates one; in CREATE_ONLY mode ids are ignored and a match is
 DUPLICATE_NAME. Duplicates within the file are found here, not in the database:

@@ -1,4 +1,4 @@
-"""Bulk commodity import and export (DESIGN.md section 6): what the servicer calls.
+"""Bulk commodity import and export: what the servicer calls.
 
 An ImportCommoditiesRequest is checked whole before anything is written
 (size, encoding, header, row count). An upload is checked as it arrives and

@@ -1,4 +1,4 @@
-"""Parser for the AIP-160 filter subset of List requests (DESIGN.md section 3).
+"""Parser for the AIP-160 filter subset of List requests.
 
 Grammar (keywords are case-sensitive, whitespace is insignificant)::
 

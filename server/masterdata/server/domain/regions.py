@@ -1,4 +1,4 @@
-"""Indian trading regions by GST/vehicle state code (DESIGN.md section 4)."""
+"""Indian trading regions by GST/vehicle state code."""
 
 from __future__ import annotations
 

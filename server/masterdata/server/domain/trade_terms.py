@@ -1,4 +1,4 @@
-"""Rules of the six trade-term families (DESIGN.md section 4, TradeTermsService).
+"""Rules of the six trade-term families.
 
 Every family shares name, code, description and is_active; PaymentTerm and
 WeightmentTerm add numeric rules of their own. Validators check a complete

@@ -1,4 +1,4 @@
-"""The unit catalogue (DESIGN.md section 4) and exact decimal conversion between its units.
+"""The unit catalogue and exact decimal conversion between its units.
 
 The catalogue is data: one row per unit with its dimension and its factor to the
 dimension's base unit, written as decimal strings so that no float ever touches a

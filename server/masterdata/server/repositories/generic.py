@@ -58,11 +58,6 @@ class ResourceRepository:
             )
         return row
 
-    async def get_many(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
-        async with translate_errors():
-            result = await self.session.execute(select(self.model).where(self.model.id.in_(ids)))
-        return {row.id: row for row in result.scalars()}
-
     async def page(
         self,
         *,

@@ -1,4 +1,4 @@
-"""Forget stored replies of request_ids older than the retention (DESIGN.md: at least 24 h).
+"""Forget stored replies of request_ids older than the retention (at least 24 h).
 
 Without it the idempotency_keys table grows by one row per write that carries a
 request_id, for ever. Every server process purges on its own schedule; the DELETE

@@ -1,4 +1,4 @@
-"""Locations: the slice that proves the generic path (DESIGN.md section 4)."""
+"""Locations: the slice that proves the generic path."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The six trade-term families as one table of ResourceSpecs (DESIGN.md section 4).
+"""The six trade-term families as one table of ResourceSpecs.
 
 Every family is the same resource shape (name, code, description, is_active) plus
 a few columns of its own, so each is one row of `_TERM_TYPES`: its name, proto

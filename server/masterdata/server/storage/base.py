@@ -40,7 +40,7 @@ class Base(AsyncAttrs, DeclarativeBase):
 
 
 class ResourceMixin:
-    """Identity, audit and soft-delete columns of every resource (DESIGN.md section 3).
+    """Identity, audit and soft-delete columns of every resource.
 
     `revision` increments on every change; the API exposes it as the opaque etag.
     """

@@ -1,4 +1,4 @@
-"""The five resources of CommodityService as generic-path specs (DESIGN.md section 4).
+"""The five resources of CommodityService as generic-path specs.
 
 Children are declared before Commodity, whose `children` makes DeleteCommodity
 refuse while they are live and cascade them with `force`.
