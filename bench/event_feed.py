@@ -261,9 +261,9 @@ async def baseline(streams: int, options: list[tuple[str, int]]) -> dict[str, An
 
 async def write_events(runtime: Any, rate: float, seconds: float, dsn: str) -> dict[int, float]:
     """Commit one location.created per 1/rate s; sequence -> wall time after COMMIT."""
+    from masterdata.server.families.locations import LOCATION
     from masterdata.server.resources.caller import Caller
-    from masterdata.server.resources.service import record_event
-    from masterdata.server.services.locations import LOCATION
+    from masterdata.server.resources.standard import record_event
     from masterdata.server.storage.models.location import LocationRow
 
     lookup = await asyncpg.connect(dsn)

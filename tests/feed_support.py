@@ -18,10 +18,10 @@ from grpc import aio
 
 from masterdata.server.app import App
 from masterdata.server.events.hub import FeedHub
+from masterdata.server.families.locations import LOCATION
 from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.runtime import Runtime
-from masterdata.server.resources.service import record_event
-from masterdata.server.services.locations import LOCATION
+from masterdata.server.resources.standard import record_event
 from masterdata.server.storage.models.location import LocationRow
 from masterdata.v1 import (
     commodity_pb2,

@@ -28,7 +28,7 @@ from processes import running_server
 from support import event_count, events, expect_failure
 
 from masterdata.server.app import App
-from masterdata.server.services.organizations import numbering as numbering_module
+from masterdata.server.families.organizations import numbering as numbering_module
 from masterdata.server.storage.engine import Database
 from masterdata.v1 import organization_pb2 as pb
 from masterdata.v1 import organization_pb2_grpc

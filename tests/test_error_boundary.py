@@ -9,7 +9,7 @@ import pytest
 from grpc import aio
 from support import expect_failure
 
-from masterdata.server.resources.service import ResourceService
+from masterdata.server.resources.standard import Resources
 from masterdata.v1 import (
     location_pb2,
     location_pb2_grpc,
@@ -22,7 +22,7 @@ async def test_unexpected_error_is_internal_with_a_call_id(
     async def explode(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("secret detail: password=hunter2")
 
-    monkeypatch.setattr(ResourceService, "get", explode)
+    monkeypatch.setattr(Resources, "get", explode)
     stub = location_pb2_grpc.LocationServiceStub(channel)
     failure = await expect_failure(
         stub.GetLocation(location_pb2.GetLocationRequest(id=str(uuid.uuid4()))),

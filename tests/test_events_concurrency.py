@@ -30,10 +30,10 @@ from grpc import aio
 from support import events, make_settings
 
 from masterdata.server.app import App, build
+from masterdata.server.families.locations import LOCATION
 from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.runtime import Runtime
-from masterdata.server.resources.service import record_event
-from masterdata.server.services.locations import LOCATION
+from masterdata.server.resources.standard import record_event
 from masterdata.server.storage.engine import Database
 
 WRITERS = 20

@@ -12,10 +12,10 @@ from grpc import aio
 from support import expect_failure
 
 from masterdata.server.app import App
+from masterdata.server.families.locations import LOCATION
 from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.listing import ListRequest
-from masterdata.server.resources.service import ResourceService
-from masterdata.server.services.locations import LOCATION
+from masterdata.server.resources.standard import Resources
 from masterdata.v1 import location_pb2 as pb
 from masterdata.v1 import location_pb2_grpc
 
@@ -230,7 +230,7 @@ async def test_a_page_shows_its_rows_as_they_are_when_it_is_read(stub, app: App)
     it is now, and one removed meanwhile is left out."""
     first, second = await create_many(stub, 2)
     ours = {first.id, second.id}
-    service = ResourceService(app.runtime, LOCATION)
+    service = Resources(app.runtime, LOCATION)
 
     async def names() -> list[str]:
         page = await service.list(ListRequest(page_size=1000, order_by="name"), Caller())
@@ -241,7 +241,7 @@ async def test_a_page_shows_its_rows_as_they_are_when_it_is_read(stub, app: App)
     request = pb.UpdateLocationRequest(location=renamed, update_mask={"paths": ["name"]})
     await stub.UpdateLocation(request)
     assert await names() == ["renamed yard", second.name]
-    unrendered = ResourceService(app.runtime, LOCATION)
+    unrendered = Resources(app.runtime, LOCATION)
     keys = [Key(uuid.UUID(first.id), 1), Key(uuid.uuid4(), 1), Key(uuid.UUID(second.id), 1)]
     shown = await unrendered.render_keyed(keys, Caller())
     assert [(m.id, m.name) for m in shown] == [(first.id, "renamed yard"), (second.id, second.name)]

@@ -13,12 +13,12 @@ from support import event_count, events
 from masterdata import cli
 from masterdata.server.api.trade_terms import TRADE_TERM_METHODS
 from masterdata.server.app import App
-from masterdata.server.resources.service import ResourceService
+from masterdata.server.families.trade_terms import DELIVERY_TERM
+from masterdata.server.resources.standard import Resources
 from masterdata.server.seed import SeedError, SeedReport, seed_reference_data
 from masterdata.server.seed.commodities_data import COMMODITIES, PARAMETER_TEMPLATES
 from masterdata.server.seed.loader import commodity_module, ensure
 from masterdata.server.seed.trade_terms_data import TRADE_TERMS
-from masterdata.server.services.trade_terms import DELIVERY_TERM
 from masterdata.server.storage.engine import Database
 from masterdata.v1 import commodity_pb2 as cpb
 from masterdata.v1 import commodity_pb2_grpc, trade_terms_pb2_grpc
@@ -138,7 +138,7 @@ async def test_operator_changes_survive_and_deleted_rows_come_back(
 
 
 async def test_a_bad_seed_record_is_reported_with_its_fields(app: App, db: Database) -> None:
-    service = ResourceService(app.runtime, DELIVERY_TERM)
+    service = Resources(app.runtime, DELIVERY_TERM)
     with pytest.raises(SeedError, match=r"delivery_term 'BAD CODE'.*delivery_term\.code"):
         await ensure(service, {"name": "Bad", "code": "BAD CODE"}, SeedReport())
     assert await event_count(db) == 0

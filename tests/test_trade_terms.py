@@ -21,8 +21,8 @@ from support import event_count, events, expect_failure
 
 from masterdata.server.api.standard_methods import StandardMethods
 from masterdata.server.api.trade_terms import TRADE_TERM_METHODS
+from masterdata.server.families.trade_terms import PAYMENT_TERM, TRADE_TERM_SPECS, WEIGHTMENT_TERM
 from masterdata.server.resources.spec import ResourceSpec
-from masterdata.server.services.trade_terms import PAYMENT_TERM, TRADE_TERM_SPECS, WEIGHTMENT_TERM
 from masterdata.server.storage.engine import Database
 from masterdata.v1 import trade_terms_pb2 as pb
 from masterdata.v1 import trade_terms_pb2_grpc

@@ -25,8 +25,8 @@ from masterdata.server.bulk.messages import MessageBuilder
 from masterdata.server.bulk.sources import FileRow
 from masterdata.server.bulk.xlsx_input import cell_text
 from masterdata.server.domain.errors import InvalidArgument
+from masterdata.server.families.commodities.specs import COMMODITY
 from masterdata.server.resources.codec import codec_for
-from masterdata.server.services.commodities.specs import COMMODITY
 
 MESSY = (
     '\ufeffName,"Category",Description\r\n'

@@ -15,9 +15,9 @@ from masterdata.server.api.standard_methods import StandardMethods, bind_standar
 from masterdata.server.bulk import BulkCommodities
 from masterdata.server.domain.errors import FieldViolation, InvalidArgument
 from masterdata.server.domain.units import Unit, format_decimal
+from masterdata.server.families.commodities import CommodityFamily
 from masterdata.server.resources.caller import current_caller
 from masterdata.server.resources.runtime import Runtime
-from masterdata.server.services.commodities import CommodityServices
 from masterdata.v1 import commodity_pb2 as pb
 from masterdata.v1 import commodity_pb2_grpc
 
@@ -78,7 +78,7 @@ COMMODITY_METHODS = (
 class CommodityServicer(commodity_pb2_grpc.CommodityServiceServicer):
     """Standard methods are generic; the rest translate proto <-> service calls."""
 
-    def __init__(self, services: CommodityServices, bulk: BulkCommodities) -> None:
+    def __init__(self, services: CommodityFamily, bulk: BulkCommodities) -> None:
         self.services = services
         self.bulk = bulk
         s = services
@@ -186,5 +186,5 @@ def _unit(unit: Unit) -> pb.Unit:
 
 
 def add_to_server(server: ServiceRegistry, runtime: Runtime) -> None:
-    servicer = CommodityServicer(CommodityServices.build(runtime), BulkCommodities.build(runtime))
+    servicer = CommodityServicer(CommodityFamily.build(runtime), BulkCommodities.build(runtime))
     commodity_pb2_grpc.add_CommodityServiceServicer_to_server(servicer, server)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from grpc import aio
 
 from masterdata.server.api.registration import ServiceRegistry
-from masterdata.server.events.service import EventService
+from masterdata.server.events.reads import EventReads
 from masterdata.server.resources.runtime import Runtime
 from masterdata.v1 import events_pb2, events_pb2_grpc
 
@@ -15,7 +15,7 @@ from masterdata.v1 import events_pb2, events_pb2_grpc
 class EventServicer(events_pb2_grpc.EventServiceServicer):
     """Translates requests and responses; the feed itself lives in masterdata.server.events."""
 
-    def __init__(self, events: EventService) -> None:
+    def __init__(self, events: EventReads) -> None:
         self._events = events
 
     async def ListEvents(
@@ -35,5 +35,5 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
 
 def add_to_server(server: ServiceRegistry, runtime: Runtime) -> None:
     """Register the servicer over the runtime's feed (built and started by app.py)."""
-    service = EventService(runtime.feed.pages, runtime.feed, runtime.settings)
-    events_pb2_grpc.add_EventServiceServicer_to_server(EventServicer(service), server)
+    reads = EventReads(runtime.feed.pages, runtime.feed, runtime.settings)
+    events_pb2_grpc.add_EventServiceServicer_to_server(EventServicer(reads), server)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from masterdata.server.api.registration import ServiceRegistry
 from masterdata.server.api.standard_methods import StandardMethods, bind_standard_methods
+from masterdata.server.families.locations import LOCATION
 from masterdata.server.resources.runtime import Runtime
-from masterdata.server.resources.service import ResourceService
-from masterdata.server.services.locations import LOCATION
+from masterdata.server.resources.standard import Resources
 from masterdata.v1 import location_pb2, location_pb2_grpc
 
 #: The standard methods of LocationService (api/standard_methods.py).
@@ -27,10 +27,10 @@ LOCATION_METHODS = (
 class LocationServicer(location_pb2_grpc.LocationServiceServicer):
     """Every RPC is a generic standard method."""
 
-    def __init__(self, locations: ResourceService) -> None:
+    def __init__(self, locations: Resources) -> None:
         bind_standard_methods(self, location_pb2, [locations], LOCATION_METHODS)
 
 
 def add_to_server(server: ServiceRegistry, runtime: Runtime) -> None:
-    servicer = LocationServicer(ResourceService(runtime, LOCATION))
+    servicer = LocationServicer(Resources(runtime, LOCATION))
     location_pb2_grpc.add_LocationServiceServicer_to_server(servicer, server)

@@ -7,9 +7,9 @@ from grpc import aio
 
 from masterdata.server.api.registration import ServiceRegistry
 from masterdata.server.api.standard_methods import StandardMethods, bind_standard_methods
+from masterdata.server.families.organizations import OrganizationFamily
 from masterdata.server.resources.caller import current_caller
 from masterdata.server.resources.runtime import Runtime
-from masterdata.server.services.organizations import OrganizationServices
 from masterdata.v1 import organization_pb2 as pb
 from masterdata.v1 import organization_pb2_grpc
 
@@ -70,7 +70,7 @@ ORGANIZATION_METHODS = (
 class OrganizationServicer(organization_pb2_grpc.OrganizationServiceServicer):
     """Standard methods are generic; the three special RPCs translate and delegate."""
 
-    def __init__(self, services: OrganizationServices) -> None:
+    def __init__(self, services: OrganizationFamily) -> None:
         self.services = services
         bind_standard_methods(self, pb, services.all(), ORGANIZATION_METHODS)
 
@@ -106,5 +106,5 @@ class OrganizationServicer(organization_pb2_grpc.OrganizationServiceServicer):
 
 
 def add_to_server(server: ServiceRegistry, runtime: Runtime) -> None:
-    servicer = OrganizationServicer(OrganizationServices.build(runtime))
+    servicer = OrganizationServicer(OrganizationFamily.build(runtime))
     organization_pb2_grpc.add_OrganizationServiceServicer_to_server(servicer, server)

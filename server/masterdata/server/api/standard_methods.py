@@ -19,7 +19,7 @@ from grpc import aio
 
 from masterdata.server.resources.caller import current_caller
 from masterdata.server.resources.listing import ListRequest
-from masterdata.server.resources.service import ResourceService
+from masterdata.server.resources.standard import Resources
 
 Handler = Callable[[Any, aio.ServicerContext], Awaitable[Any]]
 
@@ -29,7 +29,7 @@ class StandardMethods:
     """The RPC names of one resource's standard methods, as its service spells them.
 
     `resource` is the spec's name (`location`): the request field that carries the
-    resource and the key of the ResourceService that serves it.
+    resource and the key of the Resources that serves it.
     """
 
     resource: str
@@ -47,7 +47,7 @@ class StandardMethods:
 def bind_standard_methods(
     servicer: object,
     pb2: ModuleType,
-    services: Iterable[ResourceService],
+    services: Iterable[Resources],
     table: Iterable[StandardMethods],
 ) -> None:
     """Install the handlers of every row of `table` on `servicer`, by their RPC names."""
@@ -57,7 +57,7 @@ def bind_standard_methods(
 
 
 def standard_handlers(
-    pb2: ModuleType, names: StandardMethods, service: ResourceService
+    pb2: ModuleType, names: StandardMethods, service: Resources
 ) -> dict[str, Handler]:
     """Handlers for the RPCs `names` lists, serving `service`."""
     f = names.resource

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from masterdata.server.api.registration import ServiceRegistry
 from masterdata.server.api.standard_methods import StandardMethods, bind_standard_methods
+from masterdata.server.families.trade_terms import TRADE_TERM_SPECS
 from masterdata.server.resources.runtime import Runtime
-from masterdata.server.resources.service import ResourceService
-from masterdata.server.services.trade_terms import TRADE_TERM_SPECS
+from masterdata.server.resources.standard import Resources
 from masterdata.v1 import trade_terms_pb2, trade_terms_pb2_grpc
 
 #: The standard methods of TradeTermsService, one row per family (api/standard_methods.py).
@@ -75,12 +75,12 @@ TRADE_TERM_METHODS = (
 class TradeTermsServicer(trade_terms_pb2_grpc.TradeTermsServiceServicer):
     """Every RPC is a generic standard method of one of the six families."""
 
-    def __init__(self, services: list[ResourceService]) -> None:
+    def __init__(self, services: list[Resources]) -> None:
         bind_standard_methods(self, trade_terms_pb2, services, TRADE_TERM_METHODS)
 
 
 def add_to_server(server: ServiceRegistry, runtime: Runtime) -> None:
-    services = [ResourceService(runtime, spec) for spec in TRADE_TERM_SPECS]
+    services = [Resources(runtime, spec) for spec in TRADE_TERM_SPECS]
     trade_terms_pb2_grpc.add_TradeTermsServiceServicer_to_server(
         TradeTermsServicer(services), server
     )

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from masterdata.server.bulk.exporter import BulkExports
-from masterdata.server.bulk.service import BulkImports
+from masterdata.server.bulk.imports import BulkImports
 from masterdata.server.bulk.template import template
 from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.runtime import Runtime

@@ -22,10 +22,10 @@ from masterdata.server.bulk.sources import FileRow, MessageRow
 from masterdata.server.domain.commodities import json_size, validate_commodity
 from masterdata.server.domain.errors import FieldViolation, ViolationCollector
 from masterdata.server.domain.text import message_violations
+from masterdata.server.families.commodities.specs import COMMODITY
 from masterdata.server.memos import IdentityMemo
 from masterdata.server.resources.codec import codec_for
 from masterdata.server.resources.spec import ResourceSpec
-from masterdata.server.services.commodities.specs import COMMODITY
 from masterdata.server.storage.models.commodity import CommodityRow
 
 SPEC: ResourceSpec = COMMODITY

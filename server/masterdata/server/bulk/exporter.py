@@ -28,11 +28,11 @@ from masterdata.server.bulk.columns import COLUMNS, EXPORT_VARIETIES_HEADER
 from masterdata.server.bulk.export_cells import CellWriter
 from masterdata.server.bulk.store import TABLE
 from masterdata.server.domain.errors import FieldViolation, InvalidArgument
+from masterdata.server.families.commodities.specs import COMMODITY, VARIETY
 from masterdata.server.repositories.query import filter_condition
 from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.codec import codec_for
 from masterdata.server.resources.runtime import Runtime
-from masterdata.server.services.commodities.specs import COMMODITY, VARIETY
 from masterdata.server.storage.errors import translate_errors
 from masterdata.server.storage.models.commodity import VarietyRow
 from masterdata.v1 import commodity_pb2 as pb

@@ -37,7 +37,7 @@ class Page:
 
 
 class ResourceReads:
-    """The read half of ResourceService."""
+    """The read half of Resources."""
 
     def __init__(self, runtime: Runtime, spec: ResourceSpec) -> None:
         self.runtime = runtime

@@ -1,6 +1,6 @@
 """Loads the standard reference data through the service layer, idempotently.
 
-Every record goes through the generic `ResourceService.create` of its spec, so
+Every record goes through the generic `Resources.create` of its spec, so
 the seed obeys the same validation, audit columns and events as an API call.
 Idempotence comes from the uniqueness rules themselves: a record whose unique
 key (name or code of a trade term, (name, category) of a commodity, ...) is
@@ -25,19 +25,19 @@ from google.protobuf import json_format
 from sqlalchemy import func
 
 from masterdata.server.domain.errors import AlreadyExists, InvalidArgument, MasterdataError
+from masterdata.server.families.trade_terms import TRADE_TERM_SPECS
 from masterdata.server.repositories.generic import ResourceRepository
 from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.runtime import Runtime
-from masterdata.server.resources.service import ResourceService
 from masterdata.server.resources.spec import ResourceSpec
+from masterdata.server.resources.standard import Resources
 from masterdata.server.seed.commodities_data import COMMODITIES, PARAMETER_TEMPLATES
 from masterdata.server.seed.trade_terms_data import TRADE_TERMS
-from masterdata.server.services.trade_terms import TRADE_TERM_SPECS
 
 #: created_by/updated_by of seeded rows and actor of their events.
 SEED_CALLER = Caller(identity="masterdata-seed", call_id="masterdata-seed")
 #: Written by the other half of issue 4; the seed works without it (trade terms only).
-COMMODITY_MODULE = "masterdata.server.services.commodities"
+COMMODITY_MODULE = "masterdata.server.families.commodities"
 
 
 class SeedError(Exception):
@@ -83,7 +83,7 @@ async def seed_reference_data(runtime: Runtime) -> SeedReport:
     """Create every standard record that is not there yet; return what happened."""
     report = SeedReport()
     for spec in TRADE_TERM_SPECS:
-        await ensure_all(ResourceService(runtime, spec), TRADE_TERMS.get(spec.name, []), report)
+        await ensure_all(Resources(runtime, spec), TRADE_TERMS.get(spec.name, []), report)
     services = commodity_services(runtime)
     if services is None:
         report.skipped.append(
@@ -97,13 +97,13 @@ async def seed_reference_data(runtime: Runtime) -> SeedReport:
 
 
 async def ensure_all(
-    service: ResourceService, records: Sequence[Mapping[str, Any]], report: SeedReport
+    service: Resources, records: Sequence[Mapping[str, Any]], report: SeedReport
 ) -> None:
     for record in records:
         await ensure(service, record, report)
 
 
-async def ensure(service: ResourceService, record: Mapping[str, Any], report: SeedReport) -> str:
+async def ensure(service: Resources, record: Mapping[str, Any], report: SeedReport) -> str:
     """Create `record` unless a live row holds its unique key; the new id, else ''."""
     spec = service.spec
     message = json_format.ParseDict(dict(record), spec.message())
@@ -123,7 +123,7 @@ async def ensure(service: ResourceService, record: Mapping[str, Any], report: Se
 
 
 async def _seed_commodities(
-    commodities: ResourceService, varieties: ResourceService, report: SeedReport
+    commodities: Resources, varieties: Resources, report: SeedReport
 ) -> None:
     """Commodities, then their varieties under the new or the existing commodity."""
     for record in COMMODITIES:
@@ -134,7 +134,7 @@ async def _seed_commodities(
             await ensure(varieties, {**variety, "commodity_id": commodity_id}, report)
 
 
-async def _live_commodity_id(service: ResourceService, record: Mapping[str, Any]) -> str:
+async def _live_commodity_id(service: Resources, record: Mapping[str, Any]) -> str:
     """The id of the live commodity holding the (lower(name), category) key of `record`."""
     model = service.spec.model
     async with service.runtime.db.read_session() as session:
@@ -164,7 +164,7 @@ def commodity_module() -> ModuleType | None:
 
 def commodity_services(
     runtime: Runtime,
-) -> tuple[ResourceService, ResourceService, ResourceService] | None:
+) -> tuple[Resources, Resources, Resources] | None:
     """Template, commodity and variety services, as CommodityService's servicer uses them.
 
     The family's own service classes carry its hooks (decimal scales, ...); without
@@ -173,10 +173,10 @@ def commodity_services(
     module = commodity_module()
     if module is None:
         return None
-    build = getattr(getattr(module, "CommodityServices", None), "build", None)
+    build = getattr(getattr(module, "CommodityFamily", None), "build", None)
     if build is None:
         specs = (module.PARAMETER_TEMPLATE, module.COMMODITY, module.VARIETY)
-        templates, commodities, varieties = (ResourceService(runtime, s) for s in specs)
+        templates, commodities, varieties = (Resources(runtime, s) for s in specs)
         return templates, commodities, varieties
     family = build(runtime)
     return family.parameter_templates, family.commodities, family.varieties

@@ -40,10 +40,10 @@ from masterdata.server.domain.errors import (
     FieldViolation,
     InvalidArgument,
 )
+from masterdata.server.families.organizations.specs import DOCUMENT_SERIES
 from masterdata.server.repositories.generic import ResourceRepository
 from masterdata.server.resources.ids import parse_id
-from masterdata.server.resources.service import record_event
-from masterdata.server.services.organizations.specs import DOCUMENT_SERIES
+from masterdata.server.resources.standard import record_event
 from masterdata.server.storage.errors import translate_errors
 from masterdata.server.storage.models.organization import (
     DocumentSeriesRow,

@@ -16,18 +16,18 @@ from masterdata.server.domain.errors import (
     InvalidArgument,
     ViolationCollector,
 )
-from masterdata.server.repositories.generic import ResourceRepository
-from masterdata.server.resources.caller import Caller
-from masterdata.server.resources.idempotent import run_idempotent
-from masterdata.server.resources.ids import parse_id
-from masterdata.server.services.organizations.batching import NumberBatcher
-from masterdata.server.services.organizations.family import FamilyService
-from masterdata.server.services.organizations.numbering import (
+from masterdata.server.families.organizations.batching import NumberBatcher
+from masterdata.server.families.organizations.family import FamilyResources
+from masterdata.server.families.organizations.numbering import (
     NumberRequest,
     issue_number,
     parse_number_request,
 )
-from masterdata.server.services.organizations.years import other_organization, series_issued
+from masterdata.server.families.organizations.years import other_organization, series_issued
+from masterdata.server.repositories.generic import ResourceRepository
+from masterdata.server.resources.caller import Caller
+from masterdata.server.resources.idempotent import run_idempotent
+from masterdata.server.resources.ids import parse_id
 from masterdata.server.storage.errors import translate_errors
 from masterdata.server.storage.models.organization import DocumentSeriesRow, FinancialYearRow
 from masterdata.server.storage.unit_of_work import UnitOfWork
@@ -38,7 +38,7 @@ COPIED = ("document_type", "prefix", "suffix", "padding", "reset_annually", "is_
 _S = DocumentSeriesRow
 
 
-class DocumentSeriesService(FamilyService):
+class DocumentSeriesResources(FamilyResources):
     """Series belong to an organization and to one of its financial years."""
 
     async def _validate(

@@ -1,6 +1,6 @@
 """Standard methods (AIP-131..135, 164, 231) written once for every resource.
 
-Entity families subclass `ResourceService` and override the `_hooks` for what is
+Entity families subclass `Resources` and override the `_hooks` for what is
 special about them (references, invariants, cascades); the bookkeeping — ids,
 audit columns, etags, idempotency, uniqueness errors and events — lives here.
 """
@@ -40,7 +40,7 @@ from masterdata.server.storage.unit_of_work import PendingEvent, UnitOfWork
 _TOUCHED = ("update_time", "updated_by", "revision")
 
 
-class ResourceService(ResourceReads):
+class Resources(ResourceReads):
     """Create/Get/BatchGet/List/Update/Delete/Undelete of one resource type."""
 
     # ---- writes ------------------------------------------------------------

@@ -17,19 +17,19 @@ from masterdata.server.domain.errors import (
     InvalidArgument,
     ViolationCollector,
 )
-from masterdata.server.resources.listing import ListRequest
-from masterdata.server.resources.runtime import Runtime
-from masterdata.server.resources.service import ResourceService, record_event
-from masterdata.server.services.commodities.specs import (
+from masterdata.server.families.commodities.specs import (
     COMMISSION_STRUCTURE,
     COMMODITY,
 )
+from masterdata.server.resources.listing import ListRequest
+from masterdata.server.resources.runtime import Runtime
+from masterdata.server.resources.standard import Resources, record_event
 from masterdata.server.storage.errors import translate_errors
 from masterdata.server.storage.models.trade_terms import TradeTypeRow
 from masterdata.server.storage.unit_of_work import UnitOfWork
 
 
-class CommodityResources(ResourceService):
+class CommodityResources(Resources):
     """Commodities; a forced delete is undone together with its cascade."""
 
     def __init__(self, runtime: Runtime) -> None:
@@ -57,7 +57,7 @@ class CommodityResources(ResourceService):
                 record_event(uow, link.spec, child, "undeleted")
 
 
-class CommodityChildResources(ResourceService):
+class CommodityChildResources(Resources):
     """A child of a commodity: its List requires commodity_id (the proto says so)."""
 
     def _list_scope(self, request: ListRequest) -> list[Any]:
@@ -119,5 +119,5 @@ class CommissionStructureResources(CommodityChildResources):
             violations.add("trade_type_id", f"trade type {key} is deleted", "DELETED")
 
 
-class ParameterTemplateResources(ResourceService):
+class ParameterTemplateResources(Resources):
     """Templates: nothing special beyond the family's base (usage_count is output only)."""

@@ -18,15 +18,15 @@ from google.protobuf.message import Message
 from sqlalchemy import func, literal, select
 
 from masterdata.server.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from masterdata.server.families.commodities.resources import CommodityChildResources
+from masterdata.server.families.commodities.specs import PARAMETER_TEMPLATE, QUALITY_PARAMETER
 from masterdata.server.repositories.generic import ResourceRepository
 from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.codec import codec_for
 from masterdata.server.resources.idempotent import run_idempotent
 from masterdata.server.resources.ids import parse_id
 from masterdata.server.resources.runtime import Runtime
-from masterdata.server.resources.service import record_event
-from masterdata.server.services.commodities.resources import CommodityChildResources
-from masterdata.server.services.commodities.specs import PARAMETER_TEMPLATE, QUALITY_PARAMETER
+from masterdata.server.resources.standard import record_event
 from masterdata.server.storage.errors import translate_errors
 from masterdata.server.storage.models.commodity import (
     CommodityRow,

@@ -1,4 +1,4 @@
-"""EventService behaviour: the audit trail (ListEvents) and the feed (SubscribeEvents)."""
+"""EventService's reads: the audit trail (ListEvents) and the feed (SubscribeEvents)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class EventPage:
     next_page_token: str
 
 
-class EventService:
+class EventReads:
     """Reads of the event log; writes happen in every other service's unit of work."""
 
     def __init__(self, store: SqlEventStore, hub: FeedHub, settings: Settings) -> None:

@@ -19,7 +19,7 @@ from masterdata.server.domain.errors import ViolationCollector
 from masterdata.server.repositories.generic import ResourceRepository
 from masterdata.server.resources.ids import parse_id
 from masterdata.server.resources.listing import ListRequest
-from masterdata.server.resources.service import ResourceService, record_event
+from masterdata.server.resources.standard import Resources, record_event
 from masterdata.server.storage.errors import translate_errors
 from masterdata.server.storage.models.organization import OrganizationRow
 from masterdata.server.storage.unit_of_work import UnitOfWork
@@ -27,8 +27,8 @@ from masterdata.server.storage.unit_of_work import UnitOfWork
 M = TypeVar("M", bound=Message)
 
 
-class FamilyService(ResourceService):
-    """ResourceService plus the helpers every organization resource needs."""
+class FamilyResources(Resources):
+    """Resources plus the helpers every organization resource needs."""
 
     def _list_scope(self, request: ListRequest) -> list[Any]:
         """Children are always listed per organization: organization_id is required."""
@@ -44,7 +44,7 @@ class FamilyService(ResourceService):
         return row
 
 
-class ExclusiveFlagService(FamilyService):
+class ExclusiveFlagResources(FamilyResources):
     """A child with a flag at most one live row per organization may carry.
 
     Setting the flag on one row clears it on the previous holder in the same

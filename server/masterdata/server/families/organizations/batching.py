@@ -27,14 +27,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from masterdata.server.domain.errors import MasterdataError, Unavailable
-from masterdata.server.repositories.idempotency import IdempotencyStore
-from masterdata.server.resources.caller import Caller
-from masterdata.server.resources.runtime import Runtime
-from masterdata.server.services.organizations.numbering import (
+from masterdata.server.families.organizations.numbering import (
     NumberRequest,
     record_issue,
     take_numbers,
 )
+from masterdata.server.repositories.idempotency import IdempotencyStore
+from masterdata.server.resources.caller import Caller
+from masterdata.server.resources.runtime import Runtime
 from masterdata.v1 import organization_pb2 as pb
 
 log = logging.getLogger("masterdata.numbering")

@@ -9,13 +9,13 @@ from sqlalchemy import select
 from masterdata.server.domain.errors import ViolationCollector
 from masterdata.server.domain.organizations import code, mask_account_number
 from masterdata.server.domain.tax_ids import embeds_pan, gstin_problem
-from masterdata.server.services.organizations.family import ExclusiveFlagService, FamilyService
+from masterdata.server.families.organizations.family import ExclusiveFlagResources, FamilyResources
 from masterdata.server.storage.errors import translate_errors
 from masterdata.server.storage.models.organization import GstRegistrationRow
 from masterdata.server.storage.unit_of_work import UnitOfWork
 
 
-class OrganizationService(FamilyService):
+class OrganizationResources(FamilyResources):
     """Organizations; Delete cascades to every child with `force` (spec.children)."""
 
     async def _validate(
@@ -48,7 +48,7 @@ class OrganizationService(FamilyService):
             )
 
 
-class GstRegistrationService(ExclusiveFlagService):
+class GstRegistrationResources(ExclusiveFlagResources):
     """GSTINs: the PAN they embed must be the organization's; at most one primary."""
 
     flag = "is_primary"
@@ -74,7 +74,7 @@ class GstRegistrationService(ExclusiveFlagService):
         await super()._validate(uow, candidate, violations, existing)
 
 
-class BankAccountService(ExclusiveFlagService):
+class BankAccountResources(ExclusiveFlagResources):
     """Bank accounts: at most one default; account numbers masked for most callers."""
 
     flag = "is_default"

@@ -7,24 +7,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from masterdata.server.resources.runtime import Runtime
-from masterdata.server.resources.service import ResourceService
-from masterdata.server.services.commodities.resources import (
+from masterdata.server.families.commodities.resources import (
     CommissionStructureResources,
     CommodityChildResources,
     CommodityResources,
     ParameterTemplateResources,
 )
-from masterdata.server.services.commodities.search import CommoditySearch
-from masterdata.server.services.commodities.specs import (
+from masterdata.server.families.commodities.search import CommoditySearch
+from masterdata.server.families.commodities.specs import (
     COMMISSION_STRUCTURE,
     COMMODITY,
     PARAMETER_TEMPLATE,
     QUALITY_PARAMETER,
     VARIETY,
 )
-from masterdata.server.services.commodities.templates import QualityParameterResources
-from masterdata.server.services.commodities.units import UnitConversions
+from masterdata.server.families.commodities.templates import QualityParameterResources
+from masterdata.server.families.commodities.units import UnitConversions
+from masterdata.server.resources.runtime import Runtime
+from masterdata.server.resources.standard import Resources
 
 __all__ = [
     "COMMISSION_STRUCTURE",
@@ -32,24 +32,24 @@ __all__ = [
     "PARAMETER_TEMPLATE",
     "QUALITY_PARAMETER",
     "VARIETY",
-    "CommodityServices",
+    "CommodityFamily",
 ]
 
 
 @dataclass(frozen=True)
-class CommodityServices:
+class CommodityFamily:
     """Everything CommodityService's servicer calls, built once per runtime."""
 
-    commodities: ResourceService
-    varieties: ResourceService
+    commodities: Resources
+    varieties: Resources
     quality_parameters: QualityParameterResources
-    parameter_templates: ResourceService
-    commission_structures: ResourceService
+    parameter_templates: Resources
+    commission_structures: Resources
     search: CommoditySearch
     units: UnitConversions
 
     @classmethod
-    def build(cls, runtime: Runtime) -> CommodityServices:
+    def build(cls, runtime: Runtime) -> CommodityFamily:
         commodities = CommodityResources(runtime)
         return cls(
             commodities=commodities,

@@ -37,7 +37,7 @@ from masterdata.server.repositories.query import (
 )
 from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.reads import Page
-from masterdata.server.resources.service import ResourceService
+from masterdata.server.resources.standard import Resources
 from masterdata.server.storage.errors import translate_errors
 from masterdata.server.storage.models.commodity import SEARCH_TEXT, CommodityRow
 
@@ -54,7 +54,7 @@ _PREFIX = bindparam("prefix", type_=String)
 class CommoditySearch:
     """Ranked free-text search over live commodities."""
 
-    def __init__(self, commodities: ResourceService) -> None:
+    def __init__(self, commodities: Resources) -> None:
         self.commodities = commodities
         self.runtime = commodities.runtime
         self.reader = self.runtime.db.autocommit_reader

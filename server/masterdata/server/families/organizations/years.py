@@ -16,11 +16,11 @@ from masterdata.server.domain.errors import (
     InvalidArgument,
     ViolationCollector,
 )
+from masterdata.server.families.organizations.family import FamilyResources
+from masterdata.server.families.organizations.specs import DOCUMENT_SERIES
 from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.ids import parse_id
-from masterdata.server.resources.service import record_event
-from masterdata.server.services.organizations.family import FamilyService
-from masterdata.server.services.organizations.specs import DOCUMENT_SERIES
+from masterdata.server.resources.standard import record_event
 from masterdata.server.storage.errors import translate_errors
 from masterdata.server.storage.models.events import EventRow
 from masterdata.server.storage.models.organization import DocumentSeriesRow, FinancialYearRow
@@ -30,7 +30,7 @@ NUMBER_ISSUED = "document_series.number_issued"
 _Y = FinancialYearRow
 
 
-class FinancialYearService(FamilyService):
+class FinancialYearResources(FamilyResources):
     """Standard methods plus ActivateFinancialYear."""
 
     async def _validate(
