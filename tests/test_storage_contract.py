@@ -1,0 +1,202 @@
+"""The storage contract: what every Backend (storage/backend.py) promises, on both backends.
+
+One set of cases, run against SQLiteBackend and PostgresBackend through the suite's
+two databases (as the eventsourcing library runs one recorder test case against
+its SQLite and PostgreSQL recorders). What a backend may do differently — how it
+does it — is its own; what the layers above rely on is checked here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import func, literal, select
+
+from masterdata.server.app import App
+from masterdata.server.storage.backend import Backend
+from masterdata.server.storage.engine import Database
+from masterdata.server.storage.models.commodity import CommodityRow
+from masterdata.server.storage.models.events import EventRow, IdempotencyKeyRow
+from masterdata.server.storage.unit_of_work import PendingEvent, UnitOfWork
+
+_C = CommodityRow.__table__
+_KEYS = IdempotencyKeyRow.__table__
+
+
+@pytest.fixture
+def backend(db: Database) -> Backend:
+    return db.backend
+
+
+def commodity(name: str, **values: Any) -> dict[str, Any]:
+    """A complete commodities row, as an import batch stages it."""
+    now = datetime.now(UTC)
+    row = {c.key: None for c in _C.columns}
+    for column in _C.columns:
+        default = column.default
+        if default is not None and not default.is_callable:
+            row[column.key] = default.arg  # type: ignore[attr-defined]
+        elif default is not None:
+            row[column.key] = default.arg(None)  # type: ignore[attr-defined]
+    row |= {
+        "id": uuid.uuid4(),
+        "name": name,
+        "category": "Fibre",
+        "create_time": now,
+        "update_time": now,
+        "created_by": "contract",
+        "updated_by": "contract",
+        "revision": 1,
+        "delete_time": None,
+    }
+    return row | values
+
+
+async def test_ping_answers_while_the_database_is_up(backend: Backend) -> None:
+    await backend.ping()
+
+
+async def test_insert_unless_present_claims_a_key_once(db: Database, backend: Backend) -> None:
+    statement = backend.insert_unless_present(_KEYS, ("request_id", "identity", "method"))
+    values = {
+        "request_id": str(uuid.uuid4()),
+        "identity": "erp",
+        "method": "/m",
+        "fingerprint": b"f",
+        "response": b"",
+        "create_time": datetime.now(UTC),
+    }
+    async with db.writer.begin() as conn:
+        first = (await conn.execute(statement, values)).first()
+        again = (await conn.execute(statement, values | {"response": b"other"})).first()
+        other = (await conn.execute(statement, values | {"identity": "crm"})).first()
+    assert first is not None and again is None and other is not None
+
+
+async def test_any_of_is_membership(db: Database, backend: Backend) -> None:
+    names = [f"c{i}" for i in range(5)]
+    async with db.writer.begin() as conn:
+        await conn.execute(_C.insert(), [commodity(n) for n in names])
+    wanted = {"c1", "c3", "nope"}
+    stmt = select(_C.c.name).where(backend.any_of(_C.c.name, wanted, _C.c.name.type))
+    async with db.reader.connect() as conn:
+        found = set((await conn.execute(stmt)).scalars())
+    assert found == {"c1", "c3"}
+
+
+async def test_binary_order_is_byte_order(db: Database, backend: Backend) -> None:
+    async with db.writer.begin() as conn:
+        await conn.execute(_C.insert(), [commodity(n) for n in ("b1", "B2", "a3", "A4")])
+    stmt = select(_C.c.name).order_by(backend.binary_order(_C.c.name))
+    async with db.reader.connect() as conn:
+        assert list((await conn.execute(stmt)).scalars()) == ["A4", "B2", "a3", "b1"]
+
+
+async def test_search_prefilter_never_drops_a_match(db: Database, backend: Backend) -> None:
+    """The prefilter only helps an index: the rows matching LIKE are all still there."""
+    async with db.writer.begin() as conn:
+        await conn.execute(_C.insert(), [commodity(n) for n in ("Shankar-6", "Jute", "MCU-5")])
+    text = func.lower(_C.c.name)
+    pattern = literal("%u%")
+    stmt = select(_C.c.name).where(text.like(pattern), *backend.search_prefilter(text, pattern))
+    async with db.reader.connect() as conn:
+        assert set((await conn.execute(stmt)).scalars()) == {"Jute", "MCU-5"}
+
+
+async def test_write_batch_creates_and_updates_and_runs_meanwhile(
+    db: Database, backend: Backend
+) -> None:
+    stored = commodity("Kapas")
+    async with db.writer.begin() as conn:
+        await conn.execute(_C.insert(), [stored])
+    creates = [commodity(f"New {i}") for i in range(3)]
+    update = stored | {"description": "updated", "revision": 2}
+
+    async def meanwhile() -> str:
+        await asyncio.sleep(0)
+        return "built"
+
+    async with UnitOfWork(db, actor="contract") as uow:
+        await uow.session.execute(select(_C.c.id))  # a batch looks its rows up first
+        lost, built = await backend.write_batch(uow.session, creates, [update], meanwhile)
+        await uow.commit()
+    assert (lost, built) == (set(), "built")
+    async with db.reader.connect() as conn:
+        rows = {r.name: r for r in await conn.execute(select(_C))}
+    assert set(rows) == {"Kapas", "New 0", "New 1", "New 2"}
+    assert (rows["Kapas"].description, rows["Kapas"].revision) == ("updated", 2)
+    assert rows["New 1"].id == creates[1]["id"]
+
+
+async def test_events_append_in_commit_order_with_every_field(app: App, db: Database) -> None:
+    async def write(actor: str, request_id: str, changed: tuple[str, ...]) -> None:
+        async with UnitOfWork(db, actor=actor, request_id=request_id) as uow:
+            for version in (1, 2):
+                uow.record(
+                    PendingEvent(
+                        aggregate_type="location",
+                        aggregate_id=uuid.uuid4(),
+                        aggregate_version=version,
+                        event_type="location.updated",
+                        resource_type="masterdata.v1.Location",
+                        resource=b"\x0a\x01x",
+                        changed_fields=changed,
+                    )
+                )
+            await uow.commit()
+
+    await write("erp", "r-1", ("name", "city"))
+    await write("crm", "", ())
+    async with db.reader.connect() as conn:
+        rows = list(await conn.execute(select(EventRow.__table__).order_by(EventRow.sequence)))
+    assert [r.sequence for r in rows] == sorted(r.sequence for r in rows)
+    assert [(r.actor, r.request_id, r.aggregate_version) for r in rows] == [
+        ("erp", "r-1", 1),
+        ("erp", "r-1", 2),
+        ("crm", "", 1),
+        ("crm", "", 2),
+    ]
+    assert [list(r.changed_fields) for r in rows] == [["name", "city"]] * 2 + [[]] * 2
+    assert all(bytes(r.resource) == b"\x0a\x01x" for r in rows)
+
+
+async def test_the_feed_engine_reads_what_was_committed(db: Database, backend: Backend) -> None:
+    engine = backend.feed_engine()
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(select(func.count()).select_from(EventRow))).scalar() == 0
+    finally:
+        if engine is not db.reader:
+            await engine.dispose()
+
+
+async def test_a_listener_if_any_wakes_on_commits_of_others(db: Database, backend: Backend) -> None:
+    woken = asyncio.Event()
+    listener = backend.listener(woken.set, connect_timeout_s=5)
+    if listener is None:
+        assert not backend.concurrent_writers, "several writers need a listener"
+        return
+    task = asyncio.create_task(listener.run())
+    try:
+        await asyncio.wait_for(woken.wait(), 5)  # woken once connected
+        woken.clear()
+        async with UnitOfWork(db, actor="other") as uow:
+            uow.record(
+                PendingEvent(
+                    aggregate_type="location",
+                    aggregate_id=uuid.uuid4(),
+                    aggregate_version=1,
+                    event_type="location.created",
+                    resource_type="masterdata.v1.Location",
+                    resource=b"",
+                )
+            )
+            await uow.commit()
+        await asyncio.wait_for(woken.wait(), 5)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
