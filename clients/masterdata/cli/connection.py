@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeAlias
 
 from masterdata.cli.output import print_error
 from masterdata.client import Client, MasterdataError, Timeouts
@@ -36,7 +37,7 @@ EXIT_CODES = {
 }
 
 #: What `add_subparsers` returns (not subscriptable at run time before Python 3.12).
-Parsers = argparse._SubParsersAction
+Parsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 Command = Callable[[Client, argparse.Namespace], Awaitable[int]]
 

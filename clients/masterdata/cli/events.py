@@ -8,7 +8,7 @@ following costs nothing: the tail resumes after the last event it printed.
 from __future__ import annotations
 
 import argparse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from masterdata.cli.connection import Parsers, UsageError, client_command
 from masterdata.cli.output import to_json
@@ -73,7 +73,7 @@ def event_line(event: events_pb2.Event) -> str:
 
 async def feed_items(
     client: Client, cursor: FeedCursor, follow: bool
-) -> AsyncIterator[events_pb2.SubscribeEventsResponse]:
+) -> AsyncGenerator[events_pb2.SubscribeEventsResponse, None]:
     """The stream items after `cursor`; a failed first connection is raised, not retried.
 
     Once connected, a follow resumes through the SDK after a restart or outage.
@@ -96,7 +96,7 @@ async def feed_items(
             async for item in items:
                 yield item
         finally:
-            await items.aclose()  # type: ignore[attr-defined]
+            await items.aclose()
 
 
 async def _tail(client: Client, args: argparse.Namespace) -> int:

@@ -25,13 +25,18 @@ from masterdata.cli.output import console
 
 
 class Counts(Protocol):
-    """What an SDK ImportProgress carries."""
+    """What an SDK ImportProgress carries (read-only: it is a frozen dataclass)."""
 
-    rows_read: int
-    created: int
-    updated: int
-    unchanged: int
-    failed: int
+    @property
+    def rows_read(self) -> int: ...
+    @property
+    def created(self) -> int: ...
+    @property
+    def updated(self) -> int: ...
+    @property
+    def unchanged(self) -> int: ...
+    @property
+    def failed(self) -> int: ...
 
 
 def count_rows(path: Path) -> int | None:

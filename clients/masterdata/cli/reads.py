@@ -15,7 +15,7 @@ from masterdata.cli.connection import Parsers, UsageError, client_command
 from masterdata.cli.output import console, print_json, record_table, rows_table
 from masterdata.cli.resources import CliResource, cli_resources, find_resource
 from masterdata.client import Client
-from masterdata.client.resources import NEXT_PAGE_TOKEN, items_field
+from masterdata.client.resources import NEXT_PAGE_TOKEN, descriptor_of, items_field
 from masterdata.v1 import organization_pb2
 
 
@@ -131,7 +131,7 @@ def _takes(field: FieldDescriptor) -> str:
 
 def _request_field(request: Message, name: str, flag: str) -> FieldDescriptor:
     """The field `name` means, by its proto name (as the flag's help shows) or JSON name."""
-    descriptor = request.DESCRIPTOR
+    descriptor = descriptor_of(request)
     for field in descriptor.fields:
         if name in (field.name, field.json_name):
             return field
@@ -187,7 +187,7 @@ async def _list(client: Client, args: argparse.Namespace) -> int:
     if args.json:
         print_json(reply)
         return 0
-    field = items_field(reply.DESCRIPTOR)
+    field = items_field(descriptor_of(reply))
     assert field is not None
     items = list(getattr(reply, field.name))
     if items:

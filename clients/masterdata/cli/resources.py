@@ -11,6 +11,7 @@ command line may be singular or plural, with `-` or `_`: `gst-registration`,
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from google.protobuf import message_factory
@@ -18,7 +19,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescri
 from google.protobuf.message import Message
 
 from masterdata.cli.connection import UsageError
-from masterdata.client.resources import Resource, resource_table
+from masterdata.client.resources import Resource, descriptor_of, resource_table
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class Rpc:
     """A unary method: its path and message classes, and the reply field to print."""
 
     path: str
-    request: type[Message]
+    request: Callable[..., Message]  # a message class, called with field values
     response: type[Message]
     field: str
 
@@ -41,7 +42,7 @@ class CliResource:
 
     @property
     def descriptor(self) -> Descriptor:
-        return self.listing.message.DESCRIPTOR
+        return descriptor_of(self.listing.message)
 
 
 def _message_field(output: Descriptor, message: Descriptor) -> FieldDescriptor | None:
@@ -86,7 +87,7 @@ def cli_resources() -> dict[str, CliResource]:
     table: dict[str, CliResource] = {}
     for listing in resource_table().values():
         name = listing.aggregate_type.replace("_", "-")
-        table[name] = CliResource(name, listing, _get_rpc(listing.message.DESCRIPTOR))
+        table[name] = CliResource(name, listing, _get_rpc(descriptor_of(listing.message)))
     return table
 
 

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, cast
 
 from masterdata.v1 import commodity_pb2 as pb
 
@@ -30,7 +30,10 @@ ROWS_PER_MESSAGE = 1000
 ImportSource = str | os.PathLike[str] | bytes | IO[bytes] | Iterable[pb.Commodity]
 Destination = str | os.PathLike[str] | IO[bytes]
 ExportFormatName = Literal["csv", "xlsx"]
-EXPORT_FORMATS: dict[str, int] = {"csv": pb.EXPORT_FORMAT_CSV, "xlsx": pb.EXPORT_FORMAT_XLSX}
+EXPORT_FORMATS: dict[str, pb.ExportFormat.ValueType] = {
+    "csv": pb.EXPORT_FORMAT_CSV,
+    "xlsx": pb.EXPORT_FORMAT_XLSX,
+}
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ class UploadRequests:
                 self.bytes_sent += len(source[start : start + CHUNK_BYTES])
                 yield pb.UploadCommoditiesRequest(csv_chunk=source[start : start + CHUNK_BYTES])
         elif hasattr(source, "read"):
-            yield from self._chunks(source)
+            yield from self._chunks(cast(IO[bytes], source))  # hasattr does not narrow
         else:
             yield from _row_batches(source)
 
@@ -207,7 +210,7 @@ def export_request(
     return pb.ExportCommoditiesRequest(
         filter=filter,
         format=EXPORT_FORMATS[format],
-        include_varieties=include_varieties,  # type: ignore[arg-type]
+        include_varieties=include_varieties,
     )
 
 

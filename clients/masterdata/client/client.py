@@ -11,7 +11,7 @@ raises `MasterdataError`; grpc retries UNAVAILABLE by the channel's service conf
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from google.protobuf.message import Message
@@ -105,7 +105,7 @@ class Client(ClientBase):
 
     def subscribe_items(
         self, cursor: FeedCursor, *, idle_timeout_s: float | None = resumable.IDLE_TIMEOUT_S
-    ) -> AsyncIterator[events_pb2.SubscribeEventsResponse]:
+    ) -> AsyncGenerator[events_pb2.SubscribeEventsResponse, None]:
         """Like `subscribe`, but every stream item (caught_up markers, heartbeats too)."""
         return resumable.resumable_items(self.events, cursor, idle_timeout_s=idle_timeout_s)
 

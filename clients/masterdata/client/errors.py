@@ -16,6 +16,8 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from masterdata.client.resources import descriptor_of
+
 REQUEST_ID_HEADER = "x-request-id"
 
 
@@ -164,7 +166,7 @@ def _request_id(call: Any) -> str | None:
 
 def _unpack(detail: any_pb2.Any) -> Message | None:
     for cls in _DETAIL_TYPES:
-        if detail.Is(cls.DESCRIPTOR):
+        if detail.Is(descriptor_of(cls)):
             message = cls()
             detail.Unpack(message)
             return message

@@ -7,7 +7,7 @@ the caller awaits the call or iterates it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import Any
 
 from grpc import aio
@@ -57,7 +57,7 @@ class _StreamUnary(_PolicyMixin, aio.StreamUnaryClientInterceptor):
         self,
         continuation: Continuation,
         client_call_details: aio.ClientCallDetails,
-        request_iterator: AsyncIterable[Any],
+        request_iterator: AsyncIterable[Any] | Iterable[Any],
     ) -> Any:
         details, _ = self._details(client_call_details)
         return await _reply(await continuation(details, request_iterator))
@@ -68,7 +68,7 @@ class _StreamStream(_PolicyMixin, aio.StreamStreamClientInterceptor):
         self,
         continuation: Continuation,
         client_call_details: aio.ClientCallDetails,
-        request_iterator: AsyncIterable[Any],
+        request_iterator: AsyncIterable[Any] | Iterable[Any],
     ) -> Any:
         details, _ = self._details(client_call_details)
         return _translated(await continuation(details, request_iterator))

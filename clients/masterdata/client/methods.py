@@ -13,6 +13,7 @@ import enum
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 from google.protobuf.descriptor import FieldDescriptor, FileDescriptor, MethodDescriptor
 from grpc_health.v1 import health_pb2
@@ -37,7 +38,8 @@ FILES: tuple[FileDescriptor, ...] = (
     commodity_pb2.DESCRIPTOR,
     trade_terms_pb2.DESCRIPTOR,
     events_pb2.DESCRIPTOR,
-    health_pb2.DESCRIPTOR,
+    # Typed as the upb class by its stubs; a descriptor.FileDescriptor at run time.
+    cast(FileDescriptor, health_pb2.DESCRIPTOR),
 )
 
 

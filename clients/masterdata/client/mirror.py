@@ -176,7 +176,7 @@ class Mirror:
                 if await self._on_item(item, staging):
                     staging = self._items
         finally:
-            await feed.aclose()  # type: ignore[attr-defined]
+            await feed.aclose()
 
     async def _on_item(
         self, item: events_pb2.SubscribeEventsResponse, staging: dict[str, Any]
@@ -206,11 +206,11 @@ class Mirror:
             if old is None:
                 return
             del target[key]
-            new = None
+            current: Message | None = None
         else:
-            target[key] = new
+            target[key] = current = new
         if notify:
-            await self._notify(old, new)
+            await self._notify(old, current)
 
     async def _replace(self, fresh: dict[str, Any]) -> None:
         """Swap in a complete snapshot, reporting what differs from the current map."""

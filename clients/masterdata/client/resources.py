@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from typing import cast
 
 from google.protobuf import message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
@@ -38,6 +39,15 @@ def snake_case(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+def descriptor_of(message: Message | type[Message]) -> Descriptor:
+    """`message.DESCRIPTOR`, typed as what it is at run time.
+
+    The stubs type `Message.DESCRIPTOR` as a union with the upb class; at run time
+    that class's instances are instances of `descriptor.Descriptor`.
+    """
+    return cast(Descriptor, message.DESCRIPTOR)
+
+
 def items_field(response: Descriptor) -> FieldDescriptor | None:
     """The single repeated message field of a List response (its page of items)."""
     repeated = [
@@ -50,7 +60,7 @@ def _resource_of(method: MethodDescriptor) -> Resource | None:
     if not method.name.startswith("List") or method.client_streaming or method.server_streaming:
         return None
     items = items_field(method.output_type)
-    if items is None or "id" not in items.message_type.fields_by_name:
+    if items is None or items.message_type is None or "id" not in items.message_type.fields_by_name:
         return None
     return Resource(
         name=items.name,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from masterdata.client.errors import MasterdataError
@@ -29,7 +29,7 @@ async def resumable_items(
     *,
     backoff: Backoff | None = None,
     idle_timeout_s: float | None = IDLE_TIMEOUT_S,
-) -> AsyncIterator[events_pb2.SubscribeEventsResponse]:
+) -> AsyncGenerator[events_pb2.SubscribeEventsResponse, None]:
     """Every stream item (events, caught_up per connection, heartbeats), forever."""
     backoff = backoff or Backoff()
     while True:
