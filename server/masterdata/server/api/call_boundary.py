@@ -18,7 +18,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from grpc import aio
@@ -127,7 +127,9 @@ class CallBoundary:
         self.calls = calls or UnaryCalls()
         self.max_unary_in_flight = max_unary_in_flight
 
-    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    def wrap(
+        self, method: str, handler: grpc.RpcMethodHandler[Any, Any]
+    ) -> grpc.RpcMethodHandler[Any, Any]:
         """`handler` of `method` (`/package.Service/Method`) inside the boundary."""
         kinds = (
             (handler.unary_unary, grpc.unary_unary_rpc_method_handler, self._unary),
@@ -136,8 +138,10 @@ class CallBoundary:
         )
         for behaviour, make, wrap in kinds:
             if behaviour:
+                # The stubs type behaviours as the sync server's; grpc.aio's are coroutine
+                # and async generator functions.
                 return make(
-                    wrap(behaviour, method),
+                    wrap(cast("Callable[..., Any]", behaviour), method),
                     request_deserializer=_tolerant(handler.request_deserializer),
                     response_serializer=_bytes_as_they_are(handler.response_serializer),
                 )
@@ -146,7 +150,7 @@ class CallBoundary:
     def _unary(self, behaviour: Callable[..., Awaitable[Any]], method: str) -> Any:
         site = _Site(self, method)
 
-        async def unary(request: Any, context: aio.ServicerContext) -> Any:
+        async def unary(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
             call = _Call(site, context)
             self.calls.in_flight += 1
             self.calls.started += 1
@@ -188,7 +192,9 @@ class CallBoundary:
     def _stream(self, behaviour: Callable[..., AsyncIterator[Any]], method: str) -> Any:
         site = _Site(self, method)
 
-        async def stream(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
+        async def stream(
+            request: Any, context: aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
             call = _Call(site, context)
             client_streams = hasattr(request, "__aiter__")
             try:
@@ -236,7 +242,7 @@ class _Call:
         "stream",
     )
 
-    def __init__(self, site: _Site, context: aio.ServicerContext) -> None:
+    def __init__(self, site: _Site, context: aio.ServicerContext[Any, Any]) -> None:
         self.site, self.context = site, context
         self.started = time.perf_counter()
         self.code = grpc.StatusCode.UNKNOWN

@@ -7,6 +7,7 @@ the request stream) to the bulk package and yields what it yields.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from grpc import aio
 
@@ -92,7 +93,7 @@ class CommodityServicer(commodity_pb2_grpc.CommodityServiceServicer):
         bind_standard_methods(self, pb, resources, COMMODITY_METHODS)
 
     async def SearchCommodities(
-        self, request: pb.SearchCommoditiesRequest, _context: aio.ServicerContext
+        self, request: pb.SearchCommoditiesRequest, _context: aio.ServicerContext[Any, Any]
     ) -> pb.SearchCommoditiesResponse:
         page = await self.services.search.search(
             request.query, request.page_size, request.page_token, current_caller()
@@ -102,7 +103,7 @@ class CommodityServicer(commodity_pb2_grpc.CommodityServiceServicer):
         )
 
     async def SuggestParameters(
-        self, request: pb.SuggestParametersRequest, _context: aio.ServicerContext
+        self, request: pb.SuggestParametersRequest, _context: aio.ServicerContext[Any, Any]
     ) -> pb.SuggestParametersResponse:
         found = await self.services.quality_parameters.suggest(
             request.commodity_id, current_caller()
@@ -110,7 +111,7 @@ class CommodityServicer(commodity_pb2_grpc.CommodityServiceServicer):
         return pb.SuggestParametersResponse(parameter_templates=found)
 
     async def ApplyParameterTemplates(
-        self, request: pb.ApplyParameterTemplatesRequest, _context: aio.ServicerContext
+        self, request: pb.ApplyParameterTemplatesRequest, _context: aio.ServicerContext[Any, Any]
     ) -> pb.ApplyParameterTemplatesResponse:
         created = await self.services.quality_parameters.apply_templates(
             request.commodity_id, list(request.template_ids), current_caller()
@@ -118,13 +119,13 @@ class CommodityServicer(commodity_pb2_grpc.CommodityServiceServicer):
         return pb.ApplyParameterTemplatesResponse(quality_parameters=created)
 
     async def ListUnits(
-        self, request: pb.ListUnitsRequest, _context: aio.ServicerContext
+        self, request: pb.ListUnitsRequest, _context: aio.ServicerContext[Any, Any]
     ) -> pb.ListUnitsResponse:
         units = self.services.units.list_units(_dimension(request.dimension))
         return pb.ListUnitsResponse(units=[_unit(u) for u in units])
 
     async def ConvertQuantity(
-        self, request: pb.ConvertQuantityRequest, _context: aio.ServicerContext
+        self, request: pb.ConvertQuantityRequest, _context: aio.ServicerContext[Any, Any]
     ) -> pb.ConvertQuantityResponse:
         result = await self.services.units.convert(
             request.quantity, request.from_unit, request.to_unit, request.commodity_id
@@ -137,7 +138,7 @@ class CommodityServicer(commodity_pb2_grpc.CommodityServiceServicer):
         )
 
     async def ImportCommodities(
-        self, request: pb.ImportCommoditiesRequest, _context: aio.ServicerContext
+        self, request: pb.ImportCommoditiesRequest, _context: aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.ImportCommoditiesResponse]:
         async for item in self.bulk.import_commodities(request, current_caller()):
             yield item
@@ -145,19 +146,19 @@ class CommodityServicer(commodity_pb2_grpc.CommodityServiceServicer):
     async def UploadCommodities(
         self,
         requests: AsyncIterator[pb.UploadCommoditiesRequest],
-        _context: aio.ServicerContext,
+        _context: aio.ServicerContext[Any, Any],
     ) -> AsyncIterator[pb.UploadCommoditiesResponse]:
         async for item in self.bulk.upload_commodities(requests, current_caller()):
             yield item
 
     async def ExportCommodities(
-        self, request: pb.ExportCommoditiesRequest, _context: aio.ServicerContext
+        self, request: pb.ExportCommoditiesRequest, _context: aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.ExportCommoditiesResponse]:
         async for item in self.bulk.export_commodities(request, current_caller()):
             yield item
 
     async def GetImportTemplate(
-        self, request: pb.GetImportTemplateRequest, _context: aio.ServicerContext
+        self, request: pb.GetImportTemplateRequest, _context: aio.ServicerContext[Any, Any]
     ) -> pb.GetImportTemplateResponse:
         return self.bulk.import_template(request)
 
@@ -186,5 +187,8 @@ def _unit(unit: Unit) -> pb.Unit:
 
 
 def add_to_server(server: ServiceRegistry, runtime: Runtime) -> None:
-    servicer = CommodityServicer(CommodityFamily.build(runtime), BulkCommodities.build(runtime))
-    commodity_pb2_grpc.add_CommodityServiceServicer_to_server(servicer, server)
+    # Abstract to mypy: the standard methods are bound by name in __init__.
+    servicer = CommodityServicer(  # type: ignore[abstract]
+        CommodityFamily.build(runtime), BulkCommodities.build(runtime)
+    )
+    commodity_pb2_grpc.add_CommodityServiceServicer_to_server(servicer, server.as_server())

@@ -3,6 +3,8 @@ ActivateFinancialYear, NextDocumentNumber and RollOverDocumentSeries."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from grpc import aio
 
 from masterdata.server.api.registration import ServiceRegistry
@@ -75,7 +77,7 @@ class OrganizationServicer(organization_pb2_grpc.OrganizationServiceServicer):
         bind_standard_methods(self, pb, services.all(), ORGANIZATION_METHODS)
 
     async def ActivateFinancialYear(
-        self, request: pb.ActivateFinancialYearRequest, _context: aio.ServicerContext
+        self, request: pb.ActivateFinancialYearRequest, _context: aio.ServicerContext[Any, Any]
     ) -> pb.ActivateFinancialYearResponse:
         year = await self.services.financial_years.activate(
             request.id, request.etag, current_caller(), organization_id=request.organization_id
@@ -83,7 +85,7 @@ class OrganizationServicer(organization_pb2_grpc.OrganizationServiceServicer):
         return pb.ActivateFinancialYearResponse(financial_year=year)
 
     async def NextDocumentNumber(
-        self, request: pb.NextDocumentNumberRequest, _context: aio.ServicerContext
+        self, request: pb.NextDocumentNumberRequest, _context: aio.ServicerContext[Any, Any]
     ) -> pb.NextDocumentNumberResponse:
         day = request.issue_date
         issue_date = (day.year, day.month, day.day) if request.HasField("issue_date") else None
@@ -95,7 +97,7 @@ class OrganizationServicer(organization_pb2_grpc.OrganizationServiceServicer):
         )
 
     async def RollOverDocumentSeries(
-        self, request: pb.RollOverDocumentSeriesRequest, _context: aio.ServicerContext
+        self, request: pb.RollOverDocumentSeriesRequest, _context: aio.ServicerContext[Any, Any]
     ) -> pb.RollOverDocumentSeriesResponse:
         return await self.services.document_series.roll_over(
             request.organization_id,
@@ -106,5 +108,6 @@ class OrganizationServicer(organization_pb2_grpc.OrganizationServiceServicer):
 
 
 def add_to_server(server: ServiceRegistry, runtime: Runtime) -> None:
-    servicer = OrganizationServicer(OrganizationFamily.build(runtime))
-    organization_pb2_grpc.add_OrganizationServiceServicer_to_server(servicer, server)
+    # Abstract to mypy: the standard methods are bound by name in __init__.
+    servicer = OrganizationServicer(OrganizationFamily.build(runtime))  # type: ignore[abstract]
+    organization_pb2_grpc.add_OrganizationServiceServicer_to_server(servicer, server.as_server())

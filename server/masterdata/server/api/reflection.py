@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.descriptor import FileDescriptor
@@ -83,4 +83,6 @@ def documented_pool() -> DocumentedPool:
 
 def enable_reflection(server: aio.Server, service_names: Iterable[str]) -> None:
     names = (*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME)
-    reflection.enable_server_reflection(names, server, pool=documented_pool())
+    # DocumentedPool stands in for the DescriptorPool: it has what grpc_reflection calls.
+    pool = cast(descriptor_pool.DescriptorPool, documented_pool())
+    reflection.enable_server_reflection(names, server, pool=pool)

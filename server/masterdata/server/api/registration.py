@@ -16,6 +16,7 @@ loop and are found by name in a dict.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 import grpc
 from grpc import aio
@@ -30,6 +31,11 @@ class ServiceRegistry:
         self._server = server
         self._boundary = boundary
 
+    def as_server(self) -> aio.Server:
+        """This registry, typed as what the generated adders take (they call only the two
+        methods below)."""
+        return cast(aio.Server, self)
+
     def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler]) -> None:
         """Ignored: the same handlers arrive through add_registered_method_handlers.
 
@@ -38,7 +44,7 @@ class ServiceRegistry:
         """
 
     def add_registered_method_handlers(
-        self, service_name: str, method_handlers: Mapping[str, grpc.RpcMethodHandler]
+        self, service_name: str, method_handlers: Mapping[str, grpc.RpcMethodHandler[Any, Any]]
     ) -> None:
         wrapped = {
             name: self._boundary.wrap(f"/{service_name}/{name}", handler)

@@ -21,7 +21,7 @@ from masterdata.server.resources.caller import current_caller
 from masterdata.server.resources.listing import ListRequest
 from masterdata.server.resources.standard import Resources
 
-Handler = Callable[[Any, aio.ServicerContext], Awaitable[Any]]
+Handler = Callable[[Any, aio.ServicerContext[Any, Any]], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -66,34 +66,34 @@ def standard_handlers(
     def response(rpc: str, value: Any) -> Any:
         return getattr(pb2, f"{rpc}Response")(**{f: value})
 
-    async def create(request: Any, _context: aio.ServicerContext) -> Any:
+    async def create(request: Any, _context: aio.ServicerContext[Any, Any]) -> Any:
         result = await service.create(getattr(request, f), current_caller())
         return response(names.create, result)
 
-    async def get(request: Any, _context: aio.ServicerContext) -> Any:
+    async def get(request: Any, _context: aio.ServicerContext[Any, Any]) -> Any:
         return response(names.get, await service.get(request.id, current_caller()))
 
-    async def list_(request: Any, _context: aio.ServicerContext) -> Any:
+    async def list_(request: Any, _context: aio.ServicerContext[Any, Any]) -> Any:
         page = await service.list(list_request(request, names.parent_field), current_caller())
         reply = getattr(pb2, f"{names.list}Response")(next_page_token=page.next_page_token)
         getattr(reply, items).extend(page.items)
         return reply
 
-    async def update(request: Any, _context: aio.ServicerContext) -> Any:
+    async def update(request: Any, _context: aio.ServicerContext[Any, Any]) -> Any:
         paths = list(request.update_mask.paths)
         result = await service.update(getattr(request, f), paths, current_caller())
         return response(names.update, result)
 
-    async def delete(request: Any, _context: aio.ServicerContext) -> Any:
+    async def delete(request: Any, _context: aio.ServicerContext[Any, Any]) -> Any:
         force = bool(getattr(request, "force", False))
         result = await service.delete(request.id, request.etag, current_caller(), force=force)
         return response(names.delete, result)
 
-    async def undelete(request: Any, _context: aio.ServicerContext) -> Any:
+    async def undelete(request: Any, _context: aio.ServicerContext[Any, Any]) -> Any:
         result = await service.undelete(request.id, request.etag, current_caller())
         return response(names.undelete, result)
 
-    async def batch(request: Any, _context: aio.ServicerContext) -> Any:
+    async def batch(request: Any, _context: aio.ServicerContext[Any, Any]) -> Any:
         found = await service.batch_get(list(request.ids), current_caller())
         reply = getattr(pb2, f"{names.batch_get}Response")()
         getattr(reply, items).extend(found)

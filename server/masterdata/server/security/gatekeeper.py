@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +44,7 @@ class Gatekeeper:
 
     def authenticate(
         self,
-        metadata: Sequence[tuple[str, Any]],
+        metadata: Iterable[tuple[str, Any]],
         auth_context: Callable[[], Mapping[str, Any]] | None = None,
     ) -> Principal:
         """The caller's principal; UNAUTHENTICATED with no hint of what was wrong.
