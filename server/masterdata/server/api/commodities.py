@@ -7,7 +7,7 @@ the request stream) to the bulk package and yields what it yields.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 from grpc import aio
 
@@ -98,9 +98,8 @@ class CommodityServicer(commodity_pb2_grpc.CommodityServiceServicer):
         page = await self.services.search.search(
             request.query, request.page_size, request.page_token, current_caller()
         )
-        return pb.SearchCommoditiesResponse(
-            commodities=page.items, next_page_token=page.next_page_token
-        )
+        items = cast("list[pb.Commodity]", page.items)  # pages of the commodity resource
+        return pb.SearchCommoditiesResponse(commodities=items, next_page_token=page.next_page_token)
 
     async def SuggestParameters(
         self, request: pb.SuggestParametersRequest, _context: aio.ServicerContext[Any, Any]

@@ -3,7 +3,7 @@ ActivateFinancialYear, NextDocumentNumber and RollOverDocumentSeries."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from grpc import aio
 
@@ -82,7 +82,7 @@ class OrganizationServicer(organization_pb2_grpc.OrganizationServiceServicer):
         year = await self.services.financial_years.activate(
             request.id, request.etag, current_caller(), organization_id=request.organization_id
         )
-        return pb.ActivateFinancialYearResponse(financial_year=year)
+        return pb.ActivateFinancialYearResponse(financial_year=cast(pb.FinancialYear, year))
 
     async def NextDocumentNumber(
         self, request: pb.NextDocumentNumberRequest, _context: aio.ServicerContext[Any, Any]

@@ -88,7 +88,8 @@ def _code(column: Column) -> Parser:
         if value.isdigit() and len(value) + 1 in widths:
             # Excel drops a leading zero (HSN 0401 becomes 401); codes are even-length.
             value = "0" + value
-        return text(value)
+        parsed: str = text(value)
+        return parsed
 
     return parse
 

@@ -52,7 +52,7 @@ def _uuid(value: Any) -> str:
 
 @lru_cache(maxsize=4096)  # lists repeat from row to row ("INR;USD")
 def _list_text(text: str | None) -> str:
-    return "" if text in (None, "[]", "null") else ";".join(json.loads(text))  # type: ignore[arg-type]
+    return "" if text in (None, "[]", "null") else ";".join(json.loads(text))
 
 
 def _boolean_text(stored: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -99,7 +99,7 @@ class CellWriter:
         self.columns: list[ColumnElement[Any]] = []
         self._formatters: list[tuple[int, Callable[[Any], Any]]] = []
         for index, column in enumerate(COLUMNS):
-            stored = TABLE.c[column.field]
+            stored: ColumnElement[Any] = TABLE.c[column.field]
             formatter = _FORMATTERS[column.kind]
             if in_sql and column.kind in _IN_SQL:
                 as_text, formatter = _IN_SQL[column.kind]

@@ -19,7 +19,7 @@ import io
 import tempfile
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from openpyxl import Workbook
 from sqlalchemy import Row, select
@@ -117,10 +117,12 @@ class BulkExports:
         async for page, varieties in pages:
             for row in page:
                 item = batch.items.add()
-                item.commodity.CopyFrom(commodities.to_message(row, reveal=reveal))
+                # The codecs of COMMODITY and VARIETY make Commodity and Variety messages.
+                commodity = commodities.to_message(row, reveal=reveal)
+                item.commodity.CopyFrom(cast(pb.Commodity, commodity))
                 if varieties is not None:
                     item.varieties.extend(
-                        varieties_codec.to_message(v, reveal=reveal)
+                        cast(pb.Variety, varieties_codec.to_message(v, reveal=reveal))
                         for v in varieties.get(row.id, ())
                     )
                 size += item.ByteSize()

@@ -11,7 +11,7 @@ grpc's flow-control window - however large the file.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from masterdata.server.bulk.batches import Convert
 from masterdata.server.bulk.candidates import Candidate, FileConverter, RowFailure, convert_message
@@ -37,6 +37,8 @@ T = TypeVar("T")
 UPLOAD = f"/{pb.DESCRIPTOR.services_by_name['CommodityService'].full_name}/UploadCommodities"
 #: CommodityRows carries at most this many commodities (the proto says so).
 MAX_ROWS_PER_MESSAGE = 10_000
+#: Paired only with message_rows, which yields MessageRows alone.
+_CONVERT_MESSAGE = cast(Convert, convert_message)
 
 
 class _FileConvert:
@@ -91,7 +93,7 @@ class BulkImports:
         elif source == "rows":
             commodities = _check_rows_message(request.rows, "rows.commodities")
             self.limits.check_rows(len(commodities), source)
-            rows, convert = message_rows(_once(commodities), self.limits, source), convert_message
+            rows, convert = message_rows(_once(commodities), self.limits, source), _CONVERT_MESSAGE
         else:
             raise _invalid("source", "one of csv_data, xlsx_data or rows is required", "REQUIRED")
         return Importer(self.runtime, caller, options).run(rows, convert)
@@ -140,11 +142,12 @@ class BulkImports:
             rows, convert = csv_rows(_chunks(second, requests), file_rows), _FileConvert(file_rows)
         elif kind == "rows":
             batches = _row_batches(second, requests)
-            rows, convert = message_rows(batches, self.limits, "rows"), convert_message
+            rows, convert = message_rows(batches, self.limits, "rows"), _CONVERT_MESSAGE
         else:
             raise _invalid("options", "only the first message may carry options", "UNEXPECTED")
         async for item in Importer(self.runtime, caller, options).run(rows, convert):
             kind_of = item.WhichOneof("kind")
+            assert kind_of is not None  # every response carries one
             yield pb.UploadCommoditiesResponse(**{kind_of: getattr(item, kind_of)})
 
 

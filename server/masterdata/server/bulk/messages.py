@@ -19,6 +19,7 @@ from google.protobuf import struct_pb2, timestamp_pb2
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
+from masterdata.server.domain.descriptors import descriptor_of, enum_type_of, message_type_of
 from masterdata.server.memos import IdentityMemo
 from masterdata.server.resources.codec import STANDARD_OUTPUT_ONLY, codec_for, etag_of
 from masterdata.server.resources.spec import ResourceSpec
@@ -41,22 +42,23 @@ class MessageBuilder:
         self._times: dict[datetime, timestamp_pb2.Timestamp] = {}
         #: One Struct per document object (an import shares one dict per distinct cell text).
         self._struct = IdentityMemo(_as_struct, _CACHE_SIZE)
-        for field in spec.message.DESCRIPTOR.fields:
+        for field in descriptor_of(spec.message).fields:
             if field.name in STANDARD_OUTPUT_ONLY or field.name not in self.codec.columns:
                 continue
             self._plan(field)
 
     def _plan(self, field: FieldDescriptor) -> None:
         if field.type == FieldDescriptor.TYPE_MESSAGE and not field.is_repeated:
-            if field.message_type.full_name != _STRUCT:
-                raise TypeError(f"MessageBuilder cannot build {field.message_type.full_name}")
+            full_name = message_type_of(field).full_name
+            if full_name != _STRUCT:
+                raise TypeError(f"MessageBuilder cannot build {full_name}")
             self._structs.append(field.name)
         elif field.is_repeated:
             if field.type in (FieldDescriptor.TYPE_MESSAGE, FieldDescriptor.TYPE_GROUP):
                 raise TypeError(f"MessageBuilder cannot build repeated {field.name}")
             self._plain.append(field.name)
         elif field.type == FieldDescriptor.TYPE_ENUM:
-            self._enums[field.name] = {v.name: v.number for v in field.enum_type.values}
+            self._enums[field.name] = {v.name: v.number for v in enum_type_of(field).values}
         elif field.type == FieldDescriptor.TYPE_STRING:
             self._text.append(field.name)
         else:

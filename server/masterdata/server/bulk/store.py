@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from sqlalchemy import Text, func, or_, select
+from sqlalchemy import ColumnElement, Text, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from masterdata.server.bulk.candidates import Candidate
@@ -47,7 +47,7 @@ async def find_stored(
     if not ids and not names:
         return Stored({}, {})
     live = TABLE.c.delete_time.is_(None)
-    condition = backend.any_of(func.lower(TABLE.c.name), names, Text()) & live
+    condition: ColumnElement[bool] = backend.any_of(func.lower(TABLE.c.name), names, Text()) & live
     if ids:
         condition = or_(backend.any_of(TABLE.c.id, ids, TABLE.c.id.type), condition)
     stmt = select(TABLE).where(condition).order_by(TABLE.c.id)

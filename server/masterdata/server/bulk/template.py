@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import cast
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 from masterdata.server.bulk.columns import BY_FIELD, COLUMNS, REQUIRED
 from masterdata.server.domain.errors import FieldViolation, InvalidArgument
@@ -109,7 +111,7 @@ def _csv() -> bytes:
 
 def _xlsx() -> bytes:
     book = Workbook()
-    sheet = book.active
+    sheet = cast(Worksheet, book.active)  # a new workbook's one sheet, a worksheet
     sheet.title = "Commodities"
     sheet.append([c.header for c in COLUMNS])
     sheet.append([EXAMPLE.get(c.field) or None for c in COLUMNS])

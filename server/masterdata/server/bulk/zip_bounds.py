@@ -96,4 +96,4 @@ def _data_offset(data: bytes, header_offset: int, source: str) -> int:
         signature = b""
     if signature != b"PK\x03\x04":
         raise unreadable(source, "not an XLSX workbook (a damaged ZIP header)")
-    return header_offset + _LOCAL_HEADER.size + name + extra
+    return header_offset + _LOCAL_HEADER.size + int(name) + int(extra)

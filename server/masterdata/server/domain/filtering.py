@@ -228,7 +228,8 @@ class _Parser:
 
     def _string(self, quote: str) -> str:
         start = self.pos
-        text, pos, out = self.text, start + 1, []
+        text, pos = self.text, start + 1
+        out: list[str] = []
         while pos < len(text):
             char = text[pos]
             if char == quote:

@@ -17,6 +17,7 @@ from google.protobuf import struct_pb2
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
+from masterdata.server.domain.descriptors import message_type_of
 from masterdata.server.domain.errors import FieldViolation
 
 UNSTORABLE = "\x00"
@@ -89,7 +90,7 @@ def _message_paths(message: Message, path: str, skip: frozenset[str]) -> Iterato
 def _map_paths(
     field: FieldDescriptor, value: Any, path: str, skip: frozenset[str]
 ) -> Iterator[str]:
-    value_field = field.message_type.fields_by_name["value"]
+    value_field = message_type_of(field).fields_by_name["value"]
     for key, item in value.items():
         if isinstance(key, str) and UNSTORABLE in key:
             yield key_path(path, key)

@@ -98,7 +98,8 @@ class SqlEventStore:
     async def _fetch(self, stmt: Select[Any]) -> Sequence[Any]:
         self.queries += 1
         async with self._engine.connect() as conn:
-            return (await conn.execute(stmt)).all()
+            rows: Sequence[Any] = (await conn.execute(stmt)).all()
+            return rows
 
 
 def _page(gt: int, limit: int, lte: int | None, where: EventFilter) -> Select[Any]:

@@ -18,6 +18,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from sqlalchemy import Boolean, DateTime, Integer, Numeric, inspect
 
+from masterdata.server.domain.descriptors import descriptor_of, enum_type_of
 from masterdata.server.domain.errors import ViolationCollector
 from masterdata.server.domain.trade_terms import (
     normalize_trade_term,
@@ -113,10 +114,10 @@ def query_field(message: type[Message], model: type[Any], name: str) -> QueryFie
     (`BANK_CHARGE_BEARER_`) come from the descriptor and callers may write `BUYER`.
     """
     column = getattr(model, name)
-    field = message.DESCRIPTOR.fields_by_name[name]
+    field = descriptor_of(message).fields_by_name[name]
     if field.type == FieldDescriptor.TYPE_ENUM:
-        values = field.enum_type.values_by_name
-        prefix = field.enum_type.values_by_number[0].name.removesuffix("UNSPECIFIED")
+        values = enum_type_of(field).values_by_name
+        prefix = enum_type_of(field).values_by_number[0].name.removesuffix("UNSPECIFIED")
         return QueryField(column, FieldKind.ENUM, enum_prefix=prefix, enum_values=frozenset(values))
     return QueryField(column, _kind_of(inspect(model).columns[name].type))
 

@@ -19,11 +19,11 @@ import json
 import operator
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import ColumnElement
@@ -37,7 +37,13 @@ from masterdata.server.storage.base import utc
 MAX_PAGE_TOKEN_LENGTH = 2048
 _ORDERED_OPS = frozenset({"<", "<=", ">", ">="})
 # `:` is equality except on strings, where _apply makes it a substring match.
-_OPERATORS = {"=": operator.eq, ":": operator.eq, "!=": operator.ne, "<": operator.lt}
+#: Applied to a column, each builds a ColumnElement[bool].
+_OPERATORS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    "=": operator.eq,
+    ":": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+}
 _OPERATORS |= {"<=": operator.le, ">": operator.gt, ">=": operator.ge}
 _TIMESTAMP = re.compile(
     r"(\d{4}-\d\d-\d\d)[Tt ](\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?([Zz]|[+-]\d\d:\d\d)", re.A
@@ -189,8 +195,8 @@ def _filter_value(field: QueryField, value: Any) -> Any:
     if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
         raise _BadValue(f"expected {expected}")
     if kind is FieldKind.ENUM:
-        return _enum_name(field, value)
-    return _parse_text(value, kind) if kind in _TEXT_FORMATS else value
+        return _enum_name(field, cast(str, value))  # _LITERAL_TYPES: enums take strings
+    return _parse_text(cast(str, value), kind) if kind in _TEXT_FORMATS else value
 
 
 def _enum_name(field: QueryField, value: str) -> str:
@@ -229,7 +235,7 @@ def _clause(column: Any) -> Any:
 
 
 def _base_type(column: Any) -> sa.types.TypeEngine[Any]:
-    kind = column.type
+    kind: sa.types.TypeEngine[Any] = column.type
     while isinstance(kind, sa.TypeDecorator):
         kind = kind.impl_instance
     return kind
@@ -321,9 +327,11 @@ def _checked(value: Any, kind: FieldKind) -> Any:
 
 def _after(key: SortKey, value: Any) -> ColumnElement[bool]:
     """Strictly after `value`; SQLAlchemy allows only = on booleans (false < true)."""
+    column: ColumnElement[Any] = key.column
     if key.kind is FieldKind.BOOLEAN:
-        return key.column == (not value) if value == key.descending else sa.false()
-    return key.column < value if key.descending else key.column > value
+        return column == (not value) if value == key.descending else sa.false()
+    after: ColumnElement[bool] = column < value if key.descending else column > value
+    return after
 
 
 def key_values(row: Any, keys: Sequence[SortKey]) -> list[Any]:

@@ -20,6 +20,7 @@ from google.protobuf.message import Message
 from google.type import date_pb2
 from sqlalchemy import Numeric, String, Uuid, inspect
 
+from masterdata.server.domain.descriptors import descriptor_of, enum_type_of, message_type_of
 from masterdata.server.domain.errors import ViolationCollector
 from masterdata.server.storage.base import utc
 
@@ -58,7 +59,7 @@ class MessageCodec:
     ) -> None:
         self.message_type = message_type
         self.model = model
-        self.descriptor = message_type.DESCRIPTOR
+        self.descriptor = descriptor_of(message_type)
         self.output_only = STANDARD_OUTPUT_ONLY | frozenset(output_only)
         self.masked = dict(masked or {})
         columns = {c.key: c for c in inspect(model).columns}
@@ -92,14 +93,15 @@ class MessageCodec:
 
     def to_message(self, row: Any, *, reveal: bool = False) -> Message:
         message = self.message_type()
-        message.id = str(row.id)
-        message.create_time.FromDatetime(utc(row.create_time))
-        message.update_time.FromDatetime(utc(row.update_time))
+        standard: Any = message  # every resource message has the STANDARD_OUTPUT_ONLY fields
+        standard.id = str(row.id)
+        standard.create_time.FromDatetime(utc(row.create_time))
+        standard.update_time.FromDatetime(utc(row.update_time))
         if row.delete_time is not None:
-            message.delete_time.FromDatetime(utc(row.delete_time))
-        message.created_by = row.created_by
-        message.updated_by = row.updated_by
-        message.etag = etag_of(row.revision)
+            standard.delete_time.FromDatetime(utc(row.delete_time))
+        standard.created_by = row.created_by
+        standard.updated_by = row.updated_by
+        standard.etag = etag_of(row.revision)
         for name, write in self._to_proto.items():
             if name not in STANDARD_OUTPUT_ONLY:
                 write(message, name, getattr(row, name))
@@ -159,7 +161,7 @@ def _string_reader(max_length: int | None) -> ToColumn:
     return read
 
 
-def _decimal_reader(column_type: Numeric) -> ToColumn:
+def _decimal_reader(column_type: Numeric[Decimal]) -> ToColumn:
     precision, scale = column_type.precision, column_type.scale
 
     def read(message: Message, name: str, violations: ViolationCollector) -> Decimal | None:
@@ -210,7 +212,7 @@ def _float_reader(message: Message, name: str, violations: ViolationCollector) -
 
 
 def _enum_reader(field: FieldDescriptor) -> ToColumn:
-    enum = field.enum_type
+    enum = enum_type_of(field)
 
     def read(message: Message, name: str, violations: ViolationCollector) -> str:
         number = getattr(message, name)
@@ -224,7 +226,7 @@ def _enum_reader(field: FieldDescriptor) -> ToColumn:
 
 
 def _message_reader(field: FieldDescriptor) -> ToColumn:
-    full_name = field.message_type.full_name
+    full_name = message_type_of(field).full_name
 
     def read(message: Message, name: str, violations: ViolationCollector) -> Any:
         if not message.HasField(name):
@@ -273,7 +275,7 @@ def _repeated_reader(field: FieldDescriptor) -> ToColumn:
 
 
 def _map_of_messages(field: FieldDescriptor) -> bool:
-    return field.message_type.fields_by_name["value"].type == FieldDescriptor.TYPE_MESSAGE
+    return message_type_of(field).fields_by_name["value"].type == FieldDescriptor.TYPE_MESSAGE
 
 
 def _proto_writer(field: FieldDescriptor, column: Any) -> ToProto:
@@ -302,7 +304,7 @@ def _string_writer(message: Message, name: str, value: Any) -> None:
 
 
 def _enum_writer(field: FieldDescriptor) -> ToProto:
-    enum = field.enum_type
+    enum = enum_type_of(field)
 
     def write(message: Message, name: str, value: Any) -> None:
         if value and value in enum.values_by_name:
@@ -312,7 +314,7 @@ def _enum_writer(field: FieldDescriptor) -> ToProto:
 
 
 def _message_writer(field: FieldDescriptor) -> ToProto:
-    full_name = field.message_type.full_name
+    full_name = message_type_of(field).full_name
 
     def write(message: Message, name: str, value: Any) -> None:
         if value is None:

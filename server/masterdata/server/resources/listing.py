@@ -97,7 +97,7 @@ def _parsed(
     fields = spec.query_fields
     condition = problems.check(lambda: filter_condition(request.filter, fields), None)
     order_by = request.order_by or spec.default_order
-    terms = problems.check(lambda: parse_order_by(order_by, fields.keys()), [])
+    terms: list[OrderTerm] = problems.check(lambda: parse_order_by(order_by, fields.keys()), [])
     keys = sort_keys(terms, fields, spec.model.id)
     last: list[Any] = []
     if request.page_token:

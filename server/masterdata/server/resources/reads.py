@@ -11,6 +11,7 @@ identical. Writes keep the ORM and the unit of work.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -90,7 +91,9 @@ class ResourceReads:
             row, revealed, lambda: self.codec.to_message(row, reveal=revealed)
         )
 
-    async def render_keyed(self, keyed: Sequence[Any], caller: Caller) -> list[Message]:
+    async def render_keyed(
+        self, keyed: Sequence[Any], caller: Caller
+    ) -> builtins.list[Message]:  # `list` is a method in this class body
         """The messages of rows known by id and revision, in their order.
 
         Rendered revisions are taken as they are; the other rows are read by id in
@@ -110,7 +113,7 @@ class ResourceReads:
                     messages[i] = self.render(rows[row.id], caller)
         return [message for message in messages if message is not None]
 
-    def _list_scope(self, request: ListRequest) -> list[Any]:
+    def _list_scope(self, request: ListRequest) -> builtins.list[Any]:
         """Extra WHERE clauses of a List call (the parent filter of child resources)."""
         if self.spec.parent is None or not request.parent_id:
             return []

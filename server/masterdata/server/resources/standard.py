@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from contextlib import asynccontextmanager
 from functools import cached_property
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf.message import Message
 from sqlalchemy import Insert, Update, bindparam, insert, select, update
@@ -64,7 +64,7 @@ class Resources(ResourceReads):
 
     async def update(self, message: Message, paths: Sequence[str], caller: Caller) -> Message:
         violations = ViolationCollector(self.spec.name)
-        key = parse_id(message.id, f"{self.spec.name}.id")
+        key = parse_id(cast(Any, message).id, f"{self.spec.name}.id")  # every resource has one
         fields = self._update_fields(message, paths)
         changes = self.codec.to_values(message, fields, violations)
 

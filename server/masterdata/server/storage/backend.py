@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Insert, Table
@@ -32,7 +32,7 @@ class RowReads(Protocol):
     async def one(self, table: Table, key: Any, seconds_left: float | None) -> Any | None: ...
 
     async def many(
-        self, table: Table, keys: Sequence[Any], seconds_left: float | None
+        self, table: Table, keys: Collection[Any], seconds_left: float | None
     ) -> list[Any]: ...
 
     async def close(self) -> None: ...

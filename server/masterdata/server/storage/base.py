@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, String, Uuid
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, String, Table, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -37,6 +37,9 @@ class Base(AsyncAttrs, DeclarativeBase):
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {dict[str, Any]: JsonDocument, list[Any]: JsonDocument}
+    if TYPE_CHECKING:
+        # Every model maps one Table (DeclarativeBase types it as any FromClause).
+        __table__: ClassVar[Table]
 
 
 class ResourceMixin:

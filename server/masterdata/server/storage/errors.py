@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from types import TracebackType
+from typing import Literal
 
 import asyncpg
 from sqlalchemy import exc as sa_exc
@@ -118,7 +119,7 @@ class translate_errors:  # lower case: used as `async with translate_errors():`
         exc_type: type[BaseException] | None,
         error: BaseException | None,
         _tb: TracebackType | None,
-    ) -> bool:
+    ) -> Literal[False]:  # never swallows: an error is re-raised, translated or as it is
         if error is None or not isinstance(error, _DRIVER_ERRORS):
             return False
         domain = translate(error)

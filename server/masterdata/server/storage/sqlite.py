@@ -10,7 +10,7 @@ woken by the in-process commit callback (there are no other processes to hear).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -162,7 +162,7 @@ class CoreRowReads:
             return (await conn.execute(statement, {"id": key})).one_or_none()
 
     async def many(
-        self, table: Table, keys: Sequence[Any], seconds_left: float | None
+        self, table: Table, keys: Collection[Any], seconds_left: float | None
     ) -> list[Any]:
         statement = self._by_ids.get(table.name)
         if statement is None:

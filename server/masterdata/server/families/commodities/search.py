@@ -19,7 +19,8 @@ own spelling but not a differently cased one.
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from typing import TypeAlias
 
 from sqlalchemy import ColumnElement, Select, String, bindparam, case, func, or_, select
 
@@ -40,6 +41,9 @@ from masterdata.server.resources.reads import Page
 from masterdata.server.resources.standard import Resources
 from masterdata.server.storage.errors import translate_errors
 from masterdata.server.storage.models.commodity import SEARCH_TEXT, CommodityRow
+
+#: A search page's rows: id, revision, name and rank.
+_Ranked: TypeAlias = "Select[uuid.UUID, int, str, int]"
 
 MAX_QUERY_LENGTH = 200
 _TERMS = [OrderTerm("rank"), OrderTerm("name")]
@@ -71,13 +75,14 @@ class CommoditySearch:
         ]
         #: First pages by size. The text travels as bound parameters, so one statement
         #: serves every query: it is built, and its cache key computed, once.
-        self._first_pages: dict[int, Select[Any]] = {}
+        self._first_pages: dict[int, _Ranked] = {}
 
     async def search(self, query: str, page_size: int, page_token: str, caller: Caller) -> Page:
         text = _query_text(query)
         settings = self.runtime.settings
         size = clamp_page_size(page_size, settings.default_page_size, settings.max_page_size)
         fingerprint = query_fingerprint("commodity.search", text)
+        stmt: _Ranked | None
         if page_token:
             last = decode_page_token(page_token, fingerprint, _KINDS)
             stmt = self._statement(size, keyset_predicate(_TERMS, self._fields, _C.id, last))
@@ -99,7 +104,7 @@ class CommoditySearch:
             )
         return Page(await self.commodities.render_keyed(rows, caller), token)
 
-    def _statement(self, size: int, *after: ColumnElement[bool]) -> Select[Any]:
+    def _statement(self, size: int, *after: ColumnElement[bool]) -> _Ranked:
         return (
             select(_C.id, _C.revision, _C.name, _RANK.label("search_rank"))
             .where(*self._where, *after)

@@ -6,6 +6,8 @@ refuse while they are live and cascade them with `force`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from masterdata.server.domain.commodities import (
     derive_commission,
     derive_commodity,
@@ -33,7 +35,7 @@ def _enum(column: object, prefix: str, values: list[str]) -> QueryField:
     return QueryField(column, FieldKind.ENUM, enum_prefix=prefix, enum_values=frozenset(values))
 
 
-def _times(model: type) -> dict[str, QueryField]:
+def _times(model: type[Any]) -> dict[str, QueryField]:
     return {
         "create_time": QueryField(model.create_time, T),
         "update_time": QueryField(model.update_time, T),
@@ -58,7 +60,7 @@ VARIETY = ResourceSpec(
 )
 
 
-def _parameter_fields(model: type) -> dict[str, QueryField]:
+def _parameter_fields(model: type[Any]) -> dict[str, QueryField]:
     return {
         "parameter_name": QueryField(model.parameter_name, S),
         "parameter_type": _enum(model.parameter_type, "PARAMETER_TYPE_", pb.ParameterType.keys()),

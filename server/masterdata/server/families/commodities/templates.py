@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from google.protobuf.message import Message
 from sqlalchemy import func, literal, select
 
 from masterdata.server.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument
@@ -57,7 +56,7 @@ class QualityParameterResources(CommodityChildResources):
         super().__init__(runtime, QUALITY_PARAMETER)
         self.templates = PARAMETER_TEMPLATE
 
-    async def suggest(self, commodity_id: str, caller: Caller) -> list[Message]:
+    async def suggest(self, commodity_id: str, caller: Caller) -> list[pb.ParameterTemplate]:
         """Live templates of the commodity's category (case-insensitive), most used first."""
         key = parse_id(commodity_id, "commodity_id")
         t = ParameterTemplateRow
@@ -76,11 +75,12 @@ class QualityParameterResources(CommodityChildResources):
             async with translate_errors():
                 rows = list((await session.execute(stmt)).scalars())
         codec = codec_for(self.templates)
-        return [codec.to_message(row, reveal=caller.sees_sensitive) for row in rows]
+        messages = [codec.to_message(row, reveal=caller.sees_sensitive) for row in rows]
+        return cast("list[pb.ParameterTemplate]", messages)  # the templates' codec makes them
 
     async def apply_templates(
         self, commodity_id: str, template_ids: Sequence[str], caller: Caller
-    ) -> list[Message]:
+    ) -> list[pb.QualityParameter]:
         """One parameter per template, in request order (see the module docstring)."""
         key = parse_id(commodity_id, "commodity_id")
         ids = _template_ids(template_ids)
@@ -90,7 +90,9 @@ class QualityParameterResources(CommodityChildResources):
             templates = await self._templates(uow, ids, commodity.category)
             rows = await self._create_missing(uow, key, [templates[i] for i in ids])
             messages = [self.codec.to_message(row, reveal=True) for row in rows]
-            return pb.ApplyParameterTemplatesResponse(quality_parameters=messages)
+            return pb.ApplyParameterTemplatesResponse(
+                quality_parameters=cast("list[pb.QualityParameter]", messages)  # its codec's
+            )
 
         reply = await run_idempotent(self.runtime, caller, pb.ApplyParameterTemplatesResponse, work)
         return list(reply.quality_parameters)

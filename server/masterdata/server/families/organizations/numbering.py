@@ -26,7 +26,7 @@ from datetime import date, datetime
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import BindParameter, bindparam, select, update
 
 from masterdata.server.domain.document_numbers import (
     document_type_problem,
@@ -137,7 +137,7 @@ def _issue_statement() -> Any:
     One statement on the hot path: the active year is a subquery of the UPDATE,
     and its dates (for the {FY} token) come back through RETURNING.
     """
-    org = bindparam("org")
+    org: BindParameter[Any] = bindparam("org")
     active_year = (
         select(_Y.id)
         .where(_Y.organization_id == org, _Y.is_active.is_(True), _Y.delete_time.is_(None))

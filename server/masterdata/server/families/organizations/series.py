@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 
@@ -173,8 +173,9 @@ class DocumentSeriesResources(FamilyResources):
         uow.session.add_all(copies)
         async with self._unique_errors():
             await uow.session.flush()
+        created = [self.record(uow, row, "created") for row in copies]
         return pb.RollOverDocumentSeriesResponse(
-            document_series=[self.record(uow, row, "created") for row in copies]
+            document_series=cast("list[pb.DocumentSeries]", created)  # this spec's messages
         )
 
     def _copies(

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    ColumnClause,
     ForeignKey,
     Index,
     Integer,
@@ -83,7 +84,7 @@ class CommodityRow(ResourceMixin, Base):
 #: columns is a match here), instead of a scan of every live row; the search still
 #: applies its own per-column conditions. Literal separators, so that the query's
 #: expression is the index's.
-_SPACE = literal_column("' '")
+_SPACE: ColumnClause[str] = literal_column("' '")
 SEARCH_TEXT = func.lower(
     CommodityRow.name
     + _SPACE

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Boolean, Index, Integer, Numeric, String, func
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
@@ -23,6 +23,8 @@ class TradeTermMixin(ResourceMixin):
     code: Mapped[str] = mapped_column(String(50), default="")
     description: Mapped[str] = mapped_column(String(1000), default="")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    if TYPE_CHECKING:
+        __tablename__: str  # each subclass names its table
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:

@@ -87,6 +87,7 @@ class PostgresBackend(Backend):
         """
         connection = await session.connection()
         driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None  # an open connection has its driver's
         if not driver.is_in_transaction():  # nothing ran yet: SQLAlchemy begins lazily
             await connection.exec_driver_sql("SELECT 1")
         columns = [[row[name] for row in rows] for name in _EVENT_COLUMNS]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Collection
 from typing import Any
 
 import asyncpg
@@ -54,7 +54,7 @@ class AsyncpgRowReads:
         return RecordRow(records[0]) if records else None
 
     async def many(
-        self, table: Table, keys: Sequence[Any], seconds_left: float | None
+        self, table: Table, keys: Collection[Any], seconds_left: float | None
     ) -> list[Any]:
         records = await self._fetch(self._statement(table, many=True), list(keys), seconds_left)
         return [RecordRow(record) for record in records]
