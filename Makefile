@@ -38,6 +38,7 @@ breaking: $(STAMP) buf-lint
 lint: $(STAMP) buf-lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test: $(STAMP) check-proto lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
