@@ -60,8 +60,10 @@ class Context:
     pools: references.Pools
     #: Only valid-looking values (so that calls pass validation and write).
     tame: bool
-    #: Strategies built so far, by (message type, depth): each is built once.
-    built: dict[tuple[str, int, bool], S[Any]] = dataclasses.field(
+    #: Tame, but now and then one field hostile: deep paths meet odd values.
+    spiked: bool = False
+    #: Strategies built so far, by (message type, depth, tame, spiked): each built once.
+    built: dict[tuple[str, int, bool, bool], S[Any]] = dataclasses.field(
         default_factory=dict, compare=False
     )
 
@@ -73,9 +75,14 @@ class Context:
         return max(matches, key=len) if matches else None
 
     @cached_property
-    def result_fields(self) -> list[str]:
+    def result_fields(self) -> list[FieldDescriptor]:
         """Fields of the resources the RPC answers with: what filters and orders name."""
-        return sorted({n for r in _resources(self.rpc.response_type) for n in _field_names(r, 1)})
+        found = {f.name: f for r in _resources(self.rpc.response_type) for f in r.fields}
+        return [found[name] for name in sorted(found)]
+
+    @cached_property
+    def hostile(self) -> Context:
+        return dataclasses.replace(self, tame=False, spiked=False)
 
     @cached_property
     def request_paths(self) -> list[str]:
@@ -96,7 +103,7 @@ def _string(field: FieldDescriptor, ctx: Context) -> S[str]:
         "etag": lambda: references.etags(tame),
         "page_token": lambda: references.page_tokens(ctx.pools, tame),
         "filter": lambda: references.filters(ctx.result_fields, ctx.pools, tame),
-        "order_by": lambda: references.orderings(ctx.result_fields, tame),
+        "order_by": lambda: references.orderings([f.name for f in ctx.result_fields], tame),
     }.get(name)
     return special() if special else text_for(name, tame)
 
@@ -201,7 +208,7 @@ def _special(descriptor: Descriptor, ctx: Context) -> S[Any] | None:
 
 def messages(descriptor: Descriptor, ctx: Context, depth: int = 0) -> S[Any]:
     """Messages of `descriptor`: each field set or not, each oneof on one member or none."""
-    key = (descriptor.full_name, depth, ctx.tame)
+    key = (descriptor.full_name, depth, ctx.tame, ctx.spiked)
     if key not in ctx.built:
         special = _special(descriptor, ctx)
         ctx.built[key] = _fields(descriptor, ctx, depth) if special is None else special
@@ -213,29 +220,45 @@ def _fields(descriptor: Descriptor, ctx: Context, depth: int) -> S[Any]:
     if depth > _MAX_DEPTH:
         return st.just(cls())
     plain = [
-        (f, (_collection if f.is_repeated else _value)(f, ctx, depth))
+        (f, _strategies(f, ctx, depth))
         for f in descriptor.fields
         if f.containing_oneof is None or _synthetic(f)
     ]
     choices = [
-        st.sampled_from((None, *((f, _value(f, ctx, depth)) for f in oneof.fields)))
+        st.sampled_from((None, *((f, _strategies(f, ctx, depth)) for f in oneof.fields)))
         for oneof in descriptor.oneofs
         if not _synthetic(oneof.fields[0])
     ]
+    spikes = sum(1 for _, (_, hostile) in plain if hostile is not None)
 
     @st.composite
     def build(draw: st.DrawFn) -> Any:
         message = cls()
-        for field, strategy in plain:
+        spike = draw(st.integers(0, spikes)) if spikes else -1
+        for field, (usual, hostile) in plain:
+            if hostile is not None:
+                spike -= 1
             if draw(st.booleans()):
+                strategy = hostile if hostile is not None and spike == 0 else usual
                 _assign(message, field, draw(strategy))
         for choice in choices:
             chosen = draw(choice)
             if chosen is not None:
-                _assign(message, chosen[0], draw(chosen[1]))
+                _assign(message, chosen[0], draw(chosen[1][0]))
         return message
 
     return build()
+
+
+def _strategies(field: FieldDescriptor, ctx: Context, depth: int) -> tuple[S[Any], S[Any] | None]:
+    """The field's values in this context, and (spiked only) its hostile values; nested
+    resource messages are spiked inside rather than replaced whole."""
+    make = _collection if field.is_repeated else _value
+    nested = field.message_type
+    inner = nested is not None and nested.full_name.startswith("masterdata.")
+    if not ctx.spiked or (inner and not field.is_repeated):
+        return make(field, ctx, depth), None
+    return make(field, ctx, depth), make(field, ctx.hostile, depth)
 
 
 def _synthetic(field: FieldDescriptor) -> bool:

@@ -1,9 +1,9 @@
-"""Two live servers, one per backend, that every fuzzed request is sent to.
+"""The net: every fuzzed request goes to one live server per backend.
 
-For each request the net checks: no INTERNAL or UNKNOWN (with the server's log of
-the call in the failure), the same status on SQLite and PostgreSQL, nothing
-written by a refused call (events and a per-table fingerprint unchanged), and the
-server still SERVING every few calls.
+For each request it checks: no INTERNAL or UNKNOWN (with the server's log of the
+call in the failure), the same status on SQLite and PostgreSQL, nothing written by
+a refused call (events and a per-table fingerprint unchanged), and both servers
+still SERVING every few calls.
 """
 
 from __future__ import annotations
@@ -11,33 +11,23 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import dataclasses
-import functools
-import itertools
-import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import grpc
 from google.protobuf import text_format
 from google.protobuf.message import Message
-from grpc import aio
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import strategies as st
-from sqlalchemy import Integer, func, select
-from support import make_settings
 
 from fuzz import seed
+from fuzz.backends import Backend
 from fuzz.calls import Outcome, invoke
-from fuzz.contract import Rpc, message_class
-from fuzz.messages import Context, field_values, messages
+from fuzz.contract import Rpc
+from fuzz.messages import Context, messages
 from fuzz.references import Pools
-from masterdata.server.app import App, build
-from masterdata.server.storage import migrate
-from masterdata.server.storage.base import Base
-from masterdata.server.storage.engine import Database
+from fuzz.server_log import ServerLog
+from fuzz.uploads import client_streams
 
 #: Statuses that mean the server failed, whatever the request.
 NEVER = frozenset(
@@ -45,100 +35,6 @@ NEVER = frozenset(
 )
 HEALTH_EVERY = 25
 _SHOWN = 4000
-CORE_ERROR = "Internal error from Core"
-
-
-@functools.cache
-def _fingerprint_query() -> Any:
-    """One round trip: per table its row count, the sums of its integer columns
-    (revision, next_number, sequence, ...) and its latest update_time."""
-    parts: list[Any] = []
-    for table in Base.metadata.sorted_tables:
-        parts.append(select(func.count()).select_from(table).scalar_subquery())
-        for column in table.columns:
-            if isinstance(column.type, Integer) or column.name == "update_time":
-                aggregate = func.max if column.name == "update_time" else func.sum
-                parts.append(select(aggregate(column)).scalar_subquery())
-    return select(*parts)
-
-
-class ServerLog(logging.Handler):
-    """The servers' warnings and errors, kept to be shown with a failing call, and the
-    status each call ended with on the server (from the call boundary's access log)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.records: collections.deque[logging.LogRecord] = collections.deque(maxlen=500)
-        self.statuses: dict[str, str] = {}
-        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno >= logging.WARNING:
-            self.records.append(record)
-        status, call_id = getattr(record, "status", None), getattr(record, "request_id", None)
-        if status and call_id:
-            self.statuses[str(call_id)] = str(status)
-            if len(self.statuses) > 1000:  # the oldest were never asked for
-                del self.statuses[next(iter(self.statuses))]
-
-    def of_call(self, call_id: str) -> str:
-        return "\n".join(self.format(r) for r in self.records if call_id in r.getMessage())
-
-    async def server_side(self, call_id: str, outcome: Outcome) -> Outcome:
-        """The server's status where grpc's asyncio client reports a write that met the
-        end of the call as INTERNAL "Internal error from Core" (grpc/grpc#36066)."""
-        if outcome.code != grpc.StatusCode.INTERNAL or outcome.details != CORE_ERROR:
-            return outcome
-        for _ in range(100):
-            if call_id in self.statuses:
-                code = grpc.StatusCode[self.statuses.pop(call_id)]
-                return dataclasses.replace(outcome, code=code, details=f"(server) {code.name}")
-            await asyncio.sleep(0.01)
-        return outcome
-
-    @contextlib.contextmanager
-    def attached(self) -> Iterator[None]:
-        """Hear the servers' loggers; the access log at INFO only here, not in pytest's."""
-        access, server = logging.getLogger("masterdata.rpc"), logging.getLogger("masterdata")
-        level, propagate = access.level, access.propagate
-        access.setLevel(logging.INFO)
-        access.propagate = False
-        access.addHandler(self)
-        server.addHandler(self)
-        try:
-            yield
-        finally:
-            server.removeHandler(self)
-            access.removeHandler(self)
-            access.setLevel(level)
-            access.propagate = propagate
-
-
-@dataclass
-class Backend:
-    """One running server, its channel, and what its placeholders mean."""
-
-    name: str
-    app: App
-    channel: aio.Channel
-    place: seed.Placeholders = field(default_factory=lambda: seed.Placeholders({}, {}))
-    #: The fingerprint after the last refused call; None once a call may have written.
-    known: tuple[Any, ...] | None = None
-
-    async def fingerprint(self) -> tuple[Any, ...]:
-        async with self.app.runtime.db.reader.connect() as conn:
-            return tuple((await conn.execute(_fingerprint_query())).one())
-
-    async def before_call(self) -> tuple[Any, ...]:
-        """Only this net writes: after a refused call the database is as it was."""
-        if self.known is None:
-            self.known = await self.fingerprint()
-        return self.known
-
-    async def serving(self) -> bool:
-        stub = health_pb2_grpc.HealthStub(self.channel)
-        reply = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
-        return reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
 class Net:
@@ -153,23 +49,26 @@ class Net:
             collections.Counter
         )
         self.calls = 0
-        self._contexts: dict[tuple[str, bool], Context] = {}
+        self._contexts: dict[tuple[str, bool, bool], Context] = {}
 
     def __repr__(self) -> str:
         return f"Net({', '.join(b.name for b in self.backends)})"
 
     def requests(self, rpc: Rpc) -> st.SearchStrategy[Any]:
-        """Requests of the RPC, hostile or tame (valid-looking values only): one message,
-        or a list of them for a client stream."""
-        return st.one_of(self._requests(rpc, tame=False), self._requests(rpc, tame=True))
+        """Requests of the RPC — hostile, tame (valid-looking values only), or tame with
+        one hostile field — as one message, or a list of them for a client stream."""
+        return st.one_of(
+            self._requests(rpc, tame=False),
+            self._requests(rpc, tame=True),
+            self._requests(rpc, tame=True, spiked=True),
+        )
 
-    def _requests(self, rpc: Rpc, *, tame: bool) -> st.SearchStrategy[Any]:
-        ctx = self._contexts.setdefault((rpc.path, tame), Context(rpc, self.pools, tame))
-        one = messages(rpc.request_type, ctx)
-        if not rpc.client_streaming:
-            return one
-        upload = _options_then_chunks(rpc, ctx)
-        return upload if tame else st.one_of(st.lists(one, max_size=4), upload)
+    def _requests(self, rpc: Rpc, *, tame: bool, spiked: bool = False) -> st.SearchStrategy[Any]:
+        key = (rpc.path, tame, spiked)
+        ctx = self._contexts.setdefault(key, Context(rpc, self.pools, tame, spiked))
+        if rpc.client_streaming:
+            return client_streams(rpc, ctx)
+        return messages(rpc.request_type, ctx)
 
     async def check(self, rpc: Rpc, request: Message | list[Message]) -> None:
         before = await asyncio.gather(*(b.before_call() for b in self.backends))
@@ -239,41 +138,6 @@ def _localized(backend: Backend, request: Message | list[Message]) -> Message | 
     return backend.place.localize(request)
 
 
-def _options_then_chunks(rpc: Rpc, ctx: Context) -> st.SearchStrategy[list[Any]]:
-    """An upload as a client sends one: the first oneof member (the options), then a
-    file split into pieces of the bytes member."""
-    oneof = next(iter(rpc.request_type.oneofs), None)
-    chunk = oneof and next((f for f in oneof.fields if f.type == f.TYPE_BYTES), None)
-    if oneof is None or chunk is None:
-        return st.lists(messages(rpc.request_type, ctx), max_size=4)
-    head_field = oneof.fields[0]
-    request_cls = message_class(rpc.request_type)
-
-    def assemble(head: Any, data: bytes, cuts: list[int]) -> list[Any]:
-        first = request_cls()
-        getattr(first, head_field.name).CopyFrom(head)
-        points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
-        pieces = [data[a:b] for a, b in itertools.pairwise(points)]
-        return [first] + [request_cls(**{chunk.name: p}) for p in pieces]
-
-    return st.builds(
-        assemble,
-        field_values(head_field, ctx),
-        field_values(chunk, ctx),
-        st.lists(st.integers(0, 10**6), max_size=4),
-    )
-
-
-async def _start(url: str) -> App:
-    # Heartbeats often, so a read-only feed reaches its few messages quickly.
-    settings = make_settings(url, health_interval_s=0.5, heartbeat_interval_s=0.2)
-    db = Database.connect(settings)
-    await migrate.upgrade(db.writer)
-    app = build(settings, db)
-    await app.start()
-    return app
-
-
 @contextlib.asynccontextmanager
 async def running_net(urls: dict[str, str]) -> AsyncIterator[Net]:
     """Servers on `urls` (name -> database URL), seeded alike; stopped afterwards."""
@@ -282,15 +146,10 @@ async def running_net(urls: dict[str, str]) -> AsyncIterator[Net]:
     with log.attached():
         try:
             for name, url in urls.items():
-                app = await _start(url)
-                channel = aio.insecure_channel(f"127.0.0.1:{app.port}")
-                backends.append(Backend(name, app, channel))
-            for backend in backends:
-                backend.place = await seed.seed(backend.channel)
+                backends.append(await Backend.start(name, url))
             shared = set.intersection(*(set(b.place.tokens) for b in backends))
             tokens = tuple(seed.token_placeholder(name) for name in sorted(shared))
             yield Net(backends, log, Pools(seed.kinds(), tokens))
         finally:
             for backend in backends:
-                await backend.channel.close()
-                await backend.app.stop(0)
+                await backend.stop()

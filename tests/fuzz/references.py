@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from google.protobuf.descriptor import FieldDescriptor
 from hypothesis import strategies as st
 
 from fuzz.values import broken_ids, hostile_text, uuids
@@ -102,44 +103,69 @@ def page_tokens(pools: Pools, tame: bool) -> S[str]:
     return st.one_of(real, real, st.builds(forged, real, _KEYSET_VALUES), junk)
 
 
-def _literals(pools: Pools) -> S[str]:
-    every = sorted(i for group in pools.ids.values() for i in group)
-    return st.one_of(
-        st.sampled_from(
-            (
-                '"Cotton"',
-                '"GJ"',
-                "true",
-                "false",
-                "5",
-                "-1",
-                "5.00",
-                "1e309",
-                "NaN",
-                "99999999999999999999",
-                '"2025-04-01T00:00:00Z"',
-                '"2025-04-01"',
-                "REGION_WEST",
-                "PRICE_VOLATILITY_HIGH",
-                '"Cot*"',
-                '"*"',
-                "null",
-                '"\\"',
-                '"a\x00b"',
-                "x",
-            )
-        ),
-        st.sampled_from(every).map(lambda v: f'"{v}"') if every else st.just('""'),
-    )
+_F = FieldDescriptor
+_NUMBER_TYPES = frozenset(
+    (_F.TYPE_INT32, _F.TYPE_INT64, _F.TYPE_UINT32, _F.TYPE_UINT64, _F.TYPE_DOUBLE, _F.TYPE_FLOAT)
+)
+#: Literals by the kind of field compared: (usual, extreme or mistyped).
+_LITERALS = {
+    "number": (("0", "5", "30", "-1", "2.5"), (
+        "2147483648", "-9223372036854775809", "99999999999999999999", "1e309", "NaN", "1.5e",
+        '"5"', "true")),
+    "bool": (("true", "false"), ("TRUE", "1", '"true"', "null")),
+    "timestamp": (('"2025-04-01T00:00:00Z"', '"2020-01-01T10:00:00+05:30"'), (
+        '"0001-01-01T00:00:00Z"', '"9999-12-31T23:59:59Z"', '"2025-02-30T00:00:00Z"',
+        '"yesterday"', "2025", '"2025-04-01"')),
+    "date": (('"2025-04-01"',), ('"0000-01-01"', '"2025-13-01"', '"2025-04-01T00:00:00Z"', "1")),
+    "text": (('"Cotton"', '"GJ"', '"Cot*"', '"INR"', '""'), (
+        '"*"', '"%"', '"_"', '"\\"', '"a\x00b"', '"İpek"', '"' + "x" * 300 + '"', "Cotton", "5")),
+}  # fmt: skip
 
 
-def filters(fields: Sequence[str], pools: Pools, tame: bool) -> S[str]:
-    """AIP-160 expressions over the resource's fields, and junk that only looks like one."""
-    if tame:
+def _literals(field: FieldDescriptor, pools: Pools, tame: bool) -> S[str]:
+    """Values to compare a field with: of its type, and (unless tame) extreme or mistyped."""
+    if field.message_type is not None:
+        kind = {"google.protobuf.Timestamp": "timestamp", "google.type.Date": "date"}.get(
+            field.message_type.full_name, "text"
+        )
+    elif field.type == _F.TYPE_ENUM:
+        names = tuple(v.name for v in field.enum_type.values)
+        usual, odd = names + tuple(n.split("_")[-1] for n in names), ("9999", '"x"', "-1")
+        return st.sampled_from(usual if tame else usual + odd)
+    elif field.type == _F.TYPE_BOOL:
+        kind = "bool"
+    elif field.type in _NUMBER_TYPES:
+        kind = "number"
+    elif is_reference(field.name):
+        every = sorted(i for group in pools.ids.values() for i in group)
+        real = st.sampled_from(every).map(lambda v: f'"{v}"') if every else st.just('""')
+        return real if tame else st.one_of(real, st.sampled_from(('"x"', "5", '""')))
+    else:
+        kind = "text"
+    usual, odd = _LITERALS[kind]
+    return st.sampled_from(usual if tame else usual + odd)
+
+
+def _terms(fields: Sequence[FieldDescriptor], pools: Pools, tame: bool) -> S[str]:
+    ops = ("=", "!=", "<", "<=", ">", ">=", ":")
+    compare = st.sampled_from(ops if tame else (*ops, "=~", "=="))
+    by_field = [
+        st.builds(lambda o, v, n=f.name: f"{n} {o} {v}", compare, _literals(f, pools, tame))
+        for f in fields
+    ]
+    junk = st.builds(lambda n, o: f"{n} {o} 1", st.sampled_from(("nope", "name.first")), compare)
+    return st.one_of(*by_field) if tame else st.one_of(*by_field, junk)
+
+
+def filters(fields: Sequence[FieldDescriptor], pools: Pools, tame: bool) -> S[str]:
+    """AIP-160 expressions over the resource's fields with values of their types, and
+    (unless tame) extreme values and junk that only looks like an expression."""
+    if not fields:
         return st.just("")
-    names = st.sampled_from((*fields, "nope", "name.first", "a b")) if fields else st.just("x")
-    ops = st.sampled_from(("=", "!=", "<", "<=", ">", ">=", ":", "=~"))
-    term = st.builds(lambda f, o, v: f"{f} {o} {v}", names, ops, _literals(pools))
+    term = _terms(fields, pools, tame)
+    joined = st.builds(lambda a, j, b: f"{a} {j} {b}", term, st.sampled_from(("AND", "OR")), term)
+    if tame:
+        return st.one_of(st.just(""), term, joined)
     expression = st.recursive(
         term,
         lambda inner: st.one_of(
@@ -156,9 +182,15 @@ def filters(fields: Sequence[str], pools: Pools, tame: bool) -> S[str]:
 
 
 def orderings(fields: Sequence[str], tame: bool) -> S[str]:
-    if tame:
+    """Comma-separated fields with a direction; unless tame, unknown ones and junk."""
+    if not fields:
         return st.just("")
-    names = st.sampled_from((*fields, "nope", "")) if fields else st.just("x")
+    if tame:
+        part = st.builds(
+            lambda f, d: f + d, st.sampled_from(fields), st.sampled_from(("", " desc"))
+        )
+        return st.one_of(st.just(""), part)
+    names = st.sampled_from((*fields, "nope", ""))
     part = st.builds(
         lambda f, d: f + d, names, st.sampled_from(("", " desc", " asc", " DESC", " sideways"))
     )
