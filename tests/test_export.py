@@ -199,3 +199,15 @@ async def test_xlsx_chunks_concatenate_to_the_workbook(
     sheet = load_workbook(io.BytesIO(b"".join(chunks)), read_only=True).worksheets[0]
     names = [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)]
     assert names == ["Wheat", "Cotton", "Jute", "कपास"]
+
+
+async def test_control_characters_export_to_xlsx_as_ooxml_escapes(stub: Stub, db: Database) -> None:
+    """A worksheet cannot hold ESC and its kin: written as Excel writes them (_x001B_),
+    not an INTERNAL error (the fuzz net found one)."""
+    commodity = pb.Commodity(name="Traders\x1b", category="Fibre", description="bell\x07 tab\tend")
+    await stub.CreateCommodity(pb.CreateCommodityRequest(commodity=commodity))
+    data = await export_bytes(stub, format=pb.EXPORT_FORMAT_XLSX)
+    sheet = load_workbook(io.BytesIO(data), read_only=True).worksheets[0]
+    header, row = list(sheet.iter_rows(values_only=True))
+    cells = dict(zip(header, row, strict=False))  # trailing empty cells are not read
+    assert (cells["Name"], cells["Description"]) == ("Traders_x001B_", "bell_x0007_ tab\tend")

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import IO, Any, cast
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import Row, select
 
 from masterdata.server.bulk.columns import COLUMNS, EXPORT_VARIETIES_HEADER
@@ -174,7 +175,17 @@ class BulkExports:
 
 def _append(sheet: Any, rows: list[list[Any]]) -> None:
     for row in rows:
-        sheet.append([cell if cell != "" else None for cell in row])
+        sheet.append([_xlsx_cell(cell) for cell in row])
+
+
+def _xlsx_cell(cell: Any) -> Any:
+    """A cell as a worksheet can hold it: empty as no cell, and the control characters
+    XML 1.0 forbids (ESC, BEL, ...) as the _xHHHH_ escapes Excel itself writes."""
+    if cell == "":
+        return None
+    if isinstance(cell, str) and ILLEGAL_CHARACTERS_RE.search(cell):
+        return ILLEGAL_CHARACTERS_RE.sub(lambda m: f"_x{ord(m.group()):04X}_", cell)
+    return cell
 
 
 def _save(book: Workbook, file: IO[bytes]) -> None:
