@@ -136,6 +136,7 @@ async def test_postgres_serve_refuses_an_unmigrated_database(empty_postgres_url:
         ["serve", "--listen", f"127.0.0.1:{free_port()}"], empty_postgres_url, timeout_s=20
     )
     line = refused.refusal()  # a set-up mistake, like the others: one line, exit 2
+    assert refused.stderr.strip() == line, "nothing before it, not even log lines"
     assert time.monotonic() - started < 15
     assert "not migrated" in line and "masterdata migrate" in line, refused.stderr
 

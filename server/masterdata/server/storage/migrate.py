@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -12,6 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+_MIGRATION_LOG = logging.getLogger("alembic.runtime.migration")
 
 
 class SchemaNotCurrent(RuntimeError):
@@ -42,10 +44,19 @@ async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
+    """The database's revision, read quietly: a check is not a migration, and Alembic's
+    INFO lines ("Context impl ...") would stand before a refusal's one line."""
+
+    def read(sync: Connection) -> str | None:
+        level = _MIGRATION_LOG.level
+        _MIGRATION_LOG.setLevel(logging.WARNING)
+        try:
+            return MigrationContext.configure(sync).get_current_revision()
+        finally:
+            _MIGRATION_LOG.setLevel(level)
+
     async with engine.connect() as conn:
-        return await conn.run_sync(
-            lambda sync: MigrationContext.configure(sync).get_current_revision()
-        )
+        return await conn.run_sync(read)
 
 
 async def require_current(engine: AsyncEngine) -> None:
