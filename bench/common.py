@@ -12,7 +12,7 @@ import json
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -124,13 +124,13 @@ async def running_server(dsn: str, **settings: Any) -> AsyncIterator[App]:
 
 
 @contextlib.asynccontextmanager
-async def noop_server() -> AsyncIterator[int]:
+async def noop_server(options: Sequence[tuple[str, Any]] = ()) -> AsyncIterator[int]:
     """The gRPC baseline: `/bench.Noop/Call` returns an empty message at once. Yields its port."""
 
     async def call(_request: bytes, _context: aio.ServicerContext) -> bytes:
         return b""
 
-    server = aio.server()
+    server = aio.server(options=list(options))
     handler = grpc.unary_unary_rpc_method_handler(call)
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler("bench.Noop", {"Call": handler}),)
