@@ -113,6 +113,20 @@ class SQLiteBackend(Backend):
         return None  # one process per file: the commit callback wakes the feed
 
 
+def unicode_lower(value: Any) -> Any:
+    """SQL `lower()` as PostgreSQL's and Python's: Unicode, not ASCII only.
+
+    SQLite's built-in lower() folds A-Z alone, so "ÉCRU" and "écru" were two live
+    names on SQLite and one on PostgreSQL, and an import (which matches names
+    lowercased in Python) missed the stored row and then hit the unique index.
+    Registered on every connection; indexes built before it were rebuilt by
+    migration 0004.
+    """
+    if value is None or isinstance(value, bytes):
+        return value
+    return str(value).lower()
+
+
 def _without_id(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k != "id"}
 
@@ -130,6 +144,7 @@ def _engine(url: URL, settings: Settings, size: int, *, immediate: bool = False)
     def _configure(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" hook below issue BEGIN itself.
         dbapi_connection.isolation_level = None
+        dbapi_connection.create_function("lower", 1, unicode_lower, deterministic=True)
         cursor = dbapi_connection.cursor()
         for pragma in _PRAGMAS:
             cursor.execute(f"PRAGMA {pragma}")
