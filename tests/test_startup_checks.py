@@ -112,6 +112,24 @@ async def test_log_format_is_checked(tmp_path: Path) -> None:
     assert refused.returncode == 2 and "log format" in refused.stderr, refused.stderr
 
 
+async def test_the_event_loop_is_checked(tmp_path: Path) -> None:
+    refused = await run_masterdata(
+        ["serve", "--listen", "127.0.0.1:0"],
+        sqlite_url(tmp_path),
+        {"MASTERDATA_EVENT_LOOP": "tokio"},
+    )
+    assert "MASTERDATA_EVENT_LOOP must be uvloop or asyncio" in refused.refusal()
+
+
+async def test_the_standard_event_loop_still_serves(tmp_path: Path) -> None:
+    standard = {"MASTERDATA_EVENT_LOOP": "asyncio"}
+    async with (
+        running_server(sqlite_url(tmp_path), standard) as server,
+        aio.insecure_channel(server.target) as channel,
+    ):
+        assert (await create_location(channel, "Rajkot", "GJ")).name == "Rajkot"
+
+
 # --- the database: one line and exit 2 for every command that opens it -------------
 
 DATABASE_COMMANDS = [

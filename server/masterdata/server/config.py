@@ -131,6 +131,9 @@ class Settings:
     metrics_address: str = "127.0.0.1"
     #: Log format: "text" or "json" (one object per line).
     log_format: str = "text"
+    #: The server's event loop: "uvloop" (less CPU per call, measured with
+    #: bench/cpu_per_call.py) or "asyncio", the standard library's.
+    event_loop: str = "uvloop"
     # bulk import/export
     #: Largest import in bytes: a CSV or XLSX file, or all CSV chunks of one upload.
     max_import_bytes: int = 256 * 1024 * 1024

@@ -7,6 +7,8 @@ import contextlib
 import sys
 from collections.abc import Callable
 
+import uvloop
+
 from masterdata.server.app import ListenError, serve
 from masterdata.server.config import Settings
 from masterdata.server.security.errors import SecurityConfigError
@@ -16,11 +18,23 @@ from masterdata.server.storage.migrate import SchemaNotCurrent
 from masterdata.server.storage.unusable import DatabaseUnusable
 from masterdata.server.workers import WorkersError
 
+
+class EventLoopError(ValueError):
+    """The configured event loop is not one the server knows."""
+
+
 #: Exit code of a set-up mistake, the same as a usage error of the command line.
 SETUP_FAILED = 2
 #: Mistakes the operator fixes in the settings or the database before anything can run;
 #: each says what to fix in one line, so none of them needs a traceback.
-SETUP_ERRORS = (DatabaseUnusable, SchemaNotCurrent, SecurityConfigError, ListenError, WorkersError)
+SETUP_ERRORS = (
+    DatabaseUnusable,
+    SchemaNotCurrent,
+    SecurityConfigError,
+    ListenError,
+    WorkersError,
+    EventLoopError,
+)
 
 
 def setup_checked(run: Callable[[], int]) -> int:
@@ -38,9 +52,21 @@ def run_server(settings: Settings) -> int:
 
 
 def _serve_to_the_end(settings: Settings) -> int:
-    with contextlib.suppress(KeyboardInterrupt):  # before the signal handlers are set
-        asyncio.run(serve(settings))
+    with (
+        contextlib.suppress(KeyboardInterrupt),  # before the signal handlers are set
+        asyncio.Runner(loop_factory=loop_factory(settings.event_loop)) as runner,
+    ):
+        runner.run(serve(settings))
     return 0
+
+
+def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop `name` names: uvloop's, or None for asyncio's own."""
+    if name == "asyncio":
+        return None
+    if name == "uvloop":
+        return uvloop.new_event_loop
+    raise EventLoopError(f"MASTERDATA_EVENT_LOOP must be uvloop or asyncio, not {name!r}")
 
 
 async def check_database(settings: Settings) -> None:
