@@ -14,18 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from masterdata.server.domain.errors import Aborted
-from masterdata.server.repositories.idempotency import reused, where_key
+from masterdata.server.repositories.idempotency import stored_reply
 from masterdata.server.resources.caller import IdempotencyKey
-from masterdata.server.resources.ids import parse_request_id
 from masterdata.server.storage.errors import UniqueViolation, translate_errors
 from masterdata.server.storage.models.events import IdempotencyKeyRow
 from masterdata.v1 import commodity_pb2 as pb
-
-_T = IdempotencyKeyRow.__table__
 
 
 @dataclass(frozen=True)
@@ -41,17 +37,10 @@ async def read(
     session: AsyncSession, identity: str, key: IdempotencyKey, *, lock: bool
 ) -> Checkpoint:
     """The checkpoint of `key` (empty progress when there is none)."""
-    parse_request_id(key.request_id)
-    stmt = select(_T.c.fingerprint, _T.c.response).where(where_key(identity, key))
-    if lock:
-        stmt = stmt.with_for_update()
-    async with translate_errors():
-        row = (await session.execute(stmt)).one_or_none()
-    if row is None:
+    response = await stored_reply(session, identity, key, lock=lock)
+    if response is None:
         return Checkpoint(pb.ImportProgress())
-    if bytes(row.fingerprint) != key.fingerprint:
-        raise reused(key)
-    stored = pb.ImportCommoditiesResponse.FromString(row.response)
+    stored = pb.ImportCommoditiesResponse.FromString(response)
     if stored.HasField("summary"):
         return Checkpoint(pb.ImportProgress(), stored.summary, exists=True)
     return Checkpoint(stored.progress, exists=True)

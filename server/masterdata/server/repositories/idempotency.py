@@ -32,7 +32,25 @@ def where_key(identity: str, key: IdempotencyKey) -> Any:
     )
 
 
-def reused(key: IdempotencyKey) -> InvalidArgument:
+async def stored_reply(
+    session: AsyncSession, identity: str, key: IdempotencyKey, *, lock: bool = False
+) -> bytes | None:
+    """The reply stored under `key` (None without one); REQUEST_ID_REUSED when it was
+    stored for another request. A request_id that is no UUID is refused first."""
+    parse_request_id(key.request_id)
+    stmt = select(_T.c.fingerprint, _T.c.response).where(where_key(identity, key))
+    if lock:
+        stmt = stmt.with_for_update()
+    async with translate_errors():
+        row = (await session.execute(stmt)).one_or_none()
+    if row is None:
+        return None
+    if bytes(row.fingerprint) != key.fingerprint:
+        raise _reused(key)
+    return bytes(row.response)
+
+
+def _reused(key: IdempotencyKey) -> InvalidArgument:
     """The error of a key sent again with a different request."""
     return InvalidArgument(
         f"request_id {key.request_id} was already used with a different request",
@@ -76,14 +94,7 @@ class IdempotencyStore:
         async with translate_errors():
             if (await self.session.execute(self._claim, values)).first() is not None:
                 return None
-            stored = (
-                await self.session.execute(
-                    select(_T.c.fingerprint, _T.c.response).where(where_key(identity, key))
-                )
-            ).one()
-        if bytes(stored.fingerprint) != key.fingerprint:
-            raise reused(key)
-        return bytes(stored.response)
+        return await stored_reply(self.session, identity, key)
 
     async def complete(self, identity: str, key: IdempotencyKey, response: bytes) -> None:
         """Store the reply of the call that claimed `key`."""
