@@ -166,9 +166,13 @@ async def test_events_append_in_commit_order_with_every_field(app: App, db: Data
 
 async def test_the_feed_engine_reads_what_was_committed(db: Database, backend: Backend) -> None:
     engine = backend.feed_engine()
+    count = select(func.count()).select_from(EventRow)
     try:
         async with engine.connect() as conn:
-            assert (await conn.execute(select(func.count()).select_from(EventRow))).scalar() == 0
+            assert (await conn.execute(count)).scalar() == 0
+        await _commit_one_event(db)
+        async with engine.connect() as conn:
+            assert (await conn.execute(count)).scalar() == 1
     finally:
         if engine is not db.reader:
             await engine.dispose()
@@ -184,19 +188,23 @@ async def test_a_listener_if_any_wakes_on_commits_of_others(db: Database, backen
     try:
         await asyncio.wait_for(woken.wait(), 5)  # woken once connected
         woken.clear()
-        async with UnitOfWork(db, actor="other") as uow:
-            uow.record(
-                PendingEvent(
-                    aggregate_type="location",
-                    aggregate_id=uuid.uuid4(),
-                    aggregate_version=1,
-                    event_type="location.created",
-                    resource_type="masterdata.v1.Location",
-                    resource=b"",
-                )
-            )
-            await uow.commit()
+        await _commit_one_event(db)
         await asyncio.wait_for(woken.wait(), 5)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def _commit_one_event(db: Database) -> None:
+    async with UnitOfWork(db, actor="other") as uow:
+        uow.record(
+            PendingEvent(
+                aggregate_type="location",
+                aggregate_id=uuid.uuid4(),
+                aggregate_version=1,
+                event_type="location.created",
+                resource_type="masterdata.v1.Location",
+                resource=b"",
+            )
+        )
+        await uow.commit()
