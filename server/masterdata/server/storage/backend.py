@@ -52,6 +52,20 @@ class Listener(Protocol):
         ...
 
 
+class Lease(Protocol):
+    """A claim one process holds at a time, given up by its holder's death (the relay's leader)."""
+
+    async def acquire(self) -> bool:
+        """Claim it if nobody holds it; whether this process holds it now."""
+        ...
+
+    async def held(self) -> bool:
+        """Whether this process still holds it (False once its connection is gone)."""
+        ...
+
+    async def release(self) -> None: ...
+
+
 class Backend(ABC):
     """The operations whose SQL or driver calls differ between SQLite and PostgreSQL."""
 
@@ -140,3 +154,9 @@ class Backend(ABC):
     @abstractmethod
     def listener(self, wake: Callable[[], None], connect_timeout_s: float) -> Listener | None:
         """What tells this process of events other processes commit; None if nothing can."""
+
+    # ---- leases -----------------------------------------------------------------
+
+    def lease(self, name: str, connect_timeout_s: float) -> Lease | None:
+        """A claim on `name` that one process holds at a time; None if the backend has none."""
+        return None

@@ -20,9 +20,10 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from masterdata.server.config import Settings
-from masterdata.server.storage.backend import Backend, Listener
+from masterdata.server.storage.backend import Backend, Lease, Listener
 from masterdata.server.storage.errors import translate_errors
 from masterdata.server.storage.postgres import bulk
+from masterdata.server.storage.postgres.lease import AdvisoryLease
 from masterdata.server.storage.postgres.listener import PostgresListener
 from masterdata.server.storage.postgres.rows import AsyncpgRowReads
 
@@ -146,6 +147,10 @@ class PostgresBackend(Backend):
     def listener(self, wake: Callable[[], None], connect_timeout_s: float) -> Listener | None:
         dsn = self.reader.url.set(drivername="postgresql").render_as_string(hide_password=False)
         return PostgresListener(dsn, EVENT_CHANNEL, wake, connect_timeout_s=connect_timeout_s)
+
+    def lease(self, name: str, connect_timeout_s: float) -> Lease | None:
+        dsn = self.reader.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return AdvisoryLease(dsn, name, connect_timeout_s)
 
 
 #: The event columns _INSERT_AFTER_EVENT_LOCK takes as arrays, in its order.
