@@ -7,7 +7,7 @@ IMAGE := .build/masterdata.binpb
 
 AGAINST ?= HEAD
 
-.PHONY: serve test fuzz proto lint check-proto buf-lint breaking clean
+.PHONY: serve test fuzz proto docs lint check-proto check-docs buf-lint breaking clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,14 @@ serve: $(STAMP)
 
 proto: $(STAMP)
 	$(BIN)/python scripts/gen_protos.py --image $(IMAGE)
+	$(BIN)/python scripts/gen_api_docs.py
+
+# docs/api.md, the API reference, from the protos' comments and the error reasons.
+docs: $(STAMP)
+	$(BIN)/python scripts/gen_api_docs.py
+
+check-docs: $(STAMP)
+	$(BIN)/python scripts/gen_api_docs.py --check
 
 check-proto: $(STAMP)
 	$(BIN)/python scripts/gen_protos.py --check
@@ -40,7 +48,7 @@ lint: $(STAMP) buf-lint
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: $(STAMP) check-proto lint
+test: $(STAMP) check-proto check-docs lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The fuzz net (tests/test_fuzz_contract.py) with many fresh examples per RPC: minutes.
