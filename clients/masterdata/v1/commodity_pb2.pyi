@@ -3233,6 +3233,7 @@ class ImportCommoditiesRequest(_message.Message):
     ATOMIC_FIELD_NUMBER: _builtins.int
     BATCH_SIZE_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    STRICT_FIELD_NUMBER: _builtins.int
     csv_data: _builtins.bytes
     """A CSV file, UTF-8 (a BOM is allowed), with the header of GetImportTemplate."""
     xlsx_data: _builtins.bytes
@@ -3257,6 +3258,10 @@ class ImportCommoditiesRequest(_message.Message):
     Keys are per caller and method; the same key with a different request
     is INVALID_ARGUMENT (REQUEST_ID_REUSED).
     """
+    strict: _builtins.bool
+    """A file's header cells that name no column are INVALID_ARGUMENT
+    (UNKNOWN_COLUMN) instead of a warning in the summary (ignored_columns).
+    """
     @_builtins.property
     def rows(self) -> Global___CommodityRows:
         """Commodities as messages."""
@@ -3272,10 +3277,11 @@ class ImportCommoditiesRequest(_message.Message):
         atomic: _builtins.bool = ...,
         batch_size: _builtins.int = ...,
         request_id: _builtins.str = ...,
+        strict: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["csv_data", b"csv_data", "rows", b"rows", "source", b"source", "xlsx_data", b"xlsx_data"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["atomic", b"atomic", "batch_size", b"batch_size", "csv_data", b"csv_data", "mode", b"mode", "request_id", b"request_id", "rows", b"rows", "source", b"source", "validate_only", b"validate_only", "xlsx_data", b"xlsx_data"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["atomic", b"atomic", "batch_size", b"batch_size", "csv_data", b"csv_data", "mode", b"mode", "request_id", b"request_id", "rows", b"rows", "source", b"source", "strict", b"strict", "validate_only", b"validate_only", "xlsx_data", b"xlsx_data"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_source: _TypeAlias = _typing.Literal["csv_data", "xlsx_data", "rows"]  # noqa: Y015
     _WhichOneofArgType_source: _TypeAlias = _typing.Literal["source", b"source"]  # noqa: Y015
@@ -3296,6 +3302,7 @@ class ImportOptions(_message.Message):
     ATOMIC_FIELD_NUMBER: _builtins.int
     BATCH_SIZE_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    STRICT_FIELD_NUMBER: _builtins.int
     mode: Global___ImportMode.ValueType
     """What to do with rows matching an existing commodity."""
     validate_only: _builtins.bool
@@ -3309,6 +3316,10 @@ class ImportOptions(_message.Message):
     Keys are per caller and method; the same key with different options or a
     different first data message is INVALID_ARGUMENT (REQUEST_ID_REUSED).
     """
+    strict: _builtins.bool
+    """Unknown header cells of a CSV upload are INVALID_ARGUMENT (UNKNOWN_COLUMN)
+    instead of a warning in the summary.
+    """
     def __init__(
         self,
         *,
@@ -3317,10 +3328,11 @@ class ImportOptions(_message.Message):
         atomic: _builtins.bool = ...,
         batch_size: _builtins.int = ...,
         request_id: _builtins.str = ...,
+        strict: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["atomic", b"atomic", "batch_size", b"batch_size", "mode", b"mode", "request_id", b"request_id", "validate_only", b"validate_only"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["atomic", b"atomic", "batch_size", b"batch_size", "mode", b"mode", "request_id", b"request_id", "strict", b"strict", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -3337,6 +3349,8 @@ class ImportProgress(_message.Message):
     UPDATED_FIELD_NUMBER: _builtins.int
     UNCHANGED_FIELD_NUMBER: _builtins.int
     FAILED_FIELD_NUMBER: _builtins.int
+    VARIETIES_CREATED_FIELD_NUMBER: _builtins.int
+    VARIETIES_UPDATED_FIELD_NUMBER: _builtins.int
     rows_read: _builtins.int
     """Data rows read so far (header excluded)."""
     created: _builtins.int
@@ -3347,6 +3361,10 @@ class ImportProgress(_message.Message):
     """Rows that matched a commodity with identical values (UPSERT), not written."""
     failed: _builtins.int
     """Rows rejected with a row_error."""
+    varieties_created: _builtins.int
+    """Varieties created from the Varieties column (or that would be)."""
+    varieties_updated: _builtins.int
+    """Varieties renamed by the Varieties column (or that would be)."""
     def __init__(
         self,
         *,
@@ -3355,10 +3373,12 @@ class ImportProgress(_message.Message):
         updated: _builtins.int = ...,
         unchanged: _builtins.int = ...,
         failed: _builtins.int = ...,
+        varieties_created: _builtins.int = ...,
+        varieties_updated: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created", b"created", "failed", b"failed", "rows_read", b"rows_read", "unchanged", b"unchanged", "updated", b"updated"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created", b"created", "failed", b"failed", "rows_read", b"rows_read", "unchanged", b"unchanged", "updated", b"updated", "varieties_created", b"varieties_created", "varieties_updated", b"varieties_updated"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -3417,6 +3437,10 @@ class ImportSummary(_message.Message):
     FAILED_FIELD_NUMBER: _builtins.int
     DURATION_FIELD_NUMBER: _builtins.int
     COMMITTED_FIELD_NUMBER: _builtins.int
+    VARIETIES_CREATED_FIELD_NUMBER: _builtins.int
+    VARIETIES_UPDATED_FIELD_NUMBER: _builtins.int
+    IGNORED_COLUMNS_FIELD_NUMBER: _builtins.int
+    WARNINGS_FIELD_NUMBER: _builtins.int
     rows_read: _builtins.int
     """Data rows read (header excluded)."""
     created: _builtins.int
@@ -3431,9 +3455,32 @@ class ImportSummary(_message.Message):
     """Whether changes were committed: false for validate_only, and for an
     atomic import with any failed row.
     """
+    varieties_created: _builtins.int
+    """Varieties created from the Varieties column (or that would be). A file's
+    Varieties cell lists names separated by ";" (a ";" or backslash inside a
+    name is escaped with a backslash), as an export writes it: a name with no live
+    variety of that commodity (case-insensitively) creates one, a name
+    differing only in case renames it, others are left as they are, and
+    varieties the cell does not name are not touched. Each records the event
+    CreateVariety or UpdateVariety would.
+    """
+    varieties_updated: _builtins.int
+    """Varieties renamed by the Varieties column (or that would be)."""
     @_builtins.property
     def duration(self) -> _duration_pb2.Duration:
         """Wall-clock time of the import."""
+
+    @_builtins.property
+    def ignored_columns(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Header cells of the file that name no column, as written: their cells
+        were not read.
+        """
+
+    @_builtins.property
+    def warnings(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Human-readable warnings about the import as a whole, such as the ignored
+        columns.
+        """
 
     def __init__(
         self,
@@ -3445,10 +3492,14 @@ class ImportSummary(_message.Message):
         failed: _builtins.int = ...,
         duration: _duration_pb2.Duration | None = ...,
         committed: _builtins.bool = ...,
+        varieties_created: _builtins.int = ...,
+        varieties_updated: _builtins.int = ...,
+        ignored_columns: _abc.Iterable[_builtins.str] | None = ...,
+        warnings: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["committed", b"committed", "created", b"created", "duration", b"duration", "failed", b"failed", "rows_read", b"rows_read", "unchanged", b"unchanged", "updated", b"updated"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["committed", b"committed", "created", b"created", "duration", b"duration", "failed", b"failed", "ignored_columns", b"ignored_columns", "rows_read", b"rows_read", "unchanged", b"unchanged", "updated", b"updated", "varieties_created", b"varieties_created", "varieties_updated", b"varieties_updated", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -3588,7 +3639,8 @@ class ExportCommoditiesRequest(_message.Message):
     """Shape of the stream."""
     include_varieties: _builtins.bool
     """Include each commodity's live varieties: in ExportedCommodity.varieties,
-    or in CSV and XLSX a "varieties" column of names separated by ";".
+    or in CSV and XLSX a "Varieties" column of names separated by ";" (a ";"
+    or backslash inside a name is escaped with a backslash), which an import reads back.
     """
     def __init__(
         self,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -32,6 +32,7 @@ from masterdata.server.bulk.messages import MessageBuilder
 from masterdata.server.bulk.planning import Audit, FileState, Plan, plan_batch
 from masterdata.server.bulk.sources import InputRow
 from masterdata.server.bulk.store import find_stored, write
+from masterdata.server.bulk.varieties import apply as apply_varieties
 from masterdata.server.resources.activity import give_way, sliced
 from masterdata.server.storage.backend import Backend
 from masterdata.server.storage.unit_of_work import PendingEvent, UnitOfWork
@@ -49,26 +50,22 @@ class Counts:
     updated: int = 0
     unchanged: int = 0
     failed: int = 0
+    varieties_created: int = 0
+    varieties_updated: int = 0
 
     @classmethod
     def of(cls, progress: pb.ImportProgress) -> Counts:
-        return cls(
-            progress.rows_read,
-            progress.created,
-            progress.updated,
-            progress.unchanged,
-            progress.failed,
-        )
+        return cls(**{name: getattr(progress, name) for name in _COUNTS})
 
     def add(self, other: Counts) -> None:
-        self.rows_read += other.rows_read
-        self.created += other.created
-        self.updated += other.updated
-        self.unchanged += other.unchanged
-        self.failed += other.failed
+        for name in _COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def progress(self) -> pb.ImportProgress:
         return pb.ImportProgress(**self.__dict__)
+
+
+_COUNTS = tuple(f.name for f in fields(Counts))
 
 
 @dataclass(frozen=True)
@@ -134,6 +131,8 @@ class BatchRunner:
             for event in built:
                 if event.aggregate_id not in lost:
                     uow.record(event)
+        wanted = [item for item in plan.varieties if item[0] not in lost]
+        varieties = await apply_varieties(session, wanted, backend=self.backend, uow=uow)
         failures.sort(key=lambda f: f.number)
         counts = Counts(
             rows_read=batch.size,
@@ -141,6 +140,8 @@ class BatchRunner:
             updated=len(plan.updates),
             unchanged=plan.unchanged,
             failed=len(failures),
+            varieties_created=varieties.created,
+            varieties_updated=varieties.updated,
         )
         return Outcome(counts, failures)
 

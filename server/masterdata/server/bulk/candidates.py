@@ -19,6 +19,7 @@ from sqlalchemy import inspect
 from masterdata.server.bulk.cells import CellError, parser_for
 from masterdata.server.bulk.columns import Header
 from masterdata.server.bulk.sources import FileRow, MessageRow
+from masterdata.server.bulk.varieties import parse_cell as parse_varieties
 from masterdata.server.domain.commodities import json_size, validate_commodity
 from masterdata.server.domain.errors import FieldViolation, ViolationCollector
 from masterdata.server.domain.text import message_violations
@@ -55,6 +56,8 @@ class Candidate:
     id: uuid.UUID | None = None
     #: The row checked as a new commodity (DEFAULTS | values), when done in advance.
     as_create: dict[str, Any] | RowFailure | None = None
+    #: The variety names of its Varieties cell (bulk/varieties.py).
+    varieties: tuple[str, ...] = ()
     #: The (lower(name), category) the live-uniqueness rule compares.
     key: tuple[str, str] = field(init=False)
 
@@ -105,6 +108,7 @@ class FileConverter:
         ]
         ids = [(i, parser_for(c)) for i, c in header.positions if c.field == "id"]
         self._id = ids[0] if ids else None
+        self._varieties = header.varieties
 
     def convert(self, row: FileRow) -> Candidate | RowFailure:
         cells, size = row.cells, len(row.cells)
@@ -129,9 +133,15 @@ class FileConverter:
                 key = parse_id(cells[index] if index < size else "")
             except CellError as error:
                 violations.insert(0, FieldViolation("id", error.message, error.reason))
+        names: tuple[str, ...] = ()
+        if self._varieties is not None and self._varieties < size and cells[self._varieties]:
+            try:
+                names = parse_varieties(cells[self._varieties])
+            except CellError as error:
+                violations.append(FieldViolation("varieties", error.message, error.reason))
         if violations:
             return failure(row.number, violations)
-        return Candidate(row.number, values, key)
+        return Candidate(row.number, values, key, varieties=names)
 
 
 def convert_message(row: MessageRow) -> Candidate | RowFailure:

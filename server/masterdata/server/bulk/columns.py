@@ -4,7 +4,9 @@ A file's header is matched case-insensitively and in any order. Each column is
 known by its display header (the template's, "GST Rate (%)") and by its Commodity
 field name ("gst_rate"); both are compared after dropping everything but letters
 and digits, so "gst rate", "GST_RATE" and "Gst-Rate" all name the same column.
-Unknown columns (such as the export's "Varieties") are ignored.
+The export's "Varieties" column (names of the commodity's varieties) is read too
+(bulk/varieties.py). Any other header cell is unknown: the summary names it, or
+with `strict` the header is refused.
 """
 
 from __future__ import annotations
@@ -160,6 +162,7 @@ COLUMNS = _columns()
 BY_FIELD = {c.field: c for c in COLUMNS}
 _LOOKUP = {normalise(c.header): c for c in COLUMNS} | {normalise(c.field): c for c in COLUMNS}
 _LOOKUP |= {alias: BY_FIELD[field] for alias, field in ALIASES.items()}
+_VARIETIES = normalise(EXPORT_VARIETIES_HEADER)
 
 
 @dataclass(frozen=True)
@@ -167,20 +170,37 @@ class Header:
     """A file's header resolved: (cell index, column) of every known column."""
 
     positions: tuple[tuple[int, Column], ...]
+    #: The cell index of the Varieties column, if the file has one.
+    varieties: int | None = None
+    #: Header cells that name no column, as written (their cells are not read).
+    unknown: tuple[str, ...] = ()
 
     @property
     def fields(self) -> frozenset[str]:
         return frozenset(c.field for _, c in self.positions)
 
 
-def resolve_header(cells: Sequence[str], source: str) -> Header:
-    """Match header cells to columns; INVALID_ARGUMENT names every problem at once."""
+def resolve_header(cells: Sequence[str], source: str, *, strict: bool = False) -> Header:
+    """Match header cells to columns; INVALID_ARGUMENT names every problem at once.
+
+    With `strict`, a header cell that names no column is one of the problems.
+    """
     positions: list[tuple[int, Column]] = []
     seen: dict[str, str] = {}
     violations: list[FieldViolation] = []
+    varieties: int | None = None
+    unknown: list[str] = []
     for index, cell in enumerate(cells):
-        column = _LOOKUP.get(normalise(cell))
+        key = normalise(cell)
+        column = _LOOKUP.get(key)
         if column is None:
+            if key == _VARIETIES and varieties is None:
+                varieties = index
+            elif key == _VARIETIES:
+                description = f"two {EXPORT_VARIETIES_HEADER!r} columns"
+                violations.append(FieldViolation(source, description, "DUPLICATE_COLUMN"))
+            elif cell.strip():
+                unknown.append(cell.strip())
             continue
         if column.field in seen:
             violations.append(
@@ -201,6 +221,11 @@ def resolve_header(cells: Sequence[str], source: str) -> Header:
                     "MISSING_COLUMN",
                 )
             )
+    if strict:
+        violations.extend(
+            FieldViolation(source, f"{name[:100]!r} is not a column", "UNKNOWN_COLUMN")
+            for name in unknown
+        )
     if violations:
         raise InvalidArgument("the file's header is not an import header", violations=violations)
-    return Header(tuple(positions))
+    return Header(tuple(positions), varieties, tuple(unknown))

@@ -24,6 +24,7 @@ from sqlalchemy import ColumnElement, Text, case, cast, func
 from masterdata.server.bulk.cells import format_cell
 from masterdata.server.bulk.columns import COLUMNS, Kind
 from masterdata.server.bulk.store import TABLE
+from masterdata.server.bulk.varieties import join_names
 
 Formatter = Callable[[Any], Any] | None
 
@@ -114,5 +115,5 @@ class CellWriter:
         for index, formatter in self._formatters:
             cells[index] = formatter(cells[index])
         if varieties is not None:
-            cells.append(";".join(v.name for v in varieties))
+            cells.append(join_names(v.name for v in varieties))
         return cells

@@ -22,11 +22,11 @@ from collections.abc import AsyncIterator, Sequence
 from typing import IO, Any, cast
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import Row, select
 
 from masterdata.server.bulk.columns import COLUMNS, EXPORT_VARIETIES_HEADER
 from masterdata.server.bulk.export_cells import CellWriter
+from masterdata.server.bulk.ooxml_text import escape
 from masterdata.server.bulk.store import TABLE
 from masterdata.server.domain.errors import FieldViolation, InvalidArgument
 from masterdata.server.families.commodities.specs import COMMODITY, VARIETY
@@ -180,12 +180,11 @@ def _append(sheet: Any, rows: list[list[Any]]) -> None:
 
 def _xlsx_cell(cell: Any) -> Any:
     """A cell as a worksheet can hold it: empty as no cell, and the control characters
-    XML 1.0 forbids (ESC, BEL, ...) as the _xHHHH_ escapes Excel itself writes."""
+    XML 1.0 forbids (ESC, BEL, ...) as the _xHHHH_ escapes Excel itself writes
+    (bulk/ooxml_text.py; the XLSX import reads them back)."""
     if cell == "":
         return None
-    if isinstance(cell, str) and ILLEGAL_CHARACTERS_RE.search(cell):
-        return ILLEGAL_CHARACTERS_RE.sub(lambda m: f"_x{ord(m.group()):04X}_", cell)
-    return cell
+    return escape(cell) if isinstance(cell, str) else cell
 
 
 def _save(book: Workbook, file: IO[bytes]) -> None:

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -142,11 +142,16 @@ class Importer:
         #: Per-batch mode: the request_id's checkpoint and the committed totals, in commit order.
         self._mark = checkpoint.Checkpoint(pb.ImportProgress())
         self._committed = Counts()
+        self._ignored: Callable[[], Sequence[str]] = tuple
 
-    def run(self, rows: Rows, convert: Convert) -> AsyncIterator[Response]:
+    def run(
+        self, rows: Rows, convert: Convert, ignored: Callable[[], Sequence[str]] = tuple
+    ) -> AsyncIterator[Response]:
+        """The import's responses; `ignored` gives the input's unknown columns for the summary."""
         # An import is background work: between its slices of CPU work it pauses
         # for the unary calls of other clients (resources/activity.py).
         give_way_to(self.runtime.unary_calls)
+        self._ignored = ignored
         if self.options.validate_only:
             return self._validate(rows, convert)
         if self.options.atomic:
@@ -308,6 +313,11 @@ class Importer:
 
     def _summary(self, counts: Counts, *, committed: bool) -> pb.ImportSummary:
         summary = pb.ImportSummary(**counts.__dict__, committed=committed)
+        ignored = self._ignored()
+        if ignored:
+            summary.ignored_columns.extend(ignored)
+            names = ", ".join(repr(name) for name in ignored)
+            summary.warnings.append(f"columns not imported (unknown headers): {names}")
         summary.duration.FromNanoseconds(int((time.monotonic() - self.started) * 1e9))
         return summary
 

@@ -10,7 +10,7 @@ grpc's flow-control window - however large the file.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TypeVar, cast
 
 from masterdata.server.bulk.batches import Convert
@@ -54,6 +54,13 @@ class _FileConvert:
         return self._converter.convert(row)  # type: ignore[arg-type]
 
 
+def _ignored(convert: Convert) -> Callable[[], tuple[str, ...]]:
+    """What the summary names as ignored columns: a file's unknown header cells."""
+    if isinstance(convert, _FileConvert):
+        return convert.rows.ignored
+    return tuple
+
+
 def _invalid(field: str, description: str, reason: str) -> InvalidArgument:
     return InvalidArgument(description, violations=[FieldViolation(field, description, reason)])
 
@@ -87,16 +94,16 @@ class BulkImports:
         rows: Rows
         convert: Convert
         if source == "csv_data":
-            rows, convert = self._csv(request.csv_data)
+            rows, convert = self._csv(request.csv_data, request.strict)
         elif source == "xlsx_data":
-            rows, convert = self._xlsx(request.xlsx_data)
+            rows, convert = self._xlsx(request.xlsx_data, request.strict)
         elif source == "rows":
             commodities = _check_rows_message(request.rows, "rows.commodities")
             self.limits.check_rows(len(commodities), source)
             rows, convert = message_rows(_once(commodities), self.limits, source), _CONVERT_MESSAGE
         else:
             raise _invalid("source", "one of csv_data, xlsx_data or rows is required", "REQUIRED")
-        return Importer(self.runtime, caller, options).run(rows, convert)
+        return Importer(self.runtime, caller, options).run(rows, convert, _ignored(convert))
 
     def _options(
         self,
@@ -112,14 +119,14 @@ class BulkImports:
             self.runtime.settings,
         )
 
-    def _csv(self, data: bytes) -> tuple[Rows, Convert]:
-        precheck_csv(data, self.limits, "csv_data")
-        rows = FileRows("csv_data", self.limits)
+    def _csv(self, data: bytes, strict: bool) -> tuple[Rows, Convert]:
+        precheck_csv(data, self.limits, "csv_data", strict=strict)
+        rows = FileRows("csv_data", self.limits, strict=strict)
         return csv_rows(_once(data), rows), _FileConvert(rows)
 
-    def _xlsx(self, data: bytes) -> tuple[Rows, Convert]:
+    def _xlsx(self, data: bytes, strict: bool) -> tuple[Rows, Convert]:
         self.limits.check_bytes(len(data), "xlsx_data")
-        rows = FileRows("xlsx_data", self.limits)
+        rows = FileRows("xlsx_data", self.limits, strict=strict)
         return xlsx_rows(XlsxRows(data, "xlsx_data"), rows), _FileConvert(rows)
 
     async def upload(
@@ -138,14 +145,15 @@ class BulkImports:
         rows: Rows
         convert: Convert
         if kind == "csv_chunk":
-            file_rows = FileRows("csv_chunk", self.limits)
+            file_rows = FileRows("csv_chunk", self.limits, strict=first.options.strict)
             rows, convert = csv_rows(_chunks(second, requests), file_rows), _FileConvert(file_rows)
         elif kind == "rows":
             batches = _row_batches(second, requests)
             rows, convert = message_rows(batches, self.limits, "rows"), _CONVERT_MESSAGE
         else:
             raise _invalid("options", "only the first message may carry options", "UNEXPECTED")
-        async for item in Importer(self.runtime, caller, options).run(rows, convert):
+        importer = Importer(self.runtime, caller, options)
+        async for item in importer.run(rows, convert, _ignored(convert)):
             kind_of = item.WhichOneof("kind")
             assert kind_of is not None  # every response carries one
             yield pb.UploadCommoditiesResponse(**{kind_of: getattr(item, kind_of)})

@@ -70,6 +70,8 @@ class Plan:
     unchanged: int = 0
     failures: list[RowFailure] = field(default_factory=list)
     numbers: dict[uuid.UUID, int] = field(default_factory=dict)
+    #: (commodity id, variety names) of accepted rows with a Varieties cell.
+    varieties: list[tuple[uuid.UUID, tuple[str, ...]]] = field(default_factory=list)
 
 
 def _duplicate(number: int, field_name: str, message: str, reason: str) -> RowFailure:
@@ -150,9 +152,15 @@ def _decide(
         final = finalise(candidate.number, base | candidate.values)
     if isinstance(final, RowFailure):
         return final
+    if candidate.varieties:
+        commodity = target["id"] if target is not None else next(fresh_ids)
+        final["id"] = commodity
+        plan.varieties.append((commodity, candidate.varieties))
     # `final` is this row's own dict (finalise copies), so it becomes the row itself.
     if target is None:
-        final.update(id=next(fresh_ids), create_time=audit.now, created_by=audit.actor, revision=1)
+        if "id" not in final:  # a row with varieties took its id above
+            final["id"] = next(fresh_ids)
+        final.update(create_time=audit.now, created_by=audit.actor, revision=1)
         plan.creates.append(_touched(final, audit))
         plan.numbers[final["id"]] = candidate.number
         return None

@@ -78,9 +78,11 @@ class Limits:
 class FileRows:
     """Turns a file's records into numbered data rows once the header is known."""
 
-    def __init__(self, source: str, limits: Limits) -> None:
+    def __init__(self, source: str, limits: Limits, *, strict: bool = False) -> None:
         self.source = source
         self.limits = limits
+        #: Unknown header cells are INVALID_ARGUMENT instead of ignored_columns.
+        self.strict = strict
         self.header: Header | None = None
         self.number = 0
         self.data_rows = 0
@@ -95,7 +97,7 @@ class FileRows:
                 if not any(cell.strip() for cell in cells):
                     continue
                 if self.header is None:
-                    self.header = resolve_header(cells, self.source)
+                    self.header = resolve_header(cells, self.source, strict=self.strict)
                     continue
                 if first.startswith("#") and not any(c.strip() for c in cells[1:]):
                     continue
@@ -103,6 +105,10 @@ class FileRows:
             out.append(FileRow(self.number, cells))
         self.limits.check_rows(self.data_rows, self.source)
         return out
+
+    def ignored(self) -> tuple[str, ...]:
+        """The header cells that named no column (none before the header is read)."""
+        return self.header.unknown if self.header is not None else ()
 
     def require_header(self) -> Header:
         if self.header is None:
@@ -170,7 +176,7 @@ def refuse_zip(data: bytes, source: str) -> None:
         )
 
 
-def precheck_csv(data: bytes, limits: Limits, source: str) -> None:
+def precheck_csv(data: bytes, limits: Limits, source: str, *, strict: bool = False) -> None:
     """Reject a whole CSV before any write: size, encoding, header and row count.
 
     Counting newlines (C speed) bounds the row count from above; only a file
@@ -186,7 +192,9 @@ def precheck_csv(data: bytes, limits: Limits, source: str) -> None:
     counting = data.count(b"\n") > limits.max_rows
     reader = CsvRecords(source)
     rows = FileRows(
-        source, limits if counting else dataclasses.replace(limits, max_rows=sys.maxsize)
+        source,
+        limits if counting else dataclasses.replace(limits, max_rows=sys.maxsize),
+        strict=strict,
     )
     for start in range(0, len(data), CSV_SLICE_BYTES):
         rows.rows(reader.feed(data[start : start + CSV_SLICE_BYTES]))

@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
 from masterdata.server.bulk.csv_input import unreadable
+from masterdata.server.bulk.ooxml_text import unescape
 from masterdata.server.bulk.zip_bounds import check_expansion
 
 _FLOAT_INT_LIMIT = 1e15
@@ -36,6 +37,8 @@ def cell_text(value: Any) -> str:
         return repr(value)
     if isinstance(value, (datetime, date, time)):
         return value.isoformat()
+    if isinstance(value, str):
+        return unescape(value)  # Excel's _xHHHH_ escapes (bulk/ooxml_text.py)
     return str(value)
 
 
