@@ -24,6 +24,7 @@ SERVICES = {
     "masterdata.v1.TradeTermsService",
     "masterdata.v1.EventService",
     "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
     "grpc.reflection.v1alpha.ServerReflection",
 }
 #: grpcurl exits with 64 + the gRPC status code when an RPC fails.
