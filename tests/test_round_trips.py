@@ -36,9 +36,10 @@ CEILINGS = {
     "GetCommodity": (1, 1),
     "BatchGetCommodities": (1, 1),
     "ListCommodities": (1, 2),
-    # BEGIN, the deadline's set_config, the claim, the INSERT, the reply, events, COMMIT.
-    "CreateCommodity": (7, 2),
-    "UpdateCommodity": (8, 3),
+    # One statement: the row, the key with its reply, the events (storage/postgres/writes.py).
+    "CreateCommodity": (1, 2),
+    # The read of the row, then that statement, optimistic on the revision read.
+    "UpdateCommodity": (2, 3),
     # ... and a locked read of each of the three child tables.
     "DeleteCommodity": (11, 3),
     "UndeleteCommodity": (11, 3),

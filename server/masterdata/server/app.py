@@ -231,7 +231,9 @@ def _sample_runtime(metrics: Metrics, runtime: Runtime) -> None:
     metrics.sample(
         "masterdata_db_pool_in_use",
         "Database connections checked out of the pools",
-        lambda: total(lambda pool: pool.checkedout()) + runtime.db.rows.in_use(),
+        lambda: (
+            total(lambda pool: pool.checkedout()) + runtime.db.backend.driver_connections_in_use()
+        ),
     )
     metrics.sample(
         "masterdata_db_pool_overflow",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from functools import cached_property
 from types import SimpleNamespace
 from typing import Any, cast
@@ -28,20 +29,44 @@ from masterdata.server.domain.errors import (
 )
 from masterdata.server.repositories.generic import ResourceRepository
 from masterdata.server.resources.caller import Caller
-from masterdata.server.resources.codec import codec_for, etag_of
+from masterdata.server.resources.codec import etag_of
 from masterdata.server.resources.idempotent import run_idempotent
 from masterdata.server.resources.ids import parse_id
 from masterdata.server.resources.reads import ResourceReads
+from masterdata.server.resources.recording import pending_event
+from masterdata.server.resources.runtime import Runtime
+from masterdata.server.resources.single_row import SingleRowWrites
 from masterdata.server.resources.spec import ChildLink, ResourceSpec
 from masterdata.server.storage.errors import UniqueViolation, translate_errors
-from masterdata.server.storage.unit_of_work import PendingEvent, UnitOfWork
+from masterdata.server.storage.unit_of_work import UnitOfWork
 
 #: Columns every write sets besides the changed fields (see `_touch`).
 _TOUCHED = ("update_time", "updated_by", "revision")
 
 
+#: The hooks that run inside the locking path's transaction: a resource that overrides
+#: one of them writes on that path (resources/single_row.py says why).
+TRANSACTION_HOOKS = (
+    "_validate",
+    "_after_create",
+    "_after_update",
+    "_before_delete",
+    "_before_undelete",
+)
+
+
 class Resources(ResourceReads):
-    """Create/Get/BatchGet/List/Update/Delete/Undelete of one resource type."""
+    """Create/Get/BatchGet/List/Update/Delete/Undelete of one resource type.
+
+    A write that changes one row and runs no hook goes to the backend whole
+    (`SingleRowWrites`); the others run in a unit of work that locks what it reads.
+    """
+
+    def __init__(self, runtime: Runtime, spec: ResourceSpec) -> None:
+        super().__init__(runtime, spec)
+        kind = type(self)
+        hooks = {h for h in TRANSACTION_HOOKS if getattr(kind, h) is not getattr(Resources, h)}
+        self._single_row = SingleRowWrites(self, hooks)
 
     # ---- writes ------------------------------------------------------------
 
@@ -49,6 +74,8 @@ class Resources(ResourceReads):
         """Create from `message`; with a request_id, a retry returns the first result."""
         violations = ViolationCollector(self.spec.name)
         values = self.codec.to_values(message, self.codec.populated_fields(message), violations)
+        if self._single_row.creates:
+            return self._as_seen(caller, await self._single_row.create(values, violations, caller))
 
         async def work(uow: UnitOfWork) -> Message:
             candidate = dict(values)
@@ -67,12 +94,17 @@ class Resources(ResourceReads):
         key = parse_id(cast(Any, message).id, f"{self.spec.name}.id")  # every resource has one
         fields = self._update_fields(message, paths)
         changes = self.codec.to_values(message, fields, violations)
+        if self._single_row.updates:
+            etag = message.etag  # type: ignore[attr-defined]
+            written = await self._single_row.update(key, etag, changes, violations, caller)
+            if written is not None:
+                return self._as_seen(caller, written)
 
         async def work(uow: UnitOfWork) -> Message:
             etag = message.etag  # type: ignore[attr-defined]
             row = await self._live_row_for_write(uow, key, etag, as_values=True)
             current = {name: getattr(row, name) for name in self.codec.writable_fields}
-            self._reject_parent_change(row, changes, violations)
+            self.reject_parent_change(row, changes, violations)
             candidate = current | changes
             await self._check(uow, candidate, violations, existing=row)
             changed = self._apply(row, candidate)
@@ -89,6 +121,10 @@ class Resources(ResourceReads):
 
     async def delete(self, id_: str, etag: str, caller: Caller, *, force: bool = False) -> Message:
         key = parse_id(id_)
+        if self._single_row.deletes:
+            written = await self._single_row.delete(key, etag, caller)
+            if written is not None:
+                return self._as_seen(caller, written)
 
         async def work(uow: UnitOfWork) -> Message:
             row = await self._live_row_for_write(uow, key, etag)
@@ -102,10 +138,14 @@ class Resources(ResourceReads):
 
     async def undelete(self, id_: str, etag: str, caller: Caller) -> Message:
         key = parse_id(id_)
+        if self._single_row.undeletes:
+            written = await self._single_row.undelete(key, etag, caller)
+            if written is not None:
+                return self._as_seen(caller, written)
 
         async def work(uow: UnitOfWork) -> Message:
             row = await self.repository(uow).get(key, for_update=True)
-            self._check_etag(row, etag)
+            self.check_etag(row, etag)
             if row.delete_time is None:
                 raise AlreadyExists(f"{self.spec.name} {key} is not deleted", reason="NOT_DELETED")
             await self._before_undelete(uow, row)
@@ -122,8 +162,13 @@ class Resources(ResourceReads):
     ) -> Message:
         """`work` in a committed transaction, at most once per idempotency key; the
         reply masked unless `caller` may see sensitive fields."""
-        result = await run_idempotent(self.runtime, caller, self.spec.message, work)
-        return result if caller.sees_sensitive else self.codec.mask(result)
+        return self._as_seen(
+            caller, await run_idempotent(self.runtime, caller, self.spec.message, work)
+        )
+
+    def _as_seen(self, caller: Caller, reply: Message) -> Message:
+        """`reply` masked unless `caller` may see sensitive fields."""
+        return reply if caller.sees_sensitive else self.codec.mask(reply)
 
     # ---- hooks for entity families -----------------------------------------
 
@@ -195,14 +240,22 @@ class Resources(ResourceReads):
         violations: ViolationCollector,
         existing: Any | None,
     ) -> None:
+        self.check_fields(candidate, violations)
+        if self.spec.parent is not None and existing is None:
+            await self._check_parent(uow, candidate, violations)
+        await self._validate(uow, candidate, violations, existing)
+        self.complete(candidate, violations)
+
+    def check_fields(self, candidate: Mapping[str, Any], violations: ViolationCollector) -> None:
+        """The checks of a candidate that need no database: required fields, the spec's rules."""
         for name in self.spec.required:
             if candidate.get(name) in (None, "", [], {}):
                 violations.add(name, "is required", "REQUIRED")
         if self.spec.validate is not None:
             self.spec.validate(candidate, violations)
-        if self.spec.parent is not None and existing is None:
-            await self._check_parent(uow, candidate, violations)
-        await self._validate(uow, candidate, violations, existing)
+
+    def complete(self, candidate: dict[str, Any], violations: ViolationCollector) -> None:
+        """Refuse the candidate with every violation found, else add its derived columns."""
         violations.raise_if_any()
         if self.spec.derive is not None:
             candidate.update(self.spec.derive(candidate))
@@ -230,7 +283,7 @@ class Resources(ResourceReads):
         if row.delete_time is not None:
             raise FailedPrecondition(f"{kind} {key} is deleted", reason="PARENT_DELETED")
 
-    def _reject_parent_change(
+    def reject_parent_change(
         self, row: Any, changes: Mapping[str, Any], violations: ViolationCollector
     ) -> None:
         parent = self.spec.parent
@@ -263,10 +316,10 @@ class Resources(ResourceReads):
         row = await read(key, for_update=True)
         if row.delete_time is not None:
             raise NotFound(f"{self.spec.name} {key} is deleted", reason="DELETED")
-        self._check_etag(row, etag)
+        self.check_etag(row, etag)
         return row
 
-    def _check_etag(self, row: Any, etag: str) -> None:
+    def check_etag(self, row: Any, etag: str) -> None:
         if etag and etag != etag_of(row.revision):
             raise Aborted(
                 f"{self.spec.name} {row.id} changed since it was read (etag mismatch)",
@@ -324,16 +377,20 @@ class Resources(ResourceReads):
             async with translate_errors():
                 yield
         except UniqueViolation as error:
-            constraint = error.constraint or self._index_named_by(error.columns)
-            field = self.spec.unique_fields.get(constraint) or (
-                error.columns[-1] if error.columns else ""
-            )
-            raise AlreadyExists(
-                f"a live {self.spec.name} with this {field or 'key'} already exists",
-                field=f"{self.spec.name}.{field}" if field else "",
-                reason=f"DUPLICATE_{field.upper()}" if field else "DUPLICATE",
-                metadata={"constraint": error.constraint} if error.constraint else None,
-            ) from error
+            raise self.already_exists(error) from error
+
+    def already_exists(self, error: UniqueViolation) -> AlreadyExists:
+        """ALREADY_EXISTS naming the field whose unique index refused a write."""
+        constraint = error.constraint or self._index_named_by(error.columns)
+        field = self.spec.unique_fields.get(constraint) or (
+            error.columns[-1] if error.columns else ""
+        )
+        return AlreadyExists(
+            f"a live {self.spec.name} with this {field or 'key'} already exists",
+            field=f"{self.spec.name}.{field}" if field else "",
+            reason=f"DUPLICATE_{field.upper()}" if field else "DUPLICATE",
+            metadata={"constraint": error.constraint} if error.constraint else None,
+        )
 
 
 def record_event(
@@ -346,28 +403,11 @@ def record_event(
     actor: str | None = None,
     request_id: str | None = None,
 ) -> Message:
-    """Append `<spec.name>.<verb>` for `row` to the unit of work.
-
-    The event carries the resource after the change, masked as for a caller without
-    the sensitive scope; the unmasked message is returned for the response. `actor`
-    and `request_id` name the call behind it when that is not the unit of work's own.
-    """
-    codec = codec_for(spec)
-    message = codec.to_message(row, reveal=True)
-    masked = spec.message()
-    masked.CopyFrom(message)
-    codec.mask(masked)
-    uow.record(
-        PendingEvent(
-            aggregate_type=spec.name,
-            aggregate_id=row.id,
-            aggregate_version=row.revision,
-            event_type=f"{spec.name}.{verb}",
-            resource_type=spec.resource_type,
-            resource=masked.SerializeToString(),
-            changed_fields=tuple(changed),
-            actor=actor,
-            request_id=request_id,
-        )
-    )
+    """Append `<spec.name>.<verb>` for `row` to the unit of work (see `pending_event`);
+    the unmasked message is returned for the response. `actor` and `request_id` name
+    the call behind it when that is not the unit of work's own."""
+    event, message = pending_event(spec, row, verb, changed)
+    if actor is not None or request_id is not None:
+        event = replace(event, actor=actor, request_id=request_id)
+    uow.record(event)
     return message

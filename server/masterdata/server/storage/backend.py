@@ -13,13 +13,42 @@ from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Insert, Table
+from sqlalchemy import ColumnElement, Insert, Table, insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from masterdata.server.storage.errors import translate_errors
+from masterdata.server.storage.models.events import IdempotencyKeyRow
+
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RowWrite:
+    """One row inserted or updated, its events and the call's stored reply: all or nothing.
+
+    Everything is known before it is sent — ids, times, the rendered resource and
+    reply — so a backend can send it as one statement (docs/ARCHITECTURE.md, "The
+    write path").
+    """
+
+    table: Table
+    row_id: uuid.UUID
+    #: An insert's columns (by key; any other column is NULL), or an update's changes.
+    values: Mapping[str, Any]
+    #: None for an insert; else the update applies only while the row still has this
+    #: revision (every write bumps it), and nothing is written otherwise.
+    expected_revision: int | None
+    #: Rows of the events table, as `Backend.append_events` takes them.
+    events: Sequence[dict[str, Any]]
+    #: The idempotency_keys row with the reply, inserted with the write; None without
+    #: a key. A stored key makes the whole write fail with a unique violation.
+    claim: Mapping[str, Any] | None
+    #: The caller's remaining deadline, bounding the database work.
+    seconds_left: float | None
 
 
 class RowReads(Protocol):
@@ -96,6 +125,10 @@ class Backend(ABC):
     def pools(self) -> list[Any]:
         """The engines' connection pools, for the pool metrics."""
 
+    def driver_connections_in_use(self) -> int:
+        """Connections busy outside SQLAlchemy's pools (asyncpg used directly)."""
+        return self.rows.in_use()
+
     async def dispose(self) -> None:
         await self.rows.close()
         await self.writer.dispose()
@@ -111,6 +144,33 @@ class Backend(ABC):
     @abstractmethod
     async def append_events(self, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
         """Insert the transaction's events so that sequence order is commit order."""
+
+    async def write_row(self, write: RowWrite) -> bool:
+        """Apply `write` in one transaction; False when an update found another revision.
+
+        Here: its statements one after another in a transaction of the writer (SQLite,
+        one writer at a time). PostgreSQL sends it as one statement.
+        """
+        table = write.table
+        async with translate_errors(), AsyncSession(self.writer) as session:
+            if write.seconds_left is not None:
+                await self.bound_by_deadline(session, write.seconds_left)
+            if write.expected_revision is None:
+                await session.execute(insert(table), [dict(write.values)])
+            else:
+                changed = await session.execute(
+                    update(table)
+                    .where(table.c.id == write.row_id, table.c.revision == write.expected_revision)
+                    .values(dict(write.values))
+                )
+                if changed.rowcount != 1:  # type: ignore[attr-defined]
+                    return False  # closing the session rolls back
+            if write.claim is not None:
+                await session.execute(insert(_KEYS), [dict(write.claim)])
+            if write.events:
+                await self.append_events(session, write.events)
+            await session.commit()
+        return True
 
     @abstractmethod
     def insert_unless_present(self, table: Table, key: Sequence[str]) -> Insert:
@@ -160,3 +220,6 @@ class Backend(ABC):
     def lease(self, name: str, connect_timeout_s: float) -> Lease | None:
         """A claim on `name` that one process holds at a time; None if the backend has none."""
         return None
+
+
+_KEYS = IdempotencyKeyRow.__table__

@@ -74,6 +74,10 @@ def _unique_violation(error: sa_exc.IntegrityError) -> UniqueViolation | None:
 
 def translate(error: BaseException) -> MasterdataError | None:
     """The domain error for a driver error, or None when it is a bug of ours."""
+    if isinstance(error, asyncpg.UniqueViolationError):  # asyncpg used directly
+        return UniqueViolation("already exists", constraint=error.constraint_name or "", columns=[])
+    if isinstance(error, asyncpg.ForeignKeyViolationError):
+        return FailedPrecondition("a referenced resource does not exist", reason="REFERENCE")
     if isinstance(error, sa_exc.IntegrityError):
         unique = _unique_violation(error)
         if unique is not None:

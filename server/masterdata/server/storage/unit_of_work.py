@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -98,20 +98,27 @@ class UnitOfWork:
 
     async def _append_events(self) -> None:
         """The events, in commit order (each backend says how: storage/backend.py)."""
-        rows = [
-            {
-                "event_id": event_id,
-                "aggregate_type": e.aggregate_type,
-                "aggregate_id": e.aggregate_id,
-                "aggregate_version": e.aggregate_version,
-                "event_type": e.event_type,
-                "resource_type": e.resource_type,
-                "resource": e.resource,
-                "changed_fields": list(e.changed_fields),
-                "actor": self.actor if e.actor is None else e.actor,
-                "request_id": self.request_id if e.request_id is None else e.request_id,
-                "occur_time": self.now,
-            }
-            for e, event_id in zip(self._events, random_ids(len(self._events)), strict=True)
-        ]
+        rows = event_rows(self._events, actor=self.actor, request_id=self.request_id, now=self.now)
         await self._db.backend.append_events(self.session, rows)
+
+
+def event_rows(
+    events: Sequence[PendingEvent], *, actor: str, request_id: str, now: datetime
+) -> list[dict[str, Any]]:
+    """Rows of the events table for `events` of one transaction by `actor`'s call."""
+    return [
+        {
+            "event_id": event_id,
+            "aggregate_type": e.aggregate_type,
+            "aggregate_id": e.aggregate_id,
+            "aggregate_version": e.aggregate_version,
+            "event_type": e.event_type,
+            "resource_type": e.resource_type,
+            "resource": e.resource,
+            "changed_fields": list(e.changed_fields),
+            "actor": actor if e.actor is None else e.actor,
+            "request_id": request_id if e.request_id is None else e.request_id,
+            "occur_time": now,
+        }
+        for e, event_id in zip(events, random_ids(len(events)), strict=True)
+    ]

@@ -20,12 +20,14 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from masterdata.server.config import Settings
-from masterdata.server.storage.backend import Backend, Lease, Listener
+from masterdata.server.storage.backend import Backend, Lease, Listener, RowWrite
 from masterdata.server.storage.errors import translate_errors
 from masterdata.server.storage.postgres import bulk
 from masterdata.server.storage.postgres.lease import AdvisoryLease
 from masterdata.server.storage.postgres.listener import PostgresListener
+from masterdata.server.storage.postgres.pool import LazyPool
 from masterdata.server.storage.postgres.rows import AsyncpgRowReads
+from masterdata.server.storage.postgres.writes import EVENT_COLUMNS, OneStatementWrites
 
 T = TypeVar("T")
 #: pg_advisory_xact_lock key that serialises event appends (ASCII "mdevents").
@@ -45,6 +47,17 @@ class PostgresBackend(Backend):
     ) -> None:
         super().__init__(reader, writer, rows)
         self._settings = settings
+        self._writes = OneStatementWrites(
+            LazyPool(
+                writer.url,
+                size=settings.pool_size,
+                connect_timeout_s=settings.connect_timeout_s,
+                pool_timeout_s=settings.pool_timeout_s,
+                json_values=False,
+            ),
+            EVENT_APPEND_LOCK,
+            EVENT_CHANNEL,
+        )
 
     @classmethod
     def connect(cls, url: URL, settings: Settings) -> PostgresBackend:
@@ -74,6 +87,17 @@ class PostgresBackend(Backend):
     def pools(self) -> list[Any]:
         return [self.writer.pool]
 
+    async def dispose(self) -> None:
+        await self._writes.close()
+        await super().dispose()
+
+    def driver_connections_in_use(self) -> int:
+        return super().driver_connections_in_use() + self._writes.in_use()
+
+    async def write_row(self, write: RowWrite) -> bool:
+        """One statement on asyncpg directly (writes.py): 1 round trip instead of 7."""
+        return await self._writes.write(write)
+
     async def bound_by_deadline(self, session: AsyncSession, seconds: float) -> None:
         milliseconds = str(max(1, int(seconds * 1000)))
         async with translate_errors():
@@ -91,7 +115,7 @@ class PostgresBackend(Backend):
         assert driver is not None  # an open connection has its driver's
         if not driver.is_in_transaction():  # nothing ran yet: SQLAlchemy begins lazily
             await connection.exec_driver_sql("SELECT 1")
-        columns = [[row[name] for row in rows] for name in _EVENT_COLUMNS]
+        columns = [[row[name] for row in rows] for name in EVENT_COLUMNS]
         columns[_CHANGED] = [json.dumps(list(changed)) for changed in columns[_CHANGED]]
         await driver.execute(
             _INSERT_AFTER_EVENT_LOCK,
@@ -153,20 +177,7 @@ class PostgresBackend(Backend):
         return AdvisoryLease(dsn, name, connect_timeout_s)
 
 
-#: The event columns _INSERT_AFTER_EVENT_LOCK takes as arrays, in its order.
-_EVENT_COLUMNS = (
-    "event_id",
-    "aggregate_type",
-    "aggregate_id",
-    "aggregate_version",
-    "event_type",
-    "resource_type",
-    "resource",
-    "changed_fields",
-    "actor",
-    "request_id",
-)
-_CHANGED = _EVENT_COLUMNS.index("changed_fields")
+_CHANGED = EVENT_COLUMNS.index("changed_fields")
 
 #: Transaction-local timeouts (set_config(..., true) is SET LOCAL), as driver SQL: the
 #: first statement of every PostgreSQL write, it skips SQLAlchemy's statement compilation.

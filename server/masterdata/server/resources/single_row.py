@@ -1,0 +1,261 @@
+"""Create, Update, Delete and Undelete that change one row: sent whole, as one write.
+
+Why (tests/test_round_trips.py counts, bench/cpu_per_call.py measures): through a
+session and a unit of work, a CreateCommodity with a request_id took seven round
+trips and an UpdateCommodity eight. Everything such a write needs is known before
+it is sent — the row after the change, its event, the reply for the idempotency
+key — so it goes to the backend as one `RowWrite` (one statement on PostgreSQL,
+storage/postgres/writes.py): a Create is one round trip, an Update, Delete or
+Undelete two (the read of the row, then the write).
+
+An update is optimistic: it applies only while the row has the revision that was
+read, so no row lock is held between the read and the write. A write that finds
+another revision is read and tried once more, and then handed to the locking path
+(`Resources`), which waits for the row instead; so does every write whose resource
+has hooks that run in the transaction (references, cascades, parents), since those
+read other rows that must not change before the commit.
+
+With an idempotency key, the key is stored by the same statement; a key already
+stored makes the write fail whole, and the stored reply is returned instead. Every
+refusal (not found, deleted, etag mismatch, a duplicate) first looks for a stored
+reply, so a retry of a call that succeeded gets its first reply, as before.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Mapping, Sequence
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from google.protobuf.message import Message
+
+from masterdata.server.domain.errors import Aborted, AlreadyExists, NotFound, ViolationCollector
+from masterdata.server.repositories.idempotency import stored_reply
+from masterdata.server.resources.caller import Caller
+from masterdata.server.resources.ids import parse_request_id
+from masterdata.server.resources.recording import pending_event
+from masterdata.server.storage.backend import RowWrite
+from masterdata.server.storage.errors import UniqueViolation, translate_errors
+from masterdata.server.storage.unit_of_work import event_rows
+
+if TYPE_CHECKING:
+    from masterdata.server.resources.standard import Resources
+
+#: Optimistic attempts of one update before it takes the locking path.
+ATTEMPTS = 2
+
+
+class SingleRowWrites:
+    """The one-write path of one resource type; None from a method means "take the
+    locking path" (hooks, or a row that kept changing)."""
+
+    def __init__(self, resources: Resources, hooks: set[str]) -> None:
+        """`hooks`: the names of the transaction hooks `resources` overrides."""
+        self._of = resources
+        self._spec = resources.spec
+        self._table = resources.spec.model.__table__
+        self._columns = tuple(c.key for c in self._table.columns)
+        self._defaults = {c.key: c.default for c in self._table.columns if c.default is not None}
+        spec = resources.spec
+        self.creates = spec.parent is None and not hooks & {"_validate", "_after_create"}
+        self.updates = not hooks & {"_validate", "_after_update"}
+        self.deletes = not spec.children and "_before_delete" not in hooks
+        self.undeletes = spec.parent is None and "_before_undelete" not in hooks
+
+    async def create(
+        self, values: Mapping[str, Any], violations: ViolationCollector, caller: Caller
+    ) -> Message:
+        _check_request_id(caller)
+        candidate = dict(values)
+        self._of.check_fields(candidate, violations)
+        self._of.complete(candidate, violations)
+        now = datetime.now(UTC)
+        written = self._with_defaults(candidate) | {
+            "id": uuid.uuid4(),
+            "create_time": now,
+            "update_time": now,
+            "created_by": caller.identity,
+            "updated_by": caller.identity,
+            "revision": 1,
+        }
+        row = SimpleNamespace(**{key: written.get(key) for key in self._columns})
+        reply = await self._send(caller, row, written, None, "created", (), now)
+        assert reply is not None  # an insert is never out of date
+        return reply
+
+    async def update(
+        self,
+        key: uuid.UUID,
+        etag: str,
+        changes: Mapping[str, Any],
+        violations: ViolationCollector,
+        caller: Caller,
+    ) -> Message | None:
+        _check_request_id(caller)
+        for _ in range(ATTEMPTS):
+            row = await self._refused_unless_stored(caller, self._live_row(key, etag, caller))
+            if isinstance(row, Message):
+                return row
+            current = {name: getattr(row, name) for name in self._of.codec.writable_fields}
+            self._of.reject_parent_change(row, changes, violations)
+            candidate = current | dict(changes)
+            self._of.check_fields(candidate, violations)
+            self._of.complete(candidate, violations)
+            changed = [name for name, value in candidate.items() if getattr(row, name) != value]
+            if not changed:
+                if caller.idempotency is not None:
+                    return None  # the reply is stored by the locking path's claim
+                return self._of.codec.to_message(row, reveal=True)
+            changes = {name: candidate[name] for name in changed}
+            reply = await self._change(caller, row, changes, "updated", changed)
+            if reply is not None:
+                return reply
+        return None
+
+    async def delete(self, key: uuid.UUID, etag: str, caller: Caller) -> Message | None:
+        _check_request_id(caller)
+        for _ in range(ATTEMPTS):
+            row = await self._refused_unless_stored(caller, self._live_row(key, etag, caller))
+            if isinstance(row, Message):
+                return row
+            reply = await self._change(caller, row, {"delete_time": _now()}, "deleted")
+            if reply is not None:
+                return reply
+        return None
+
+    async def undelete(self, key: uuid.UUID, etag: str, caller: Caller) -> Message | None:
+        _check_request_id(caller)
+        for _ in range(ATTEMPTS):
+            row = await self._refused_unless_stored(caller, self._deleted_row(key, etag, caller))
+            if isinstance(row, Message):
+                return row
+            reply = await self._change(caller, row, {"delete_time": None}, "undeleted")
+            if reply is not None:
+                return reply
+        return None
+
+    # ---- the parts -----------------------------------------------------------
+
+    async def _row(self, key: uuid.UUID, caller: Caller) -> Any:
+        async with translate_errors():
+            row = await self._of.runtime.db.rows.one(self._table, key, caller.time_left())
+        if row is None:
+            raise NotFound(
+                f"{self._spec.name} {key} does not exist",
+                reason=f"{self._spec.name.upper()}_NOT_FOUND",
+                metadata={"id": str(key)},
+            )
+        return row
+
+    async def _live_row(self, key: uuid.UUID, etag: str, caller: Caller) -> Any:
+        row = await self._row(key, caller)
+        if row.delete_time is not None:
+            raise NotFound(f"{self._spec.name} {key} is deleted", reason="DELETED")
+        self._of.check_etag(row, etag)
+        return row
+
+    async def _deleted_row(self, key: uuid.UUID, etag: str, caller: Caller) -> Any:
+        row = await self._row(key, caller)
+        self._of.check_etag(row, etag)
+        if row.delete_time is None:
+            raise AlreadyExists(f"{self._spec.name} {key} is not deleted", reason="NOT_DELETED")
+        return row
+
+    async def _refused_unless_stored(self, caller: Caller, read: Awaitable[Any]) -> Any:
+        """The row `read` returns; if it refuses the call, the reply stored under the
+        caller's key instead (the call was done before), else the refusal."""
+        try:
+            return await read
+        except (NotFound, Aborted, AlreadyExists):
+            stored = await self._stored_reply(caller)
+            if stored is None:
+                raise
+            return stored
+
+    async def _change(
+        self,
+        caller: Caller,
+        row: Any,
+        changes: dict[str, Any],
+        verb: str,
+        changed: Sequence[str] = (),
+    ) -> Message | None:
+        """`changes` to `row`, touched, as of the revision read; None when it moved on."""
+        now = changes["delete_time"] if changes.get("delete_time") else _now()
+        written = changes | {
+            "update_time": now,
+            "updated_by": caller.identity,
+            "revision": row.revision + 1,
+        }
+        after = SimpleNamespace(**{key: getattr(row, key) for key in self._columns} | written)
+        return await self._send(caller, after, written, row.revision, verb, changed, now)
+
+    async def _send(
+        self,
+        caller: Caller,
+        row: Any,
+        written: dict[str, Any],
+        expected_revision: int | None,
+        verb: str,
+        changed: Sequence[str],
+        now: datetime,
+    ) -> Message | None:
+        event, reply = pending_event(self._spec, row, verb, changed)
+        key = caller.idempotency
+        claim = None
+        if key is not None:
+            claim = {
+                "request_id": key.request_id,
+                "identity": caller.identity,
+                "method": key.method,
+                "fingerprint": key.fingerprint,
+                "response": reply.SerializeToString(),
+                "create_time": now,
+            }
+        events = event_rows([event], actor=caller.identity, request_id=caller.request_id, now=now)
+        write = RowWrite(
+            self._table, row.id, written, expected_revision, events, claim, caller.time_left()
+        )
+        runtime = self._of.runtime
+        try:
+            async with translate_errors():
+                applied = await runtime.db.backend.write_row(write)
+        except UniqueViolation as error:
+            stored = await self._stored_reply(caller)
+            if stored is not None:
+                return stored
+            raise self._of.already_exists(error) from error
+        if not applied:
+            return await self._stored_reply(caller)
+        runtime.feed.hint()
+        return reply
+
+    async def _stored_reply(self, caller: Caller) -> Message | None:
+        """The reply stored under the caller's key, None without one (or without a key)."""
+        key = caller.idempotency
+        if key is None:
+            return None
+        async with self._of.runtime.db.read_session() as session:
+            stored = await stored_reply(session, caller.identity, key)
+        return None if stored is None else self._spec.message.FromString(stored)
+
+    def _with_defaults(self, candidate: dict[str, Any]) -> dict[str, Any]:
+        """`candidate` with the columns' defaults where it has no value (as an INSERT
+        through SQLAlchemy gets them)."""
+        filled = {}
+        for key, default in self._defaults.items():
+            if key not in candidate:
+                filled[key] = default.arg if default.is_scalar else default.arg(None)
+        return filled | candidate
+
+
+def _check_request_id(caller: Caller) -> None:
+    """A request_id that is no UUID is refused before anything is written."""
+    if caller.idempotency is not None:
+        parse_request_id(caller.idempotency.request_id)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

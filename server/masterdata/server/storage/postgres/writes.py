@@ -1,0 +1,159 @@
+"""A write as one statement: the row, the stored reply and the events, in one round trip.
+
+Why (counted with tests/test_round_trips.py, measured with bench/cpu_per_call.py):
+through a session, a CreateCommodity with a request_id took seven round trips —
+BEGIN, the deadline's set_config, the idempotency claim, the INSERT, the reply,
+the events, COMMIT — each a statement SQLAlchemy compiles and asyncpg sends. Here
+the same work is one prepared statement of data-modifying CTEs that PostgreSQL runs
+in one implicit transaction; the deadline is asyncpg's timeout, which cancels the
+statement (lock waits included) without a statement of its own.
+
+The statement's parts, in the order their data dependencies force:
+
+1. `written`: the INSERT, or the UPDATE where id and revision are what the caller
+   read (optimistic: a concurrent write bumped the revision, so nothing is written
+   and nothing else happens);
+2. `claimed`: the idempotency key with its reply, for each written row — a key
+   already stored (or held by a twin still running, which the insert waits for)
+   fails the whole statement with a unique violation, so nothing is written twice;
+3. `event_append_lock`: the ordering lock of the events (see __init__.py), taken
+   after both, for each claimed (or written) row, so it is held only to the commit;
+4. `appended`: the events.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import JSON, Column, Table
+
+from masterdata.server.storage.backend import RowWrite
+from masterdata.server.storage.models.events import IdempotencyKeyRow
+from masterdata.server.storage.postgres.pool import LazyPool
+
+#: The event columns the statement takes as arrays, in its order (as in __init__.py).
+EVENT_COLUMNS = (
+    "event_id",
+    "aggregate_type",
+    "aggregate_id",
+    "aggregate_version",
+    "event_type",
+    "resource_type",
+    "resource",
+    "changed_fields",
+    "actor",
+    "request_id",
+)
+_KEY_COLUMNS = ("request_id", "identity", "method", "fingerprint", "response", "create_time")
+_KEY_TYPES = ("text", "text", "text", "bytea", "bytea", "timestamptz")
+
+
+class OneStatementWrites:
+    """`RowWrite`s sent as one statement each, on an asyncpg pool of their own."""
+
+    def __init__(self, pool: LazyPool, event_lock: int, channel: str) -> None:
+        self._pool = pool
+        self._event_lock = event_lock
+        self._channel = channel
+        self._sql: dict[tuple[str, tuple[str, ...], bool, bool], str] = {}
+
+    async def write(self, write: RowWrite) -> bool:
+        table = write.table
+        inserting = write.expected_revision is None
+        names = tuple(c.key for c in table.columns) if inserting else tuple(write.values)
+        arguments: list[Any] = [_encoded(table.c[key], write.values, key) for key in names]
+        if not inserting:
+            arguments += [write.row_id, write.expected_revision]
+        if write.claim is not None:
+            arguments += [write.claim[name] for name in _KEY_COLUMNS]
+        arguments += [self._event_lock, self._channel]
+        arguments += _event_arrays(write.events)
+        sql = self._statement(table, names, inserting, write.claim is not None)
+        records = await self._pool.fetch(sql, *arguments, seconds_left=write.seconds_left)
+        return bool(records[0][0])
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    def in_use(self) -> int:
+        return self._pool.in_use()
+
+    def _statement(self, table: Table, names: tuple[str, ...], inserting: bool, claim: bool) -> str:
+        cache_key = (table.name, names, inserting, claim)
+        sql = self._sql.get(cache_key)
+        if sql is None:
+            sql = self._sql[cache_key] = _render(table, names, inserting, claim)
+        return sql
+
+
+def _render(table: Table, names: tuple[str, ...], inserting: bool, claim: bool) -> str:
+    """The statement's text; parameters in the order `OneStatementWrites.write` passes them."""
+    counter = iter(range(1, 1000))
+
+    def param() -> str:
+        return f"${next(counter)}"
+
+    columns = [table.c[key].name for key in names]
+    quoted = ", ".join(f'"{name}"' for name in columns)
+    if inserting:
+        values = ", ".join(param() for _ in columns)
+        written = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({values}) RETURNING 1'
+    else:
+        assignments = ", ".join(f'"{name}" = {param()}' for name in columns)
+        written = (
+            f'UPDATE "{table.name}" SET {assignments} '
+            f"WHERE id = {param()} AND revision = {param()} RETURNING 1"
+        )
+    parts = [f"written AS ({written})"]
+    locked_after = "written"
+    if claim:
+        selected = ", ".join(f"{param()}::{kind}" for kind in _KEY_TYPES)
+        parts.append(
+            f"claimed AS (INSERT INTO {IdempotencyKeyRow.__tablename__} "
+            f"({', '.join(_KEY_COLUMNS)}) SELECT {selected} FROM written RETURNING 1)"
+        )
+        locked_after = "claimed"
+    lock, channel = param(), param()
+    parts.append(
+        "event_append_lock AS MATERIALIZED ("
+        f"SELECT pg_advisory_xact_lock({lock}::bigint), pg_notify({channel}::text, '') "
+        f"FROM {locked_after})"
+    )
+    arrays = [param() for _ in EVENT_COLUMNS]
+    occur_time = param()
+    parts.append(
+        "appended AS (INSERT INTO events (event_id, aggregate_type, aggregate_id, "
+        "aggregate_version, event_type, resource_type, resource, changed_fields, actor, "
+        "request_id, occur_time) "
+        "SELECT e.event_id, e.aggregate_type, e.aggregate_id, e.aggregate_version, "
+        "e.event_type, e.resource_type, e.resource, e.changed_fields::jsonb, e.actor, "
+        f"e.request_id, {occur_time}::timestamptz "
+        f"FROM unnest({arrays[0]}::uuid[], {arrays[1]}::text[], {arrays[2]}::uuid[], "
+        f"{arrays[3]}::bigint[], {arrays[4]}::text[], {arrays[5]}::text[], "
+        f"{arrays[6]}::bytea[], {arrays[7]}::text[], {arrays[8]}::text[], "
+        f"{arrays[9]}::text[]) AS e(event_id, aggregate_type, aggregate_id, "
+        "aggregate_version, event_type, resource_type, resource, changed_fields, actor, "
+        "request_id) CROSS JOIN event_append_lock RETURNING 1)"
+    )
+    return f"WITH {', '.join(parts)} SELECT count(*) FROM written"
+
+
+def _encoded(column: Column[Any], values: Any, key: str) -> Any:
+    """A column's parameter: JSON documents as their text (None is JSON null, as
+    SQLAlchemy writes it), an absent column as SQL NULL."""
+    if key not in values:
+        return None
+    value = values[key]
+    if isinstance(column.type, JSON):
+        return json.dumps(value)
+    return value
+
+
+def _event_arrays(events: Sequence[dict[str, Any]]) -> list[Any]:
+    arrays: list[Any] = [[event[name] for event in events] for name in EVENT_COLUMNS]
+    changed = EVENT_COLUMNS.index("changed_fields")
+    arrays[changed] = [json.dumps(list(fields)) for fields in arrays[changed]]
+    occur_time = events[0]["occur_time"] if events else None
+    return [*arrays, occur_time]
