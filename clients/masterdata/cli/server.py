@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from masterdata.cli import relay
 from masterdata.cli.connection import USAGE, UsageError
 
 LOG_FORMATS = ("text", "json")
@@ -139,6 +140,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     _server_flags(seed)
     seed.set_defaults(run=_on_database(_seed))
+
+    relay.register(commands, _server_flags)
 
 
 def _on_database(
