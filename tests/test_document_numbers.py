@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import uuid
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import grpc
@@ -29,6 +30,8 @@ from support import event_count, events, expect_failure
 
 from masterdata.server.app import App
 from masterdata.server.families.organizations import numbering as numbering_module
+from masterdata.server.families.organizations import series as series_module
+from masterdata.server.resources import single_row as single_row_module
 from masterdata.server.storage.engine import Database
 from masterdata.v1 import organization_pb2 as pb
 from masterdata.v1 import organization_pb2_grpc
@@ -192,7 +195,24 @@ async def test_a_retried_request_id_returns_the_same_number_and_consumes_nothing
 async def test_a_number_is_consumed_only_when_its_transaction_commits(
     stub, db, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A failure after the number was taken leaves it to the next caller: on the
+    one-write path, the write's own event insert fails (its id clashes); on the
+    locking path, recording the event fails after the increment."""
     setup = await numbering(stub)
+    clash = (await events(db))[0].event_id
+    rows_of = single_row_module.event_rows
+
+    def clashing_rows(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        monkeypatch.setattr(single_row_module, "event_rows", rows_of)
+        return [row | {"event_id": clash} for row in rows_of(*args, **kwargs)]
+
+    monkeypatch.setattr(single_row_module, "event_rows", clashing_rows)
+    await expect_failure(next_number(stub, setup.org.id), grpc.StatusCode.ALREADY_EXISTS)
+
+    async def no_series_read(*_: object) -> None:
+        return None  # the locking path: as when there is no series to explain
+
+    monkeypatch.setattr(series_module, "read_series", no_series_read)
     original = numbering_module.record_event
 
     def fail_once(*args: object, **kwargs: object) -> object:
@@ -202,6 +222,8 @@ async def test_a_number_is_consumed_only_when_its_transaction_commits(
     monkeypatch.setattr(numbering_module, "record_event", fail_once)
     await expect_failure(next_number(stub, setup.org.id), grpc.StatusCode.INTERNAL)
     assert (await next_number(stub, setup.org.id)).number == 1
+    monkeypatch.undo()
+    assert (await next_number(stub, setup.org.id)).number == 2
 
 
 async def test_next_number_is_frozen_once_numbers_are_issued(stub) -> None:

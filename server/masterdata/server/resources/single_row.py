@@ -136,6 +136,22 @@ class SingleRowWrites:
                 return reply
         return None
 
+    async def write(
+        self,
+        caller: Caller,
+        after: Any,
+        written: dict[str, Any],
+        expected_revision: int,
+        verb: str,
+        reply: Message,
+    ) -> Message | None:
+        """Any one-row update of this resource with its own reply (NextDocumentNumber):
+        `written` to the row read at `expected_revision`, which becomes `after`;
+        None when the row moved on."""
+        _check_request_id(caller)
+        now = written["update_time"]
+        return await self._send(caller, after, written, expected_revision, verb, (), now, reply)
+
     # ---- the parts -----------------------------------------------------------
 
     async def _row(self, key: uuid.UUID, caller: Caller) -> Any:
@@ -201,8 +217,12 @@ class SingleRowWrites:
         verb: str,
         changed: Sequence[str],
         now: datetime,
+        reply: Message | None = None,
     ) -> Message | None:
-        event, reply = pending_event(self._spec, row, verb, changed)
+        """Send the write; the reply (the row's message unless given), or the one stored
+        under the caller's key, or None when the row moved on."""
+        event, message = pending_event(self._spec, row, verb, changed)
+        reply = message if reply is None else reply
         key = caller.idempotency
         claim = None
         if key is not None:
@@ -223,23 +243,28 @@ class SingleRowWrites:
             async with translate_errors():
                 applied = await runtime.db.backend.write_row(write)
         except UniqueViolation as error:
-            stored = await self._stored_reply(caller)
+            stored = await self._stored_reply(caller, type(reply))
             if stored is not None:
                 return stored
             raise self._of.already_exists(error) from error
         if not applied:
-            return await self._stored_reply(caller)
+            return await self._stored_reply(caller, type(reply))
         runtime.feed.hint()
         return reply
 
-    async def _stored_reply(self, caller: Caller) -> Message | None:
-        """The reply stored under the caller's key, None without one (or without a key)."""
+    async def _stored_reply(
+        self, caller: Caller, reply_type: type[Message] | None = None
+    ) -> Message | None:
+        """The reply stored under the caller's key (a `reply_type`, by default the
+        resource's message); None without one, or without a key."""
         key = caller.idempotency
         if key is None:
             return None
         async with self._of.runtime.db.read_session() as session:
             stored = await stored_reply(session, caller.identity, key)
-        return None if stored is None else self._spec.message.FromString(stored)
+        if stored is None:
+            return None
+        return (reply_type or self._spec.message).FromString(stored)
 
     def _with_defaults(self, candidate: dict[str, Any]) -> dict[str, Any]:
         """`candidate` with the columns' defaults where it has no value (as an INSERT

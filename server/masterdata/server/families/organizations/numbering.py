@@ -44,6 +44,7 @@ from masterdata.server.families.organizations.specs import DOCUMENT_SERIES
 from masterdata.server.repositories.generic import ResourceRepository
 from masterdata.server.resources.ids import parse_id
 from masterdata.server.resources.standard import record_event
+from masterdata.server.storage.engine import Database
 from masterdata.server.storage.errors import translate_errors
 from masterdata.server.storage.models.organization import (
     DocumentSeriesRow,
@@ -111,6 +112,15 @@ def record_issue(
 ) -> pb.NextDocumentNumberResponse:
     """Record number_issued for `number` of `series` (as it was right after taking it)
     and the reply that carries the formatted number."""
+    # The event carries the series after the increment (next_number = number + 1),
+    # as every event carries its aggregate after the change; the event's
+    # request_id links it to the call that received the formatted number.
+    record_event(uow, DOCUMENT_SERIES, series, "number_issued", actor=actor, request_id=request_id)
+    return number_reply(series, number, request)
+
+
+def number_reply(series: Any, number: int, request: NumberRequest) -> pb.NextDocumentNumberResponse:
+    """The reply carrying `number` of `series` formatted (the series with its year's dates)."""
     document_number = format_document_number(
         number,
         prefix=series.prefix,
@@ -119,10 +129,6 @@ def record_issue(
         fy_label=financial_year_label(series.fy_start, series.fy_end),
         issue_date=request.issue_date,
     )
-    # The event carries the series after the increment (next_number = number + 1),
-    # as every event carries its aggregate after the change; the event's
-    # request_id links it to the call that received the formatted number.
-    record_event(uow, DOCUMENT_SERIES, series, "number_issued", actor=actor, request_id=request_id)
     return pb.NextDocumentNumberResponse(
         document_number=document_number,
         number=number,
@@ -131,42 +137,58 @@ def record_issue(
     )
 
 
+async def read_series(db: Database, request: NumberRequest) -> Any:
+    """The active year's series as it is now, with the year's dates; None when there is
+    none. Read without a lock: an optimistic write checks its revision."""
+    params = {"org": request.organization_id, "kind": request.document_type}
+    async with translate_errors(), db.autocommit_reader.connect() as connection:
+        return (await connection.execute(_READ, params)).first()
+
+
 def _issue_statement() -> Any:
     """UPDATE ... RETURNING that takes a number: built once, executed with parameters.
 
     One statement on the hot path: the active year is a subquery of the UPDATE,
     and its dates (for the {FY} token) come back through RETURNING.
     """
-    org: BindParameter[Any] = bindparam("org")
-    active_year = (
-        select(_Y.id)
-        .where(_Y.organization_id == org, _Y.is_active.is_(True), _Y.delete_time.is_(None))
-        .scalar_subquery()
-    )
-    year_of = _Y.id == _S.financial_year_id
     return (
         update(_S.__table__)
-        .where(
-            _S.organization_id == org,
-            _S.financial_year_id == active_year,
-            _S.document_type == bindparam("kind"),
-            _S.delete_time.is_(None),
-            _S.is_active.is_(True),
-        )
+        .where(*_ACTIVE_SERIES)
         .values(
             next_number=_S.next_number + bindparam("count"),
             revision=_S.revision + bindparam("count"),
             update_time=bindparam("now"),
             updated_by=bindparam("actor"),
         )
-        .returning(
-            *_S.__table__.c,
-            select(_Y.start_date).where(year_of).scalar_subquery().label("fy_start"),
-            select(_Y.end_date).where(year_of).scalar_subquery().label("fy_end"),
-        )
+        .returning(*_S.__table__.c, *_YEAR_DATES)
     )
 
 
+def _active_series() -> list[Any]:
+    """The conditions naming the live, active series of a document type (`kind`) in
+    the active year of an organization (`org`)."""
+    org: BindParameter[Any] = bindparam("org")
+    active_year = (
+        select(_Y.id)
+        .where(_Y.organization_id == org, _Y.is_active.is_(True), _Y.delete_time.is_(None))
+        .scalar_subquery()
+    )
+    return [
+        _S.organization_id == org,
+        _S.financial_year_id == active_year,
+        _S.document_type == bindparam("kind"),
+        _S.delete_time.is_(None),
+        _S.is_active.is_(True),
+    ]
+
+
+_ACTIVE_SERIES = _active_series()
+_YEAR_OF = _Y.id == _S.financial_year_id
+_YEAR_DATES = (
+    select(_Y.start_date).where(_YEAR_OF).scalar_subquery().label("fy_start"),
+    select(_Y.end_date).where(_YEAR_OF).scalar_subquery().label("fy_end"),
+)
+_READ = select(_S.__table__, *_YEAR_DATES).where(*_ACTIVE_SERIES)
 _ISSUE = _issue_statement()
 
 
