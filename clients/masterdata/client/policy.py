@@ -5,7 +5,8 @@
   than call credentials, so it also works on a plaintext loopback channel);
 - an empty top-level `request_id` filled with a fresh UUID, on a copy of the
   request, so grpc's transparent retries are deduplicated by the server; the same
-  id goes out as `x-request-id` so the server log and the error quote it.
+  id goes out as `x-request-id` so the server log and the error quote it;
+- the caller's OpenTelemetry trace context (`traceparent`), when there is one.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from google.protobuf.message import Message
 from masterdata.client.config import ConnectionConfig
 from masterdata.client.errors import REQUEST_ID_HEADER
 from masterdata.client.methods import REQUEST_ID, MethodInfo, lookup
+from masterdata.client.tracing import add_trace_context
 
 Metadata = list[tuple[str, str | bytes]]
 
@@ -59,6 +61,8 @@ class CallPolicy:
             given = getattr(request, REQUEST_ID, "") if info.has_request_id else ""
             if given and REQUEST_ID_HEADER not in keys:
                 pairs.append((REQUEST_ID_HEADER, given))
+        if "traceparent" not in keys:
+            add_trace_context(pairs)
         return Prepared(timeout, pairs, request)
 
 

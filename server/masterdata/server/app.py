@@ -9,7 +9,7 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -23,6 +23,7 @@ from masterdata.server.events.hub import FeedHub
 from masterdata.server.events.store import SqlEventStore
 from masterdata.server.observability.gc_pauses import settle_heap
 from masterdata.server.observability.metrics import Metrics
+from masterdata.server.observability.tracing import Tracing, provider_from_environment
 from masterdata.server.resources.activity import UnaryCalls
 from masterdata.server.resources.idempotency_purge import purge_periodically
 from masterdata.server.resources.runtime import Runtime
@@ -31,6 +32,9 @@ from masterdata.server.security.setup import Security, build_security
 from masterdata.server.storage import migrate
 from masterdata.server.storage.engine import Database, embedded
 from masterdata.v1 import commodity_pb2, events_pb2, location_pb2, organization_pb2, trade_terms_pb2
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 log = logging.getLogger("masterdata.server")
 
@@ -62,6 +66,8 @@ class App:
     metrics: Metrics
     #: Port of the /metrics endpoint once started; 0 without one.
     metrics_port: int = 0
+    #: OpenTelemetry tracing, when configured (observability/tracing.py).
+    tracing: Tracing | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -121,6 +127,8 @@ class App:
                 await task
         await asyncio.to_thread(self.metrics.close)
         await self.runtime.db.dispose()
+        if self.tracing is not None:
+            self.tracing.close()
 
     async def _watch_database(self) -> None:
         """Drive health from a periodic probe: NOT_SERVING while the database is down."""
@@ -151,9 +159,16 @@ async def _probe(db: Database, limit_s: float) -> int:
 
 
 def build(
-    settings: Settings, db: Database | None = None, *, security: Security | None = None
+    settings: Settings,
+    db: Database | None = None,
+    *,
+    security: Security | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> App:
-    """Wire security, services, health, reflection and metrics; bind but do not start.
+    """Wire security, services, health, reflection, metrics and tracing; bind but do not start.
+
+    Tracing goes to `tracer_provider` when given, else where the OTEL_* variables say;
+    with neither it is off.
 
     Raises SecurityConfigError for unusable security settings (before touching `db`)
     and ListenError when the address cannot be bound.
@@ -162,7 +177,11 @@ def build(
     db = db or Database.connect(settings)
     metrics = Metrics()
     runtime = build_runtime(settings, db, metrics)
-    server = aio.server(options=[*settings.grpc_server_options(), *_message_limits(settings)])
+    tracing = _tracing(settings, db, tracer_provider)
+    server = aio.server(
+        interceptors=tracing.interceptors if tracing else None,
+        options=[*settings.grpc_server_options(), *_message_limits(settings)],
+    )
     boundary = CallBoundary(
         security.gate,
         metrics,
@@ -185,7 +204,16 @@ def build(
         raise ListenError(f"cannot listen on {settings.listen}: {error}") from error
     if port == 0:
         raise ListenError(f"cannot listen on {settings.listen}")
-    return App(server, port, runtime, health_servicer, security.gate, metrics)
+    return App(server, port, runtime, health_servicer, security.gate, metrics, tracing=tracing)
+
+
+def _tracing(settings: Settings, db: Database, provider: TracerProvider | None) -> Tracing | None:
+    """Tracing into `provider`, else as the OTEL_* variables say; None when off."""
+    owns = provider is None
+    provider = provider or provider_from_environment()
+    if provider is None:
+        return None
+    return Tracing.install(provider, db, embedded=embedded(settings), owns_provider=owns)
 
 
 def build_runtime(settings: Settings, db: Database, metrics: Metrics | None = None) -> Runtime:

@@ -11,6 +11,7 @@ import uvloop
 
 from masterdata.server.app import ListenError, serve
 from masterdata.server.config import Settings
+from masterdata.server.observability.tracing import TracingConfigError
 from masterdata.server.security.errors import SecurityConfigError
 from masterdata.server.storage import migrate
 from masterdata.server.storage.engine import Database
@@ -34,6 +35,7 @@ SETUP_ERRORS = (
     ListenError,
     WorkersError,
     EventLoopError,
+    TracingConfigError,
 )
 
 
