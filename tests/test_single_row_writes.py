@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import pytest
 from google.protobuf import field_mask_pb2
 from grpc import aio
 from support import events
 
+from masterdata.server.resources import single_row as single_row_module
 from masterdata.server.storage.engine import Database
 from masterdata.v1 import commodity_pb2 as pb
 from masterdata.v1 import commodity_pb2_grpc
@@ -100,3 +102,32 @@ async def test_a_retried_create_replays_instead_of_a_duplicate_name(stub: Stub) 
     request_id = str(uuid.uuid4())
     first = await _create(stub, "Mustard", request_id)
     assert await _create(stub, "Mustard", request_id) == first
+
+
+async def test_an_update_tried_again_applies_every_field_it_was_asked_for(
+    stub: Stub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first attempt finds description already as asked; a concurrent write changes
+    it before that attempt's write, which then finds another revision. The second
+    attempt must still apply the requested description, not only what the first changed."""
+    created = await _create(stub, "Linseed")
+    await stub.UpdateCommodity(_describe(created.id, "as asked"))
+    change = single_row_module.SingleRowWrites._change
+    raced = False
+
+    async def racing_change(self: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal raced
+        if not raced:
+            raced = True
+            await stub.UpdateCommodity(_describe(created.id, "changed meanwhile"))
+        return await change(self, *args, **kwargs)
+
+    monkeypatch.setattr(single_row_module.SingleRowWrites, "_change", racing_change)
+    request = pb.UpdateCommodityRequest(
+        commodity=pb.Commodity(id=created.id, description="as asked", hsn_code="1207"),
+        update_mask=field_mask_pb2.FieldMask(paths=["description", "hsn_code"]),
+    )
+    updated = (await stub.UpdateCommodity(request)).commodity
+    assert raced
+    assert (updated.description, updated.hsn_code) == ("as asked", "1207")
+    assert updated.etag == 'W/"4"'

@@ -51,11 +51,7 @@ class ResourceRepository:
 
     def _found(self, row: Any | None, id_: uuid.UUID) -> Any:
         if row is None:
-            raise NotFound(
-                f"{self.kind} {id_} does not exist",
-                reason=f"{self.kind.upper()}_NOT_FOUND",
-                metadata={"id": str(id_)},
-            )
+            raise no_such(self.kind, id_)
         return row
 
     async def page(
@@ -68,3 +64,12 @@ class ResourceRepository:
         stmt = select(self.model).where(*where).order_by(*order_by).limit(limit)
         async with translate_errors():
             return list((await self.session.execute(stmt)).scalars())
+
+
+def no_such(kind: str, id_: uuid.UUID) -> NotFound:
+    """NOT_FOUND for a `kind` row with this id (deleted or not)."""
+    return NotFound(
+        f"{kind} {id_} does not exist",
+        reason=f"{kind.upper()}_NOT_FOUND",
+        metadata={"id": str(id_)},
+    )

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from google.protobuf.message import Message
 
 from masterdata.server.domain.errors import Aborted, AlreadyExists, NotFound, ViolationCollector
+from masterdata.server.repositories.generic import no_such
 from masterdata.server.repositories.idempotency import stored_reply
 from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.ids import parse_request_id
@@ -108,8 +109,8 @@ class SingleRowWrites:
                 if caller.idempotency is not None:
                     return None  # the reply is stored by the locking path's claim
                 return self._of.codec.to_message(row, reveal=True)
-            changes = {name: candidate[name] for name in changed}
-            reply = await self._change(caller, row, changes, "updated", changed)
+            written = {name: candidate[name] for name in changed}
+            reply = await self._change(caller, row, written, "updated", changed)
             if reply is not None:
                 return reply
         return None
@@ -158,11 +159,7 @@ class SingleRowWrites:
         async with translate_errors():
             row = await self._of.runtime.db.rows.one(self._table, key, caller.time_left())
         if row is None:
-            raise NotFound(
-                f"{self._spec.name} {key} does not exist",
-                reason=f"{self._spec.name.upper()}_NOT_FOUND",
-                metadata={"id": str(key)},
-            )
+            raise no_such(self._spec.name, key)
         return row
 
     async def _live_row(self, key: uuid.UUID, etag: str, caller: Caller) -> Any:
