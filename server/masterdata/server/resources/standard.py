@@ -16,7 +16,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from google.protobuf.message import Message
-from sqlalchemy import Insert, Update, bindparam, insert, select, update
+from sqlalchemy import Insert, Update, bindparam, func, insert, select, update
 
 from masterdata.server.domain.errors import (
     Aborted,
@@ -127,11 +127,13 @@ class Resources(ResourceReads):
                 return self._as_seen(caller, written)
 
         async def work(uow: UnitOfWork) -> Message:
-            row = await self._live_row_for_write(uow, key, etag)
+            row = await self._live_row_for_write(uow, key, etag, as_values=True)
             await self._before_delete(uow, row, force)
             row.delete_time = uow.now
             self._touch(uow, row)
-            await uow.session.flush()
+            written = {name: getattr(row, name) for name in ("delete_time", *_TOUCHED)}
+            async with translate_errors():
+                await uow.session.execute(self._update_by_id, {"where_id": row.id, **written})
             return self.record(uow, row, "deleted")
 
         return await self._write_once(caller, work)
@@ -188,22 +190,51 @@ class Resources(ResourceReads):
         """Side effects of an update in the same transaction."""
 
     async def _before_delete(self, uow: UnitOfWork, row: Any, force: bool) -> None:
-        """Refuse while live children exist, or with `force` soft-delete them too."""
-        live = {link: await self._live_children(uow, link, row.id) for link in self.spec.children}
-        blocking = {link.spec.name: len(rows) for link, rows in live.items() if rows}
-        if blocking and not force:
-            counts = ", ".join(f"{n} {name}" for name, n in blocking.items())
-            raise FailedPrecondition(
-                f"{self.spec.name} {row.id} has live children ({counts}); "
-                "delete them first or pass force",
-                reason="HAS_CHILDREN",
-                metadata={name: str(n) for name, n in blocking.items()},
-            )
-        for link, rows in live.items():
-            for child in rows:
+        """Refuse while live children exist, or with `force` soft-delete them too.
+
+        The row is locked, and a child's create or undelete locks its parent first, so
+        no child comes to life meanwhile: without `force`, counting them (one statement)
+        is enough; with it, they are locked and read for their events.
+        """
+        if not self.spec.children:
+            return
+        if not force:
+            counts = await self._live_child_counts(uow, row.id)
+            live_counts = {link.spec.name: n for link, n in counts.items() if n}
+            if live_counts:
+                raise self._has_children(row, live_counts)
+            return
+        for link in self.spec.children:
+            for child in await self._live_children(uow, link, row.id):
                 child.delete_time = uow.now
                 self._touch(uow, child)
                 record_event(uow, link.spec, child, "deleted")
+
+    def _has_children(self, row: Any, live: Mapping[str, int]) -> FailedPrecondition:
+        counts = ", ".join(f"{n} {name}" for name, n in live.items())
+        return FailedPrecondition(
+            f"{self.spec.name} {row.id} has live children ({counts}); "
+            "delete them first or pass force",
+            reason="HAS_CHILDREN",
+            metadata={name: str(n) for name, n in live.items()},
+        )
+
+    async def _live_child_counts(self, uow: UnitOfWork, parent: uuid.UUID) -> dict[ChildLink, int]:
+        """Live rows of each child type, counted in one statement."""
+        links = self.spec.children
+        counts = [
+            select(func.count())
+            .select_from(link.spec.model)
+            .where(
+                getattr(link.spec.model, link.field) == parent,
+                link.spec.model.delete_time.is_(None),
+            )
+            .scalar_subquery()
+            for link in links
+        ]
+        async with translate_errors():
+            found = (await uow.session.execute(select(*counts))).one()
+        return dict(zip(links, found, strict=True))
 
     async def _before_undelete(self, uow: UnitOfWork, row: Any) -> None:
         """Refuse an undelete that would break an invariant (e.g. a deleted parent)."""
