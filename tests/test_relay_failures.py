@@ -149,6 +149,7 @@ async def test_nats_stopped_and_restarted_nothing_lost_lag_reported_then_drained
                 return (await relay.metrics())["masterdata_relay_lag_events"] == 0
 
             await eventually(drained, 10, "the lag back to 0")
+            assert await relay.stop() == 0, relay.log  # SIGTERM: a clean exit
     finally:
         await nats_server.close()
 

@@ -9,7 +9,7 @@ import signal
 import sys
 
 from masterdata.server.config import Settings
-from masterdata.server.relay.loop import BROKER_ERRORS, Relay
+from masterdata.server.relay.loop import RETRIED_ERRORS, Relay
 from masterdata.server.relay.metrics import RelayMetrics
 from masterdata.server.relay.settings import RelaySettings
 from masterdata.server.relay.stream import StreamMismatch
@@ -35,7 +35,7 @@ def _run_to_the_end(settings: Settings, relay: RelaySettings, *, once: bool) -> 
     ):
         try:
             runner.run(relay_until_stopped(settings, relay, once=once))
-        except (StreamMismatch, *BROKER_ERRORS) as error:
+        except (StreamMismatch, *RETRIED_ERRORS) as error:
             print(f"masterdata: relay stopped: {error or type(error).__name__}", file=sys.stderr)
             return FAILED
     return 0

@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Coroutine
 from typing import Any
 
 import nats
 import nats.errors
 from nats.aio.client import Client as NATS
+from sqlalchemy.exc import SQLAlchemyError
 
 from masterdata.server.relay.envelope import envelope
 from masterdata.server.relay.leadership import Leadership
@@ -29,8 +31,9 @@ from masterdata.server.storage.engine import Database
 
 log = logging.getLogger("masterdata.relay")
 
-#: What "NATS is unreachable or failing" looks like from here; each is retried.
-BROKER_ERRORS = (BrokerUnavailable, nats.errors.Error, OSError, TimeoutError)
+#: What "NATS or the database is unreachable or failing" looks like from here; each is
+#: retried with backoff (--once stops on it instead).
+RETRIED_ERRORS = (BrokerUnavailable, nats.errors.Error, OSError, TimeoutError, SQLAlchemyError)
 #: Seconds between measurements of the lag.
 LAG_INTERVAL_S = 1.0
 BACKOFF_MIN_S = 0.1
@@ -93,13 +96,18 @@ class Relay:
         backoff = BACKOFF_MIN_S
         while True:
             connected = asyncio.Event()
+            started = time.monotonic()
             try:
                 await self._session(once=False, connected=connected)
-            except BROKER_ERRORS as error:
-                if connected.is_set():
+            except RETRIED_ERRORS as error:
+                # A session that ran a while was a recovery: the next failure is a new one.
+                if connected.is_set() and time.monotonic() - started > self.settings.max_backoff_s:
                     backoff = BACKOFF_MIN_S
                 log.warning(
-                    "NATS: %s; retrying in %.1f s (%s)", _describe(error), backoff, self._lag_text()
+                    "relay: %s; retrying in %.1f s (%s)",
+                    _describe(error),
+                    backoff,
+                    self._lag_text(),
                 )
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.settings.max_backoff_s)
@@ -114,7 +122,7 @@ class Relay:
             error_cb=self._nats_error,
         )
         try:
-            js = nc.jetstream(publish_async_max_pending=self.settings.in_flight + 1)
+            js = nc.jetstream()
             await ensure_stream(js, self.settings)
             self.metrics.nats_connected.set(1)
             if connected is not None:
@@ -125,7 +133,7 @@ class Relay:
                 self._acked = position.event_sequence
                 self.metrics.stream_sequence.set(position.event_sequence)
                 publisher = self._publisher = Publisher(
-                    js,
+                    nc,
                     position,
                     in_flight=self.settings.in_flight,
                     ack_timeout_s=self.settings.ack_timeout_s,
@@ -137,7 +145,7 @@ class Relay:
                 except Desync as error:
                     log.info("stream moved (%s); reading its position again", error)
                 finally:
-                    publisher.abandon()
+                    await publisher.close()
                     self._publisher = None
         finally:
             self.metrics.nats_connected.set(0)
