@@ -114,8 +114,8 @@ async def test_two_relays_one_publishes_and_the_standby_takes_over(
         await writer
         await everything_arrives(app, target)
         assert (await second.metrics())["masterdata_relay_published_total"] > 0
-    # the standby polls the lease every second (takeover_interval_s)
-    assert takeover_s < 3
+    # the standby tries the lease every second (takeover_interval_s); slack for a loaded CI
+    assert takeover_s < 5
 
 
 async def test_nats_stopped_and_restarted_nothing_lost_lag_reported_then_drained(
