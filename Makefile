@@ -7,12 +7,15 @@ IMAGE := .build/masterdata.binpb
 
 AGAINST ?= HEAD
 
-.PHONY: serve test fuzz proto docs lint check-proto check-docs buf-lint breaking clean
+.PHONY: serve test floor fuzz proto docs lint check-proto check-docs buf-lint breaking clean
 
-$(STAMP): pyproject.toml
+# The server (its dependencies bring the client, from ./clients), then the client again,
+# editable, so that the code in clients/ is what runs.
+$(STAMP): pyproject.toml clients/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps -e ./clients
 	touch $(STAMP)
 
 serve: $(STAMP)
@@ -50,6 +53,11 @@ lint: $(STAMP) buf-lint
 
 test: $(STAMP) check-proto check-docs lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The client installed alone at the floors it declares (clients/pyproject.toml), in a venv
+# of its own, against a server from $(VENV): tests/floor. About 20 s; CI runs it.
+floor: $(STAMP)
+	$(BIN)/python tests/floor/run.py
 
 # The fuzz net (tests/test_fuzz_contract.py) with many fresh examples per RPC: minutes.
 FUZZ_EXAMPLES ?= 200

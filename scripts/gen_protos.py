@@ -2,6 +2,12 @@
 
 The well-known types and google.rpc / google.type protos are taken from the
 installed grpcio-tools and googleapis-common-protos packages, never copied.
+
+The *_pb2.py and *_pb2_grpc.py code is made by an older grpcio-tools (GENERATOR) than
+the one installed, because generated code refuses to run below the versions that made
+it: its stubs check grpcio >= the grpcio-tools version, its messages need the protobuf
+of the protoc it bundles. GENERATOR sets the client's floors (clients/pyproject.toml)
+and runs from a venv of its own (it needs protobuf < 6), made on first use.
 """
 
 from __future__ import annotations
@@ -9,8 +15,10 @@ from __future__ import annotations
 import argparse
 import filecmp
 import shutil
+import subprocess
 import sys
 import tempfile
+import venv
 from pathlib import Path
 
 import grpc_tools
@@ -23,6 +31,11 @@ GENERATED = Path("masterdata") / "v1"
 #: Descriptors with comments (source info), served by reflection so that
 #: `grpcurl describe` shows the API documentation.
 DESCRIPTOR_SET = "descriptor_set.binpb"
+#: The oldest grpcio-tools whose registration functions call
+#: `server.add_registered_method_handlers` (server/masterdata/server/api/registration.py
+#: takes the handlers from there). Its code needs grpcio >= 1.64.0, protobuf >= 5.26.1.
+GENERATOR = "grpcio-tools==1.64.0"
+GENERATOR_VENV = ROOT / ".build" / GENERATOR.replace("==", "-")
 
 
 def include_paths(proto_root: Path = PROTO_ROOT) -> list[Path]:
@@ -45,18 +58,39 @@ def run_protoc(args: list[str], proto_root: Path = PROTO_ROOT) -> None:
         raise SystemExit("protoc failed")
 
 
+def generator_python() -> Path:
+    """The Python of GENERATOR's venv, made (a minute at most, once) if missing."""
+    python = GENERATOR_VENV / "bin" / "python"
+    stamp = GENERATOR_VENV / ".installed"
+    if stamp.exists() and stamp.read_text() == GENERATOR:
+        return python
+    shutil.rmtree(GENERATOR_VENV, ignore_errors=True)
+    venv.create(GENERATOR_VENV, with_pip=True)
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, GENERATOR], check=True)
+    stamp.write_text(GENERATOR)
+    return python
+
+
+def run_generator(args: list[str]) -> None:
+    """protoc of GENERATOR, with the same include paths and files as run_protoc."""
+    includes = [f"-I{p}" for p in include_paths()]
+    argv = [str(generator_python()), "-m", "grpc_tools.protoc", *includes, *args, *proto_files()]
+    if subprocess.run(argv, check=False).returncode != 0:
+        raise SystemExit(f"protoc of {GENERATOR} failed")
+
+
 def generate(out_root: Path) -> None:
     target = out_root / GENERATED
     target.mkdir(parents=True, exist_ok=True)
     for stale in [*target.glob("*_pb2*.py*"), target / DESCRIPTOR_SET]:
         stale.unlink(missing_ok=True)
+    run_generator([f"--python_out={out_root}", f"--grpc_python_out={out_root}"])
     bin_dir = Path(sys.executable).parent
     run_protoc(
         [
             f"--plugin=protoc-gen-mypy={bin_dir / 'protoc-gen-mypy'}",
             f"--plugin=protoc-gen-mypy_grpc={bin_dir / 'protoc-gen-mypy_grpc'}",
-            f"--python_out={out_root}",
-            f"--grpc_python_out={out_root}",
             f"--mypy_out={out_root}",
             f"--mypy_grpc_out={out_root}",
         ]

@@ -32,7 +32,10 @@ _LISTENING = re.compile(r"masterdata listening on port (\d+)")
 
 
 def masterdata_command() -> list[str]:
-    """The installed console script, or the same entry point through this interpreter."""
+    """MASTERDATA_SERVER_COMMAND (tests/floor/run.py: the server's, from another venv), else
+    the installed console script, or the same entry point through this interpreter."""
+    if command := os.environ.get("MASTERDATA_SERVER_COMMAND"):
+        return [command]
     script = Path(sys.executable).parent / "masterdata"
     if script.exists():
         return [str(script)]

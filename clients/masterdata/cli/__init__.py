@@ -1,7 +1,11 @@
-"""The `masterdata` command: run, migrate and seed the service, and call it.
+"""The `masterdata` command: call the service, and run, migrate and seed it.
 
 Each module adds its subcommands with `register`, setting `run` (args -> exit code).
 The exit codes are connection.EXIT_CODES, listed by `masterdata --help`.
+
+The commands that run the service come from installed distributions that declare a
+`register(commands)` in the "masterdata.cli" entry point group: the server's adds
+serve, migrate, seed and relay. The client distribution alone has the client commands.
 """
 
 from __future__ import annotations
@@ -10,22 +14,26 @@ import argparse
 import os
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
 
-from masterdata.cli import bulk, events, reads, server
+from masterdata.cli import bulk, events, reads
 from masterdata.cli.connection import (
     EXIT_CODES,
     INTERRUPTED,
     OK,
+    Parsers,
     UsageError,
     connection_flags,
     fail_usage,
 )
 
+#: Entry point group of the distributions that add commands (the server's).
+COMMANDS_GROUP = "masterdata.cli"
 DESCRIPTION = (
-    "Run, migrate and seed the masterdata gRPC service (serve, migrate, seed), "
-    "and call it (the other commands; --target, --token, --tls-ca and --timeout "
-    "on each)."
+    "Call the masterdata gRPC service (--target, --token, --tls-ca and --timeout on "
+    "each command) and, where the server is installed, run it (serve, migrate, seed, "
+    "relay)."
 )
 WIDTH = 78
 
@@ -48,11 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    server.register(commands)
+    for register in installed_commands():
+        register(commands)
     connection = connection_flags()
     for module in (bulk, events, reads):
         module.register(commands, connection)
     return parser
+
+
+def installed_commands() -> list[Callable[[Parsers], None]]:
+    """The `register` functions other installed distributions declare, by entry point name."""
+    found = sorted(entry_points(group=COMMANDS_GROUP), key=lambda point: point.name)
+    return [point.load() for point in found]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

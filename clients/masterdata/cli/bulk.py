@@ -12,10 +12,11 @@ import asyncio
 import csv
 from pathlib import Path
 
-from masterdata.cli.connection import ROWS_REJECTED, Parsers, client_command
+from masterdata.cli.connection import ROWS_REJECTED, Parsers, UsageError, client_command
 from masterdata.cli.output import console, counts_table
 from masterdata.cli.progress import ProgressReport, count_rows
 from masterdata.client import Client
+from masterdata.client.bulk import require_xlsx
 from masterdata.v1 import commodity_pb2
 
 FORMATS = ("csv", "xlsx")
@@ -144,6 +145,11 @@ def file_format(given: str | None, path: Path | None) -> str:
 
 async def _export(client: Client, args: argparse.Namespace) -> int:
     fmt = file_format(args.format, args.output)
+    if fmt == "xlsx":
+        try:
+            require_xlsx()
+        except ImportError as error:
+            raise UsageError(str(error)) from None
     with ProgressReport(f"exporting to {args.output.name}") as progress:
         rows = await client.export_commodities(
             args.output,

@@ -7,6 +7,7 @@ terminal control codes a bar would leave there.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import sys
 from pathlib import Path
 from types import TracebackType
@@ -40,8 +41,14 @@ class Counts(Protocol):
 
 
 def count_rows(path: Path) -> int | None:
-    """Data rows of a CSV or XLSX file (header excluded), for the bar's total."""
+    """Data rows of a CSV or XLSX file (header excluded), for the bar's total.
+
+    None (a bar without a total) for an XLSX file when openpyxl, of the `xlsx` extra, is
+    not installed: the import itself does not need it.
+    """
     if path.suffix.lower() == ".xlsx":
+        if importlib.util.find_spec("openpyxl") is None:
+            return None
         from openpyxl import load_workbook
 
         workbook = load_workbook(path, read_only=True)

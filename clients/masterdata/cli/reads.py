@@ -15,7 +15,12 @@ from masterdata.cli.connection import Parsers, UsageError, client_command
 from masterdata.cli.output import console, print_json, record_table, rows_table
 from masterdata.cli.resources import CliResource, cli_resources, find_resource
 from masterdata.client import Client
-from masterdata.client.resources import NEXT_PAGE_TOKEN, descriptor_of, items_field
+from masterdata.client.resources import (
+    NEXT_PAGE_TOKEN,
+    descriptor_of,
+    is_repeated,
+    items_field,
+)
 from masterdata.v1 import organization_pb2
 
 
@@ -126,7 +131,7 @@ def _takes(field: FieldDescriptor) -> str:
         one = f"a {field.message_type.full_name} as protobuf JSON"
     else:
         one = _TAKES[field.cpp_type]
-    return f"a JSON list, each {one}" if field.is_repeated else one
+    return f"a JSON list, each {one}" if is_repeated(field) else one
 
 
 def _request_field(request: Message, name: str, flag: str) -> FieldDescriptor:

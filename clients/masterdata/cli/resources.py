@@ -19,7 +19,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescri
 from google.protobuf.message import Message
 
 from masterdata.cli.connection import UsageError
-from masterdata.client.resources import Resource, descriptor_of, resource_table
+from masterdata.client.resources import Resource, descriptor_of, is_repeated, resource_table
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class CliResource:
 
 def _message_field(output: Descriptor, message: Descriptor) -> FieldDescriptor | None:
     for field in output.fields:
-        if not field.is_repeated and field.message_type is message:
+        if not is_repeated(field) and field.message_type is message:
             return field
     return None
 

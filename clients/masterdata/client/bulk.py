@@ -13,6 +13,7 @@ finished workbook for XLSX.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 import uuid
@@ -237,9 +238,22 @@ class CsvRowCounter:
         return max(self.lines + (1 if self._open_line else 0) - 1, 0)
 
 
+#: What to install when an XLSX export finds no openpyxl.
+XLSX_EXTRA = "XLSX exports count their rows with openpyxl: pip install 'masterdata-client[xlsx]'"
+
+
+def require_xlsx() -> None:
+    """Raise ImportError (naming the extra) unless openpyxl, of the `xlsx` extra, is there.
+
+    Checked before an XLSX export starts, so a missing extra costs no download.
+    """
+    if importlib.util.find_spec("openpyxl") is None:
+        raise ImportError(XLSX_EXTRA)
+
+
 def xlsx_data_rows(workbook_file: str | os.PathLike[str] | IO[bytes]) -> int:
     """Data rows of the first sheet of a finished workbook."""
-    from openpyxl import load_workbook  # only XLSX exports need it
+    from openpyxl import load_workbook  # the `xlsx` extra: only XLSX exports need it
 
     workbook = load_workbook(workbook_file, read_only=True)
     try:
@@ -253,6 +267,8 @@ class ExportWriter:
     """Writes export chunks to a path or binary file and counts what went out."""
 
     def __init__(self, destination: Destination, format: ExportFormatName) -> None:
+        if format == "xlsx":
+            require_xlsx()
         self._owned = isinstance(destination, (str, os.PathLike))
         self._file: IO[bytes] = (
             open(destination, "wb")  # noqa: SIM115 - closed by close()

@@ -48,10 +48,21 @@ def descriptor_of(message: Message | type[Message]) -> Descriptor:
     return cast(Descriptor, message.DESCRIPTOR)
 
 
+def is_repeated(field: FieldDescriptor) -> bool:
+    """Whether `field` is repeated, on every protobuf the client runs with.
+
+    protobuf 6.31 added `is_repeated`, and 7 removed `label`, all that 5.x has.
+    """
+    repeated: bool | None = getattr(field, "is_repeated", None)
+    if repeated is None:
+        return bool(getattr(field, "label") == FieldDescriptor.LABEL_REPEATED)  # noqa: B009
+    return repeated
+
+
 def items_field(response: Descriptor) -> FieldDescriptor | None:
     """The single repeated message field of a List response (its page of items)."""
     repeated = [
-        f for f in response.fields if f.is_repeated and f.type == FieldDescriptor.TYPE_MESSAGE
+        f for f in response.fields if is_repeated(f) and f.type == FieldDescriptor.TYPE_MESSAGE
     ]
     return repeated[0] if len(repeated) == 1 else None
 

@@ -5,8 +5,10 @@ import warnings
 
 from masterdata.v1 import commodity_pb2 as masterdata_dot_v1_dot_commodity__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.64.0'
 GRPC_VERSION = grpc.__version__
+EXPECTED_ERROR_RELEASE = '1.65.0'
+SCHEDULED_RELEASE_DATE = 'June 25, 2024'
 _version_not_supported = False
 
 try:
@@ -16,16 +18,19 @@ except ImportError:
     _version_not_supported = True
 
 if _version_not_supported:
-    raise RuntimeError(
+    warnings.warn(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in masterdata/v1/commodity_pb2_grpc.py depends on'
+        + f' but the generated code in masterdata/v1/commodity_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
+        + f' This warning will become an error in {EXPECTED_ERROR_RELEASE},'
+        + f' scheduled for release on {SCHEDULED_RELEASE_DATE}.',
+        RuntimeWarning
     )
 
 
-class CommodityServiceStub:
+class CommodityServiceStub(object):
     """CommodityService manages the goods traded (cotton, wheat, pulses, ...), their
     varieties, quality parameters and parameter templates, commission structures,
     the unit catalog with exact conversions, and bulk import and export.
@@ -239,7 +244,7 @@ class CommodityServiceStub:
                 _registered_method=True)
 
 
-class CommodityServiceServicer:
+class CommodityServiceServicer(object):
     """CommodityService manages the goods traded (cotton, wheat, pulses, ...), their
     varieties, quality parameters and parameter templates, commission structures,
     the unit catalog with exact conversions, and bulk import and export.
@@ -760,7 +765,7 @@ def add_CommodityServiceServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class CommodityService:
+class CommodityService(object):
     """CommodityService manages the goods traded (cotton, wheat, pulses, ...), their
     varieties, quality parameters and parameter templates, commission structures,
     the unit catalog with exact conversions, and bulk import and export.

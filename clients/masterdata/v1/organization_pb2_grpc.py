@@ -5,8 +5,10 @@ import warnings
 
 from masterdata.v1 import organization_pb2 as masterdata_dot_v1_dot_organization__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.64.0'
 GRPC_VERSION = grpc.__version__
+EXPECTED_ERROR_RELEASE = '1.65.0'
+SCHEDULED_RELEASE_DATE = 'June 25, 2024'
 _version_not_supported = False
 
 try:
@@ -16,16 +18,19 @@ except ImportError:
     _version_not_supported = True
 
 if _version_not_supported:
-    raise RuntimeError(
+    warnings.warn(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in masterdata/v1/organization_pb2_grpc.py depends on'
+        + f' but the generated code in masterdata/v1/organization_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
+        + f' This warning will become an error in {EXPECTED_ERROR_RELEASE},'
+        + f' scheduled for release on {SCHEDULED_RELEASE_DATE}.',
+        RuntimeWarning
     )
 
 
-class OrganizationServiceStub:
+class OrganizationServiceStub(object):
     """OrganizationService manages the legal entities a trading company operates as,
     with their GST registrations, bank accounts, financial years and document
     number series.
@@ -204,7 +209,7 @@ class OrganizationServiceStub:
                 _registered_method=True)
 
 
-class OrganizationServiceServicer:
+class OrganizationServiceServicer(object):
     """OrganizationService manages the legal entities a trading company operates as,
     with their GST registrations, bank accounts, financial years and document
     number series.
@@ -633,7 +638,7 @@ def add_OrganizationServiceServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class OrganizationService:
+class OrganizationService(object):
     """OrganizationService manages the legal entities a trading company operates as,
     with their GST registrations, bank accounts, financial years and document
     number series.

@@ -5,8 +5,10 @@ import warnings
 
 from masterdata.v1 import trade_terms_pb2 as masterdata_dot_v1_dot_trade__terms__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.64.0'
 GRPC_VERSION = grpc.__version__
+EXPECTED_ERROR_RELEASE = '1.65.0'
+SCHEDULED_RELEASE_DATE = 'June 25, 2024'
 _version_not_supported = False
 
 try:
@@ -16,16 +18,19 @@ except ImportError:
     _version_not_supported = True
 
 if _version_not_supported:
-    raise RuntimeError(
+    warnings.warn(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in masterdata/v1/trade_terms_pb2_grpc.py depends on'
+        + f' but the generated code in masterdata/v1/trade_terms_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
+        + f' This warning will become an error in {EXPECTED_ERROR_RELEASE},'
+        + f' scheduled for release on {SCHEDULED_RELEASE_DATE}.',
+        RuntimeWarning
     )
 
 
-class TradeTermsServiceStub:
+class TradeTermsServiceStub(object):
     """TradeTermsService manages the reference terms contracts are written on: trade
     types, bargain types, passing (quality acceptance) terms, weighment terms,
     delivery terms (Incoterms) and payment terms.
@@ -219,7 +224,7 @@ class TradeTermsServiceStub:
                 _registered_method=True)
 
 
-class TradeTermsServiceServicer:
+class TradeTermsServiceServicer(object):
     """TradeTermsService manages the reference terms contracts are written on: trade
     types, bargain types, passing (quality acceptance) terms, weighment terms,
     delivery terms (Incoterms) and payment terms.
@@ -674,7 +679,7 @@ def add_TradeTermsServiceServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class TradeTermsService:
+class TradeTermsService(object):
     """TradeTermsService manages the reference terms contracts are written on: trade
     types, bargain types, passing (quality acceptance) terms, weighment terms,
     delivery terms (Incoterms) and payment terms.

@@ -1,4 +1,9 @@
-"""`masterdata serve`, `migrate` and `seed`: the commands that run on the database side."""
+"""`masterdata serve`, `migrate`, `seed` and `relay`: the commands of the database side.
+
+They live in the server distribution, which declares `register` in the "masterdata.cli"
+entry point group; the client's `masterdata` command adds them when it finds it, so
+the client installs and runs without the server.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,8 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from masterdata.cli import relay
 from masterdata.cli.connection import USAGE, UsageError
+from masterdata.server.cli import relay
 
 LOG_FORMATS = ("text", "json")
 #: Settings that `serve` flags override (argparse dest = Settings field).
