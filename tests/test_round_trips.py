@@ -40,9 +40,10 @@ CEILINGS = {
     "CreateCommodity": (1, 2),
     # The read of the row, then that statement, optimistic on the revision read.
     "UpdateCommodity": (2, 3),
-    # The locking path (docs/ARCHITECTURE.md says why): BEGIN, set_config, the claim,
-    # the locked row, the live children counted, the UPDATE, the reply, events, COMMIT.
-    "DeleteCommodity": (9, 3),
+    # The read, then one statement whose guard counts the live children after locking
+    # the row (migration 0005).
+    "DeleteCommodity": (2, 3),
+    # The locking path: it restores the children a forced delete took with it.
     "UndeleteCommodity": (11, 3),
     # The series read, then the write of the next number (as UpdateCommodity's).
     "NextDocumentNumber": (2, 2),

@@ -11,10 +11,12 @@ import asyncio
 import uuid
 from typing import Any
 
+import asyncpg
+import grpc
 import pytest
 from google.protobuf import field_mask_pb2
 from grpc import aio
-from support import events
+from support import events, expect_failure, postgres_dsn
 
 from masterdata.server.resources import single_row as single_row_module
 from masterdata.server.storage.engine import Database
@@ -131,3 +133,58 @@ async def test_an_update_tried_again_applies_every_field_it_was_asked_for(
     assert raced
     assert (updated.description, updated.hsn_code) == ("as asked", "1207")
     assert updated.etag == 'W/"4"'
+
+
+async def test_a_delete_waiting_for_a_childs_transaction_sees_the_child(
+    stub: Stub, db: Database
+) -> None:
+    """A child's transaction holds the parent's lock when the delete starts, and commits
+    the child while the delete waits: the delete must count that child (HAS_CHILDREN).
+    A count in the delete statement's own snapshot, taken before the wait, would not."""
+    if not db.is_postgres:
+        pytest.skip("SQLite runs one writer at a time: no transaction can hold the parent")
+    commodity = await _create(stub, "Safflower")
+    child = await asyncpg.connect(postgres_dsn(db.writer.url.render_as_string(False)))
+    try:
+        transaction = child.transaction()
+        await transaction.start()
+        await child.execute(
+            "SELECT 1 FROM commodities WHERE id = $1 FOR UPDATE", uuid.UUID(commodity.id)
+        )
+        await child.execute(
+            "INSERT INTO varieties (id, commodity_id, name, code, description, is_standard,"
+            " is_active, create_time, update_time, created_by, updated_by, revision)"
+            " VALUES ($1, $2, 'PBNS-12', '', '', false, true, now(), now(), 'test', 'test', 1)",
+            uuid.uuid4(),
+            uuid.UUID(commodity.id),
+        )
+        delete = asyncio.ensure_future(
+            stub.DeleteCommodity(pb.DeleteCommodityRequest(id=commodity.id))
+        )
+        await asyncio.sleep(0.3)
+        assert not delete.done()  # waiting for the child's transaction
+        await transaction.commit()
+        failure = await expect_failure(delete, grpc.StatusCode.FAILED_PRECONDITION)
+    finally:
+        await child.close()
+    assert failure.reason == "HAS_CHILDREN"
+    kept = (await stub.GetCommodity(pb.GetCommodityRequest(id=commodity.id))).commodity
+    assert not kept.HasField("delete_time")
+
+
+async def test_racing_child_creates_and_parent_deletes_never_orphan_a_child(
+    stub: Stub,
+) -> None:
+    """Either the delete wins (the variety is refused) or the variety does (the delete
+    is refused); never both."""
+    for round_ in range(10):
+        commodity = await _create(stub, f"Niger {round_}")
+        variety = stub.CreateVariety(
+            pb.CreateVarietyRequest(
+                variety=pb.Variety(commodity_id=commodity.id, name=f"Local {round_}")
+            )
+        )
+        delete = stub.DeleteCommodity(pb.DeleteCommodityRequest(id=commodity.id))
+        outcomes = await asyncio.gather(variety, delete, return_exceptions=True)
+        succeeded = [not isinstance(o, BaseException) for o in outcomes]
+        assert succeeded.count(True) == 1, outcomes

@@ -59,10 +59,13 @@ class SingleRowWrites:
         self._table = resources.spec.model.__table__
         self._columns = tuple(c.key for c in self._table.columns)
         self._defaults = {c.key: c.default for c in self._table.columns if c.default is not None}
+        self._children = tuple(
+            (link.spec.model.__table__, link.field) for link in resources.spec.children
+        )
         spec = resources.spec
         self.creates = spec.parent is None and not hooks & {"_validate", "_after_create"}
         self.updates = not hooks & {"_validate", "_after_update"}
-        self.deletes = not spec.children and "_before_delete" not in hooks
+        self.deletes = "_before_delete" not in hooks
         self.undeletes = spec.parent is None and "_before_undelete" not in hooks
 
     async def create(
@@ -115,13 +118,20 @@ class SingleRowWrites:
                 return reply
         return None
 
-    async def delete(self, key: uuid.UUID, etag: str, caller: Caller) -> Message | None:
+    async def delete(
+        self, key: uuid.UUID, etag: str, caller: Caller, *, force: bool = False
+    ) -> Message | None:
+        """Without `force`, live children refuse the delete (HAS_CHILDREN); with it, a
+        row that has children takes the locking path, which deletes them too."""
+        if force and self._spec.children:
+            return None
         _check_request_id(caller)
         for _ in range(ATTEMPTS):
             row = await self._refused_unless_stored(caller, self._live_row(key, etag, caller))
             if isinstance(row, Message):
                 return row
-            reply = await self._change(caller, row, {"delete_time": _now()}, "deleted")
+            deleted = {"delete_time": _now()}
+            reply = await self._change(caller, row, deleted, "deleted", guarded=True)
             if reply is not None:
                 return reply
         return None
@@ -194,8 +204,11 @@ class SingleRowWrites:
         changes: dict[str, Any],
         verb: str,
         changed: Sequence[str] = (),
+        *,
+        guarded: bool = False,
     ) -> Message | None:
-        """`changes` to `row`, touched, as of the revision read; None when it moved on."""
+        """`changes` to `row`, touched, as of the revision read; None when it moved on.
+        `guarded`: only while the row has no live children."""
         now = changes["delete_time"] if changes.get("delete_time") else _now()
         written = changes | {
             "update_time": now,
@@ -203,7 +216,9 @@ class SingleRowWrites:
             "revision": row.revision + 1,
         }
         after = SimpleNamespace(**{key: getattr(row, key) for key in self._columns} | written)
-        return await self._send(caller, after, written, row.revision, verb, changed, now)
+        return await self._send(
+            caller, after, written, row.revision, verb, changed, now, guarded=guarded
+        )
 
     async def _send(
         self,
@@ -215,6 +230,8 @@ class SingleRowWrites:
         changed: Sequence[str],
         now: datetime,
         reply: Message | None = None,
+        *,
+        guarded: bool = False,
     ) -> Message | None:
         """Send the write; the reply (the row's message unless given), or the one stored
         under the caller's key, or None when the row moved on."""
@@ -232,20 +249,33 @@ class SingleRowWrites:
                 "create_time": now,
             }
         events = event_rows([event], actor=caller.identity, request_id=caller.request_id, now=now)
+        children = self._children if guarded else ()
         write = RowWrite(
-            self._table, row.id, written, expected_revision, events, claim, caller.time_left()
+            self._table,
+            row.id,
+            written,
+            expected_revision,
+            events,
+            claim,
+            caller.time_left(),
+            children,
         )
         runtime = self._of.runtime
         try:
             async with translate_errors():
-                applied = await runtime.db.backend.write_row(write)
+                outcome = await runtime.db.backend.write_row(write)
         except UniqueViolation as error:
             stored = await self._stored_reply(caller, type(reply))
             if stored is not None:
                 return stored
             raise self._of.already_exists(error) from error
-        if not applied:
-            return await self._stored_reply(caller, type(reply))
+        if not outcome.applied:
+            stored = await self._stored_reply(caller, type(reply))
+            if stored is None and any(outcome.live_children):
+                names = (link.spec.name for link in self._spec.children)
+                live = {name: n for name, n in zip(names, outcome.live_children, strict=True) if n}
+                raise self._of.has_children(row, live)
+            return stored
         runtime.feed.hint()
         return reply
 

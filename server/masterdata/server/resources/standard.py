@@ -122,7 +122,7 @@ class Resources(ResourceReads):
     async def delete(self, id_: str, etag: str, caller: Caller, *, force: bool = False) -> Message:
         key = parse_id(id_)
         if self._single_row.deletes:
-            written = await self._single_row.delete(key, etag, caller)
+            written = await self._single_row.delete(key, etag, caller, force=force)
             if written is not None:
                 return self._as_seen(caller, written)
 
@@ -202,7 +202,7 @@ class Resources(ResourceReads):
             counts = await self._live_child_counts(uow, row.id)
             live_counts = {link.spec.name: n for link, n in counts.items() if n}
             if live_counts:
-                raise self._has_children(row, live_counts)
+                raise self.has_children(row, live_counts)
             return
         for link in self.spec.children:
             for child in await self._live_children(uow, link, row.id):
@@ -210,7 +210,7 @@ class Resources(ResourceReads):
                 self._touch(uow, child)
                 record_event(uow, link.spec, child, "deleted")
 
-    def _has_children(self, row: Any, live: Mapping[str, int]) -> FailedPrecondition:
+    def has_children(self, row: Any, live: Mapping[str, int]) -> FailedPrecondition:
         counts = ", ".join(f"{n} {name}" for name, n in live.items())
         return FailedPrecondition(
             f"{self.spec.name} {row.id} has live children ({counts}); "

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Insert, Table, insert, update
+from sqlalchemy import ColumnElement, Insert, Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from masterdata.server.storage.errors import translate_errors
@@ -49,6 +49,19 @@ class RowWrite:
     claim: Mapping[str, Any] | None
     #: The caller's remaining deadline, bounding the database work.
     seconds_left: float | None
+    #: Child tables and their column naming this row: the update applies only while
+    #: none of them has a live row of it (a delete of a parent). Children are made live
+    #: only by transactions that lock the parent row first; the count sees all of them.
+    unless_live_children: tuple[tuple[Table, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Written:
+    """What became of a `RowWrite`."""
+
+    applied: bool
+    #: Live rows of each `unless_live_children` table, when counted.
+    live_children: tuple[int, ...] = ()
 
 
 class RowReads(Protocol):
@@ -145,8 +158,9 @@ class Backend(ABC):
     async def append_events(self, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
         """Insert the transaction's events so that sequence order is commit order."""
 
-    async def write_row(self, write: RowWrite) -> bool:
-        """Apply `write` in one transaction; False when an update found another revision.
+    async def write_row(self, write: RowWrite) -> Written:
+        """Apply `write` in one transaction; not applied when an update found another
+        revision or live children.
 
         Here: its statements one after another in a transaction of the writer (SQLite,
         one writer at a time). PostgreSQL sends it as one statement.
@@ -155,6 +169,11 @@ class Backend(ABC):
         async with translate_errors(), AsyncSession(self.writer) as session:
             if write.seconds_left is not None:
                 await self.bound_by_deadline(session, write.seconds_left)
+            live: tuple[int, ...] = ()
+            if write.unless_live_children:
+                live = await _live_children(session, write.row_id, write.unless_live_children)
+                if any(live):
+                    return Written(False, live)
             if write.expected_revision is None:
                 await session.execute(insert(table), [dict(write.values)])
             else:
@@ -164,13 +183,13 @@ class Backend(ABC):
                     .values(dict(write.values))
                 )
                 if changed.rowcount != 1:  # type: ignore[attr-defined]
-                    return False  # closing the session rolls back
+                    return Written(False, live)  # closing the session rolls back
             if write.claim is not None:
                 await session.execute(insert(_KEYS), [dict(write.claim)])
             if write.events:
                 await self.append_events(session, write.events)
             await session.commit()
-        return True
+        return Written(True, live)
 
     @abstractmethod
     def insert_unless_present(self, table: Table, key: Sequence[str]) -> Insert:
@@ -223,3 +242,16 @@ class Backend(ABC):
 
 
 _KEYS = IdempotencyKeyRow.__table__
+
+
+async def _live_children(
+    session: AsyncSession, parent: uuid.UUID, children: Sequence[tuple[Table, str]]
+) -> tuple[int, ...]:
+    counts = [
+        select(func.count())
+        .select_from(child)
+        .where(child.c[column] == parent, child.c.delete_time.is_(None))
+        .scalar_subquery()
+        for child, column in children
+    ]
+    return tuple((await session.execute(select(*counts))).one())

@@ -10,9 +10,13 @@ statement (lock waits included) without a statement of its own.
 
 The statement's parts, in the order their data dependencies force:
 
+0. `guard`, for a delete of a parent (`RowWrite.unless_live_children`): the function
+   of migration 0005 locks the row, then counts the live children with a snapshot
+   taken after the lock — the statement's own snapshot, taken before any lock wait,
+   could miss a child whose transaction held the parent's lock meanwhile;
 1. `written`: the INSERT, or the UPDATE where id and revision are what the caller
    read (optimistic: a concurrent write bumped the revision, so nothing is written
-   and nothing else happens);
+   and nothing else happens), and, with a guard, no child is live;
 2. `claimed`: the idempotency key with its reply, for each written row — a key
    already stored (or held by a twin still running, which the insert waits for)
    fails the whole statement with a unique violation, so nothing is written twice;
@@ -29,7 +33,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, Table
 
-from masterdata.server.storage.backend import RowWrite
+from masterdata.server.storage.backend import RowWrite, Written
 from masterdata.server.storage.models.events import IdempotencyKeyRow
 from masterdata.server.storage.postgres.pool import LazyPool
 
@@ -57,22 +61,28 @@ class OneStatementWrites:
         self._pool = pool
         self._event_lock = event_lock
         self._channel = channel
-        self._sql: dict[tuple[str, tuple[str, ...], bool, bool], str] = {}
+        self._sql: dict[tuple[str, tuple[str, ...], bool, bool, bool], str] = {}
 
-    async def write(self, write: RowWrite) -> bool:
+    async def write(self, write: RowWrite) -> Written:
         table = write.table
         inserting = write.expected_revision is None
         names = tuple(c.key for c in table.columns) if inserting else tuple(write.values)
         arguments: list[Any] = [_encoded(table.c[key], write.values, key) for key in names]
         if not inserting:
             arguments += [write.row_id, write.expected_revision]
+        children = tuple(
+            f"{child.name}.{child.c[column].name}" for child, column in write.unless_live_children
+        )
+        if children:
+            arguments += [table.name, list(children)]
         if write.claim is not None:
             arguments += [write.claim[name] for name in _KEY_COLUMNS]
         arguments += [self._event_lock, self._channel]
         arguments += _event_arrays(write.events)
-        sql = self._statement(table, names, inserting, write.claim is not None)
+        sql = self._statement(table, names, inserting, bool(children), write.claim is not None)
         records = await self._pool.fetch(sql, *arguments, seconds_left=write.seconds_left)
-        return bool(records[0][0])
+        applied, live = records[0]
+        return Written(bool(applied), tuple(live or ()))
 
     async def close(self) -> None:
         await self._pool.close()
@@ -80,15 +90,19 @@ class OneStatementWrites:
     def in_use(self) -> int:
         return self._pool.in_use()
 
-    def _statement(self, table: Table, names: tuple[str, ...], inserting: bool, claim: bool) -> str:
-        cache_key = (table.name, names, inserting, claim)
+    def _statement(
+        self, table: Table, names: tuple[str, ...], inserting: bool, guarded: bool, claim: bool
+    ) -> str:
+        cache_key = (table.name, names, inserting, guarded, claim)
         sql = self._sql.get(cache_key)
         if sql is None:
-            sql = self._sql[cache_key] = _render(table, names, inserting, claim)
+            sql = self._sql[cache_key] = _render(table, names, inserting, guarded, claim)
         return sql
 
 
-def _render(table: Table, names: tuple[str, ...], inserting: bool, claim: bool) -> str:
+def _render(
+    table: Table, names: tuple[str, ...], inserting: bool, guarded: bool, claim: bool
+) -> str:
     """The statement's text; parameters in the order `OneStatementWrites.write` passes them."""
     counter = iter(range(1, 1000))
 
@@ -97,16 +111,25 @@ def _render(table: Table, names: tuple[str, ...], inserting: bool, claim: bool) 
 
     columns = [table.c[key].name for key in names]
     quoted = ", ".join(f'"{name}"' for name in columns)
+    parts = []
     if inserting:
         values = ", ".join(param() for _ in columns)
         written = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({values}) RETURNING 1'
     else:
         assignments = ", ".join(f'"{name}" = {param()}' for name in columns)
-        written = (
-            f'UPDATE "{table.name}" SET {assignments} '
-            f"WHERE id = {param()} AND revision = {param()} RETURNING 1"
-        )
-    parts = [f"written AS ({written})"]
+        row_id, revision = param(), param()
+        condition = f"id = {row_id} AND revision = {revision}"
+        if guarded:
+            parent, children = param(), param()
+            parts.append(
+                "guard AS MATERIALIZED (SELECT masterdata_live_children("
+                f"{parent}::regclass, {row_id}::uuid, {children}::text[]) AS live)"
+            )
+            condition += (
+                " AND (SELECT coalesce(sum(n), 0) FROM unnest((SELECT live FROM guard)) AS n) = 0"
+            )
+        written = f'UPDATE "{table.name}" SET {assignments} WHERE {condition} RETURNING 1'
+    parts.append(f"written AS ({written})")
     locked_after = "written"
     if claim:
         selected = ", ".join(f"{param()}::{kind}" for kind in _KEY_TYPES)
@@ -137,7 +160,8 @@ def _render(table: Table, names: tuple[str, ...], inserting: bool, claim: bool) 
         "aggregate_version, event_type, resource_type, resource, changed_fields, actor, "
         "request_id) CROSS JOIN event_append_lock RETURNING 1)"
     )
-    return f"WITH {', '.join(parts)} SELECT count(*) FROM written"
+    live = "(SELECT live FROM guard)" if guarded else "NULL::bigint[]"
+    return f"WITH {', '.join(parts)} SELECT (SELECT count(*) FROM written), {live}"
 
 
 def _encoded(column: Column[Any], values: Any, key: str) -> Any:
