@@ -19,7 +19,6 @@ import grpc
 import pytest
 from grpc import aio
 from processes import run_masterdata
-from support import own_database
 
 #: Metadata a proxy must not copy onto its own upstream call.
 _HOP_HEADERS = ("grpc-", ":", "user-agent", "content-type", "te")
@@ -155,6 +154,10 @@ async def fresh_database(
         yield f"sqlite+aiosqlite:///{tmp_path / f'client-{uuid.uuid4().hex[:8]}.db'}"
         return
     assert postgres_url is not None
+    # Here, not at the top: support needs the server's libraries, and tests/floor uses the
+    # proxies above in a venv that holds only the client.
+    from support import own_database
+
     async with own_database(postgres_url, "masterdata_client") as url:
         result = await run_masterdata(["migrate"], url)
         assert result.returncode == 0, result.stderr
