@@ -55,7 +55,7 @@ test: $(STAMP) check-proto check-docs lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The client installed alone at the floors it declares (clients/pyproject.toml), in a venv
-# of its own, against a server from $(VENV): tests/floor. About 20 s; CI runs it.
+# of its own, against a server from $(VENV): tests/floor. About half a minute; CI runs it.
 floor: $(STAMP)
 	$(BIN)/python tests/floor/run.py
 

@@ -38,6 +38,8 @@ Interface:
   * `export_commodities(destination, *, format="csv"|"xlsx", filter="",
     include_varieties=False, on_progress=None) -> int` — streams into a path or
     binary file, `on_progress(ExportProgress)` per chunk; returns data rows written.
+    XLSX counts its rows with openpyxl: `pip install 'masterdata-client[xlsx]'`
+    (ImportError naming it, before the download, without).
 - `SyncClient(...)` — same arguments and attributes, blocking (grpc sync channel,
   same policy); `list_all`, `subscribe` (an iterator), `subscribe_items`,
   `head_sequence`, `import_commodities`, `export_commodities`; `with` or `close()`.
