@@ -35,6 +35,8 @@ DESCRIPTOR_SET = "descriptor_set.binpb"
 #: `server.add_registered_method_handlers` (server/masterdata/server/api/registration.py
 #: takes the handlers from there). Its code needs grpcio >= 1.64.0, protobuf >= 5.26.1.
 GENERATOR = "grpcio-tools==1.64.0"
+#: PEP 561's marker: type checkers of the client's users read the .pyi stubs beside it.
+TYPED = "py.typed"
 GENERATOR_VENV = ROOT / ".build" / GENERATOR.replace("==", "-")
 
 
@@ -97,6 +99,7 @@ def generate(out_root: Path) -> None:
     )
     write_image(target / DESCRIPTOR_SET)
     (target / "__init__.py").write_text('"""Generated protobuf and gRPC code (make proto)."""\n')
+    (target / TYPED).write_text("")
 
 
 def write_image(path: Path, proto_root: Path = PROTO_ROOT) -> None:
@@ -114,7 +117,7 @@ def check() -> int:
         names = {p.name for p in fresh.iterdir()} | {
             p.name
             for p in committed.iterdir()
-            if p.is_file() and p.suffix in {".py", ".pyi", ".binpb"}
+            if p.is_file() and (p.suffix in {".py", ".pyi", ".binpb"} or p.name == TYPED)
         }
         stale = sorted(
             n

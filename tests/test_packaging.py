@@ -82,6 +82,8 @@ def test_the_client_holds_the_sdk_the_cli_and_v1_but_no_server(wheels: dict[str,
     assert client.packages() == {"masterdata/cli", "masterdata/client", "masterdata/v1"}
     assert "masterdata/__init__.py" not in client.names  # a namespace shared with the server
     assert "masterdata/v1/descriptor_set.binpb" in client.names
+    typed = {"masterdata/client/py.typed", "masterdata/v1/py.typed", "masterdata/v1/events_pb2.pyi"}
+    assert typed <= set(client.names), "users' type checkers see the SDK's types and the stubs"
     assert re.search(r"^masterdata = masterdata\.cli:main$", client.entry_points, re.M)
 
 
