@@ -34,6 +34,9 @@ from masterdata.client import (
 )
 from masterdata.v1 import commodity_pb2, location_pb2
 
+#: This venv's `masterdata`: in the floor venv, the client's, without serve.
+CLIENT_COMMAND = str(Path(sys.executable).parent / "masterdata")
+
 
 def unique(name: str) -> str:
     return f"{name} {uuid.uuid4().hex[:8]}"
@@ -154,9 +157,17 @@ async def test_import_streams_up_and_export_streams_down(client: Client) -> None
 @pytest.mark.skipif(
     importlib.util.find_spec("openpyxl") is not None, reason="the xlsx extra is installed"
 )
-async def test_an_xlsx_export_without_the_extra_names_it(client: Client, tmp_path: Path) -> None:
+async def test_an_xlsx_export_without_the_extra_names_it(
+    client: Client, server: ServerProcess, tmp_path: Path
+) -> None:
     with pytest.raises(ImportError, match=r"masterdata-client\[xlsx\]"):
         await client.export_commodities(tmp_path / "out.xlsx", format="xlsx")
+    assert not (tmp_path / "out.xlsx").exists()
+    command = [CLIENT_COMMAND, "export", "commodities", "-o", str(tmp_path / "out.xlsx")]
+    shown = await asyncio.to_thread(
+        subprocess.run, [*command, "--target", server.target], capture_output=True, text=True
+    )
+    assert shown.returncode == 2 and "masterdata-client[xlsx]" in shown.stderr, shown
     assert not (tmp_path / "out.xlsx").exists()
 
 
@@ -187,14 +198,12 @@ async def test_default_deadline_applies_to_calls_without_a_timeout() -> None:
 
 
 def test_the_client_command_calls_the_server(server: ServerProcess) -> None:
-    """This venv's `masterdata`: in the floor venv, the client's, without serve."""
-    command = str(Path(sys.executable).parent / "masterdata")
     with SyncClient(server.target) as client:
         created = client.locations.CreateLocation(
             location_pb2.CreateLocationRequest(location=location_pb2.Location(name=unique("CLI")))
         ).location
     shown = subprocess.run(
-        [command, "get", "location", created.id, "--json", "--target", server.target],
+        [CLIENT_COMMAND, "get", "location", created.id, "--json", "--target", server.target],
         capture_output=True,
         text=True,
         timeout=60,
