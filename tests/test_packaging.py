@@ -140,3 +140,14 @@ def test_the_client_installs_alone_in_a_clean_venv(tmp_path: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     commands = set(re.findall(r"^    ([a-z-]+)", shown.stdout, re.M))
     assert {"get", "list", "export", "events"} <= commands and "serve" not in commands, commands
+
+
+def test_the_suite_runs_the_client_of_this_checkout() -> None:
+    """A bare `pip install -e '.[dev]'` installs a copy of clients/ (the server's direct
+    reference), which shadows the checkout; `make` installs clients/ editable after it."""
+    import masterdata.client
+
+    where = Path(masterdata.client.__file__).resolve()
+    assert where.is_relative_to(ROOT / "clients"), (
+        f"masterdata.client comes from {where}: run `pip install --no-deps -e ./clients`"
+    )
