@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import io
 import json
+import os
 import sys
 import time
 import uuid
@@ -48,7 +50,7 @@ import asyncpg
 from grpc import aio
 
 from bench.common import ADMIN_URL, emit, scratch_database
-from bench.load.probes import backend_pids, cpu_seconds, rss_mib
+from bench.load.probes import TICKS, backend_pids, cpu_seconds, rss_mib
 from bench.load.server import Server, run_command, start_server, stop_server
 from masterdata.server.bulk.cells import format_cell
 from masterdata.server.bulk.columns import COLUMNS
@@ -180,6 +182,7 @@ class Meter:
 
     def start(self) -> None:
         self._sample()
+        self._threads = thread_cpu(self.server_pid)
         self._server_cpu = cpu_seconds(self.server_pid)
         self._started = time.perf_counter()
         self._task = asyncio.create_task(self._run())
@@ -192,12 +195,34 @@ class Meter:
         await asyncio.gather(self._task, return_exceptions=True)
         self._sample()
         postgres = sum(self.backends_last.get(p, v) - v for p, v in self.backends_first.items())
+        threads: dict[str, float] = {}
+        for tid, (name, spent) in thread_cpu(self.server_pid).items():
+            before = self._threads.get(tid, (name, 0.0))[1]
+            threads[name] = threads.get(name, 0.0) + spent - before
         return {
+            "server_threads_cpu_us_per_row": {
+                name: per_row(spent, rows)
+                for name, spent in sorted(threads.items(), key=lambda item: -item[1])
+                if per_row(spent, rows) >= 0.5
+            },
             **rate(rows, seconds),
             "server_cpu_us_per_row": per_row(server, rows),
             "postgres_cpu_us_per_row": per_row(postgres, rows),
             "server_rss_max_mib": round(self.rss_max_mib, 1),
         }
+
+
+def thread_cpu(pid: int) -> dict[int, tuple[str, float]]:
+    """(name, user + system CPU seconds) of each thread of a process."""
+    found = {}
+    with contextlib.suppress(OSError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{tid}/stat") as stat:
+                text = stat.read()
+                name = text[text.index("(") + 1 : text.rindex(")")]
+                fields = text.rsplit(")", 1)[1].split()
+                found[int(tid)] = (name, (int(fields[11]) + int(fields[12])) / TICKS)
+    return found
 
 
 def rate(rows: int, seconds: float) -> dict[str, float]:

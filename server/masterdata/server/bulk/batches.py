@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from masterdata.server.bulk.candidates import DEFAULTS, SPEC, Candidate, RowFailure, finalise
 from masterdata.server.bulk.messages import MessageBuilder
+from masterdata.server.bulk.payloads import PayloadEncoder
 from masterdata.server.bulk.planning import Audit, FileState, Plan, plan_batch
 from masterdata.server.bulk.sources import InputRow
 from masterdata.server.bulk.store import find_stored, write
@@ -93,7 +94,7 @@ class BatchRunner:
         self.backend = backend
         self.actor = actor
         self.state = FileState()
-        self.messages = MessageBuilder(SPEC)
+        self.payloads = PayloadEncoder(MessageBuilder(SPEC))
 
     async def prepare(self, rows: Sequence[InputRow], convert: Convert) -> Prepared:
         """Convert a batch and check each row as a create (UPSERT rows with an id update)."""
@@ -108,7 +109,7 @@ class BatchRunner:
 
     def _checked(self, result: Candidate | RowFailure) -> Candidate | RowFailure:
         if isinstance(result, Candidate) and not (self.upsert and result.id is not None):
-            result.as_create = finalise(result.number, DEFAULTS | result.values)
+            result.as_create = finalise(result.number, DEFAULTS | result.values, result.checks)
         return result
 
     async def run(self, session: AsyncSession, batch: Prepared, uow: UnitOfWork | None) -> Outcome:
@@ -151,25 +152,16 @@ class BatchRunner:
         return created + await sliced(plan.updates, self._updated)
 
     def _created(self, rows: Sequence[dict[str, Any]]) -> list[PendingEvent]:
-        name, resource_type, build = SPEC.name, SPEC.resource_type, self.messages.build
-        return [
-            PendingEvent(
-                name, row["id"], 1, f"{name}.created", resource_type, build(row).SerializeToString()
-            )
-            for row in rows
-        ]
+        name, resource_type, payload = SPEC.name, SPEC.resource_type, self.payloads.payload
+        verb = f"{name}.created"
+        return [PendingEvent(name, row["id"], 1, verb, resource_type, payload(row)) for row in rows]
 
     def _updated(self, updates: Sequence[tuple[dict[str, Any], list[str]]]) -> list[PendingEvent]:
-        name, resource_type, build = SPEC.name, SPEC.resource_type, self.messages.build
+        name, resource_type, payload = SPEC.name, SPEC.resource_type, self.payloads.payload
+        verb = f"{name}.updated"
         return [
             PendingEvent(
-                name,
-                row["id"],
-                row["revision"],
-                f"{name}.updated",
-                resource_type,
-                build(row).SerializeToString(),
-                tuple(changed),
+                name, row["id"], row["revision"], verb, resource_type, payload(row), tuple(changed)
             )
             for row, changed in updates
         ]

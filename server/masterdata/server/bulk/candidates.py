@@ -17,10 +17,11 @@ from typing import Any
 from sqlalchemy import inspect
 
 from masterdata.server.bulk.cells import CellError, parser_for
-from masterdata.server.bulk.columns import Header
+from masterdata.server.bulk.columns import BY_FIELD, Header, Kind
 from masterdata.server.bulk.sources import FileRow, MessageRow
+from masterdata.server.bulk.value_keys import KeyedMemo, getter
 from masterdata.server.bulk.varieties import parse_cell as parse_varieties
-from masterdata.server.domain.commodities import json_size, validate_commodity
+from masterdata.server.domain.commodities import check_codes, json_size, validate_commodity
 from masterdata.server.domain.errors import FieldViolation, ViolationCollector
 from masterdata.server.domain.text import message_violations
 from masterdata.server.families.commodities.specs import COMMODITY
@@ -35,6 +36,18 @@ WRITABLE: tuple[str, ...] = tuple(sorted(CODEC.writable_fields))
 #: Distinct cell texts remembered per column of one import.
 MEMO_SIZE = 1024
 _UNSEEN = object()
+
+
+#: What SPEC's checks found (violations, codes aside) and SPEC.derive's values.
+Checks = tuple[tuple[FieldViolation, ...], dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """The converted values of a row shape's cells, and their checks as a new commodity."""
+
+    values: dict[str, Any]
+    checks: Checks
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +71,8 @@ class Candidate:
     as_create: dict[str, Any] | RowFailure | None = None
     #: The variety names of its Varieties cell (bulk/varieties.py).
     varieties: tuple[str, ...] = ()
+    #: SPEC's memoised checks of its values as a new commodity, when known in advance.
+    checks: Checks | None = None
     #: The (lower(name), category) the live-uniqueness rule compares.
     key: tuple[str, str] = field(init=False)
 
@@ -109,8 +124,64 @@ class FileConverter:
         ids = [(i, parser_for(c)) for i, c in header.positions if c.field == "id"]
         self._id = ids[0] if ids else None
         self._varieties = header.varieties
+        # A row's shape: the texts of its cells other than its own (UNCHECKED). Rows
+        # of a file repeat few shapes, so each is converted and checked once.
+        self._own = [p for p in self._parsers if p[1] in UNCHECKED]
+        self._shared = [p for p in self._parsers if p[1] not in UNCHECKED]
+        self._texts = getter([index for index, *_ in self._shared])
+        self._width = 1 + max((p[0] for p in self._parsers), default=-1)
+        self._shapes: dict[tuple[str, ...], _Shape | None] = {}
 
     def convert(self, row: FileRow) -> Candidate | RowFailure:
+        """The row's values; most rows from their shape's, with only their own cells parsed."""
+        cells = row.cells
+        if len(cells) < self._width:
+            return self._convert(row)
+        texts = self._texts(cells)
+        shape = self._shapes.get(texts, _UNSEEN)
+        if shape is _UNSEEN:
+            if len(self._shapes) >= MEMO_SIZE:
+                self._shapes.clear()
+            shape = self._shapes[texts] = self._shape(texts)
+        if shape is None:
+            return self._convert(row)
+        assert isinstance(shape, _Shape)
+        values = dict(shape.values)
+        for index, name, parse, memo in self._own:
+            text = cells[index]
+            value = memo.get(text, _UNSEEN)
+            if value is _UNSEEN:
+                try:
+                    value = parse(text)
+                except CellError:
+                    return self._convert(row)  # the rest of its errors too, in column order
+                if len(memo) < MEMO_SIZE:
+                    memo[text] = value
+            values[name] = value
+        if self._id is None and self._varieties is None:
+            return Candidate(row.number, values, checks=shape.checks)
+        found = self._convert(row)
+        if isinstance(found, Candidate):
+            found.checks = shape.checks
+        return found
+
+    def _shape(self, texts: tuple[str, ...]) -> _Shape | None:
+        """The values of a shape's cells and their checks; None if a cell fails."""
+        values: dict[str, Any] = {}
+        for text, (_, name, parse, memo) in zip(texts, self._shared, strict=True):
+            value = memo.get(text, _UNSEEN)
+            if value is _UNSEEN:
+                try:
+                    value = parse(text)
+                except CellError:
+                    return None
+                if len(memo) < MEMO_SIZE:
+                    memo[text] = value
+            values[name] = value
+        return _Shape(values, _check(DEFAULTS | values))
+
+    def _convert(self, row: FileRow) -> Candidate | RowFailure:
+        """Every cell parsed; every failing cell reported, in column order."""
         cells, size = row.cells, len(row.cells)
         values: dict[str, Any] = {}
         violations: list[FieldViolation] = []
@@ -161,19 +232,55 @@ def convert_message(row: MessageRow) -> Candidate | RowFailure:
 
 #: json_size once per document object: a file's rows share their parsed documents.
 _document_sizes = IdentityMemo(json_size)
+_CODES = ("hsn_code", "hs_code_6digit")
+_NO_CODES = dict.fromkeys(_CODES, "")
 
 
-def finalise(number: int, merged: Mapping[str, Any]) -> dict[str, Any] | RowFailure:
-    """Required fields, the commodity validator and deriver over a merged candidate."""
-    violations = ViolationCollector()
-    for name in SPEC.required:
-        if merged.get(name) in (None, "", [], {}):
-            violations.add(name, "is required", "REQUIRED")
-    # SPEC.validate, with document sizes remembered across the rows of imports.
-    validate_commodity(merged, violations, measure=_document_sizes)
-    if violations.violations:
-        return failure(number, violations.violations)
+def finalise(
+    number: int, merged: Mapping[str, Any], checks: Checks | None = None
+) -> dict[str, Any] | RowFailure:
+    """Required fields, the commodity validator and deriver over a merged candidate.
+
+    `checks`: those of `merged` already made (they do not depend on UNCHECKED fields).
+    """
+    violations = [
+        FieldViolation(name, "is required", "REQUIRED")
+        for name in SPEC.required
+        if merged.get(name) in (None, "", [], {})
+    ]
+    # validate_commodity checks the codes first: so here, per row (they rarely repeat).
+    codes = ViolationCollector()
+    check_codes(merged, codes)
+    checked, derived = checks if checks is not None else _checks(merged)
+    if violations or codes.violations or checked:
+        return failure(number, [*violations, *codes.violations, *checked])
     final = dict(merged)
-    if SPEC.derive is not None:
-        final.update(SPEC.derive(final))
+    final.update(derived)
     return final
+
+
+#: The fields the memoised checks do not read (a unit test holds them to it): the
+#: row's own texts and codes, which would make most rows' keys new ones.
+UNCHECKED = frozenset({"name", "category", "description", *_CODES})
+
+
+def _check(merged: Mapping[str, Any]) -> Checks:
+    """SPEC.validate's violations but the codes', and SPEC.derive's values."""
+    violations = ViolationCollector()
+    validate_commodity({**merged, **_NO_CODES}, violations, measure=_document_sizes)
+    if violations.violations or SPEC.derive is None:
+        return tuple(violations.violations), {}
+    return (), SPEC.derive(merged)
+
+
+def _memo_of_checks() -> KeyedMemo[Checks]:
+    """The checks once per distinct set of the values they read: rows repeat them."""
+    checked = [name for name in WRITABLE if name not in UNCHECKED]
+    kinds = {name: BY_FIELD[name].kind for name in checked}
+    lists = [name for name in checked if kinds[name] is Kind.LIST]
+    documents = [name for name in checked if kinds[name] is Kind.JSON]
+    plain = [name for name in checked if name not in lists and name not in documents]
+    return KeyedMemo(_check, plain=plain, lists=lists, documents=documents)
+
+
+_checks = _memo_of_checks()

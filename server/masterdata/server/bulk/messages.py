@@ -26,6 +26,8 @@ from masterdata.server.resources.spec import ResourceSpec
 from masterdata.server.storage.base import utc
 
 _STRUCT = "google.protobuf.Struct"
+#: The audit columns every message is built from (etag from revision).
+_AUDIT = ("id", "create_time", "update_time", "delete_time", "created_by", "updated_by", "revision")
 _CACHE_SIZE = 4096
 
 
@@ -64,8 +66,22 @@ class MessageBuilder:
         else:
             self._plain.append(field.name)
 
+    @property
+    def struct_fields(self) -> tuple[str, ...]:
+        return tuple(self._structs)
+
+    @property
+    def columns_read(self) -> frozenset[str]:
+        """The row's keys that `build` reads."""
+        return frozenset([*self._plain, *self._text, *self._structs, *self._enums, *_AUDIT])
+
     def build(self, row: Mapping[str, Any]) -> Message:
         """The message codec.to_message would make of `row`, masked like record_event's."""
+        message = self.message_type(**self.kwargs(row))
+        return self.codec.mask(message) if self.codec.masked else message
+
+    def kwargs(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """The message's constructor arguments (unmasked) for `row`."""
         kwargs: dict[str, Any] = {
             "id": str(row["id"]),
             "create_time": self._timestamp(row["create_time"]),
@@ -91,8 +107,7 @@ class MessageBuilder:
         for name in self._structs:
             if row[name]:  # like the codec, an empty document stays unset
                 kwargs[name] = self._struct(row[name])
-        message = self.message_type(**kwargs)
-        return self.codec.mask(message) if self.codec.masked else message
+        return kwargs
 
     def _timestamp(self, value: datetime) -> timestamp_pb2.Timestamp:
         stamp = self._times.get(value)

@@ -83,7 +83,7 @@ def validate_commodity(
     `measure` is json_size, or one that remembers it for documents shared by many
     candidates (a bulk import's rows repeat the same documents).
     """
-    _check_codes(values, violations)
+    check_codes(values, violations)
     _check_percent(values, "gst_rate", violations)
     _check_percent(values, "delivery_tolerance_pct", violations)
     _check_percent(values, "weight_tolerance_pct", violations)
@@ -133,7 +133,8 @@ def _canonical_units(base: str, trade: str, rate: str, pricing: str) -> tuple[st
     return base, trade, rate, canonical_unit(pricing) if pricing else ""
 
 
-def _check_codes(values: Mapping[str, Any], violations: ViolationCollector) -> None:
+def check_codes(values: Mapping[str, Any], violations: ViolationCollector) -> None:
+    """HSN and HS codes: digits of the right widths, the HS code a prefix of the HSN."""
     hsn, hs6 = values.get("hsn_code") or "", values.get("hs_code_6digit") or ""
     if hsn and not _HSN.fullmatch(hsn):
         violations.add("hsn_code", "must be 2, 4, 6 or 8 digits", "INVALID_HSN_CODE")

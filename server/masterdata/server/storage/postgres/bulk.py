@@ -1,16 +1,17 @@
-"""An import batch on PostgreSQL: binary COPY into a staging table, then one merge.
+"""An import batch on PostgreSQL: binary COPY of its creates, a staged merge of its updates.
 
-Why COPY + merge (scratch runs on the shared 2-CPU host, 30,000 commodity rows in
-batches of 500-1,000; bench/bulk_import.py has the in-run baselines): SQLAlchemy
-Core `insert(table)` with a list of rows (insertmanyvalues) wrote ~12,000 rows/s,
-~90 % of it client-side Python, above all the bind processing of the 16 JSON
-columns of every row. asyncpg's binary COPY into a temporary staging table (see
-staging.py for its shape), followed by one `INSERT ... SELECT ... ON CONFLICT DO
-NOTHING RETURNING id`, costs a fraction of that in Python. The merge is kept for
-what it buys: a commodity created by a concurrent caller between this batch's
-lookup and its write becomes that row's DUPLICATE_NAME instead of failing the
-batch; COPY straight into commodities measured no faster (35 ms against 12 + 19 ms
-for 1,000 rows). Updates merge from the same staging rows with one `UPDATE ... FROM`.
+Why COPY (scratch runs on the shared 2-CPU host, 30,000 commodity rows in batches
+of 500-1,000; bench/bulk_import.py has the in-run floor): SQLAlchemy Core
+`insert(table)` with a list of rows (insertmanyvalues) wrote ~12,000 rows/s, ~90 %
+of it client-side Python, above all the bind processing of the 16 JSON columns of
+every row. Creates are COPYed straight into commodities (JSON as text: see
+staging.py), under a savepoint: a commodity created by a concurrent caller between
+this batch's lookup and its write fails the COPY, which is then undone and the
+batch merged instead - through a staging table and one `INSERT ... SELECT ... ON
+CONFLICT DO NOTHING RETURNING id` - so that such a row becomes its DUPLICATE_NAME
+instead of failing the batch. Staging and merging every batch cost the database a
+second write and read of each row. Updates merge from staging with one
+`UPDATE ... FROM`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ T = TypeVar("T")
 R = TypeVar("R")
 #: unique_violation: a concurrent write beat the merge to a key.
 _UNIQUE_VIOLATION = "23505"
+_SAVEPOINT = "SAVEPOINT import_creates"
+_ROLLBACK_TO_SAVEPOINT = "ROLLBACK TO SAVEPOINT import_creates"
+_RELEASE_SAVEPOINT = "RELEASE SAVEPOINT import_creates"
+_ID = staging.COPY_COLUMNS.index("id")
 
 
 async def write_batch(
@@ -45,25 +50,58 @@ async def write_batch(
     connection = await (await session.connection()).get_raw_connection()
     driver: asyncpg.Connection = connection.driver_connection  # type: ignore[assignment]
     assert driver.is_in_transaction(), "a batch writes inside its unit of work"
-    rows = [*creates, *updates]
     async with _driver_errors():
-        await driver.execute(staging.CREATE_STAGING)
-        records = await sliced(rows, staging.records)
+        created = await sliced(creates, staging.records)
+        changed = await sliced(updates, staging.records)
+        return await _overlapped(_write(driver, created, changed), meanwhile)
+
+
+async def _write(
+    driver: asyncpg.Connection, creates: list[tuple[Any, ...]], updates: list[tuple[Any, ...]]
+) -> set[uuid.UUID]:
+    """Creates by COPY into commodities, falling back to the merge; updates by the merge."""
+    lost: set[uuid.UUID] = set()
+    if creates and not await _copy_creates(driver, creates):
+        lost = await _merge(driver, creates, staging.MERGE_CREATES)
+    if updates:
+        await _merge(driver, updates, staging.MERGE_UPDATES)
+    return lost
+
+
+async def _copy_creates(driver: asyncpg.Connection, records: list[tuple[Any, ...]]) -> bool:
+    """COPY the creates straight into commodities; False if one's key was taken meanwhile.
+
+    Why: staging the rows and merging them cost the database a second write and
+    read of every row. A key taken between the batch's lookup and this COPY (a
+    concurrent create) is rare; then the COPY is undone to its savepoint and the
+    merge, which skips such rows, writes the batch instead.
+    """
+    await driver.execute(_SAVEPOINT)
+    try:
         await driver.copy_records_to_table(
-            staging.STAGING, records=records, columns=staging.COPY_COLUMNS
+            "commodities", records=records, columns=staging.COPY_COLUMNS
         )
-        return await _overlapped(_merge(driver, creates, bool(updates)), meanwhile)
+    except asyncpg.UniqueViolationError:
+        await driver.execute(_ROLLBACK_TO_SAVEPOINT)
+        return False
+    await driver.execute(_RELEASE_SAVEPOINT)
+    return True
 
 
 async def _merge(
-    driver: asyncpg.Connection, creates: Sequence[dict[str, Any]], updates: bool
+    driver: asyncpg.Connection, records: list[tuple[Any, ...]], statement: str
 ) -> set[uuid.UUID]:
-    inserted = await driver.fetch(staging.MERGE_CREATES) if creates else []
-    if updates:
-        await driver.execute(staging.MERGE_UPDATES)
+    """Stage `records` and merge them with `statement`; the ids of creates it skipped."""
+    await driver.execute(staging.CREATE_STAGING)
+    await driver.copy_records_to_table(
+        staging.STAGING, records=records, columns=staging.COPY_COLUMNS
+    )
+    written = await driver.fetch(statement)
     await driver.execute(staging.CLEAR_STAGING)
-    created = {record["id"] for record in inserted}
-    return {row["id"] for row in creates if row["id"] not in created}
+    if statement != staging.MERGE_CREATES:
+        return set()
+    created = {record["id"] for record in written}
+    return {record[_ID] for record in records if record[_ID] not in created}
 
 
 async def _overlapped(

@@ -1,0 +1,110 @@
+"""The import's memoised CPU steps give what the plain ones give: checks and event bytes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from masterdata.server.bulk.candidates import DEFAULTS, UNCHECKED, RowFailure, failure, finalise
+from masterdata.server.bulk.messages import MessageBuilder
+from masterdata.server.bulk.payloads import PayloadEncoder
+from masterdata.server.domain.commodities import derive_commodity, validate_commodity
+from masterdata.server.domain.errors import ViolationCollector
+from masterdata.server.families.commodities.specs import COMMODITY
+
+DOCUMENT = {"India": {"start": "October", "n": 3.0}}
+VALUES: list[dict[str, Any]] = [
+    {"name": "Cotton", "category": "Fibre"},
+    {"name": "Jute", "category": "Fibre", "hsn_code": "5303", "gst_rate": Decimal("5.00")},
+    {"name": "Rice", "category": "Cereal", "hsn_code": "12", "hs_code_6digit": "100630"},
+    {"name": "Tea", "category": "Bev", "supported_currencies": ["inr", "USD"], "trade_unit": "MT"},
+    {"name": "Bad", "category": "X", "base_unit": "FURLONG", "gst_rate": Decimal("101")},
+    {"name": "", "category": "", "hsn_code": "1", "major_producing_countries": ["in", "zz"]},
+    {
+        "name": "कपास",
+        "category": "Fibre",
+        "description": "raw",
+        "price_volatility": "PRICE_VOLATILITY_HIGH",
+        "harvest_season": DOCUMENT,
+        "storage_conditions": {},
+        "standard_weight_per_unit": Decimal("170.000000"),
+        "trade_unit": "BALE",
+        "shelf_life_days": 0,
+        "is_active": False,
+    },
+]
+
+
+def plain_finalise(number: int, merged: Mapping[str, Any]) -> dict[str, Any] | RowFailure:
+    """finalise as it was before its memo: every check on every row."""
+    violations = ViolationCollector()
+    for name in COMMODITY.required:
+        if merged.get(name) in (None, "", [], {}):
+            violations.add(name, "is required", "REQUIRED")
+    validate_commodity(merged, violations)
+    if violations.violations:
+        return failure(number, violations.violations)
+    return dict(merged) | derive_commodity(merged)
+
+
+@pytest.mark.parametrize("values", VALUES)
+def test_finalise_with_its_memo_is_finalise_without(values: dict[str, Any]) -> None:
+    merged = DEFAULTS | values
+    for _ in range(2):  # the second time from the memo
+        assert finalise(7, merged) == plain_finalise(7, merged)
+
+
+class Recording(dict[str, Any]):
+    """A row that remembers which keys were read."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        super().__init__(values)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default)
+
+
+@pytest.mark.parametrize("values", VALUES)
+def test_the_memoised_checks_read_none_of_the_unchecked_fields(values: dict[str, Any]) -> None:
+    """The memo's key leaves UNCHECKED out: the checks must not depend on them (codes
+    aside, which finalise checks per row before the memo)."""
+    row = Recording(DEFAULTS | values)
+    validate_commodity(row, ViolationCollector())
+    derive_commodity(row)
+    assert row.read & UNCHECKED <= {"hsn_code", "hs_code_6digit"}
+
+
+def rows() -> Iterator[dict[str, Any]]:
+    now = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+    for i, values in enumerate(VALUES * 3):
+        final = finalise(2, DEFAULTS | values | {"name": f"N{i}", "category": "C"})
+        if isinstance(final, RowFailure):
+            continue
+        yield final | {
+            "id": uuid.uuid4(),
+            "description": "d" * (i * 40),  # lengths on both sides of one varint byte
+            "create_time": now - timedelta(days=i % 2),
+            "update_time": now,
+            "delete_time": now if i % 5 == 0 else None,
+            "created_by": "alice",
+            "updated_by": "bob",
+            "revision": 1 + i % 3,
+        }
+
+
+def test_event_payloads_are_the_serialized_messages() -> None:
+    builder = MessageBuilder(COMMODITY)
+    encoder = PayloadEncoder(builder)
+    for row in [*rows(), *rows()]:  # the second pass from the cached pieces
+        assert encoder.payload(row) == builder.build(row).SerializeToString()
