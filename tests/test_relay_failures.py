@@ -67,8 +67,11 @@ async def everything_arrives(app: App, target: Target, timeout_s: float = 30) ->
     return expected
 
 
-async def reached(target: Target, count: int, timeout_s: float = 30) -> None:
+async def reached(target: Target, count: int, relay: RelayProcess, timeout_s: float = 30) -> None:
+    """Wait for `count` messages in the stream; fail at once, with its log, if `relay` exited."""
+
     async def check() -> bool:
+        assert relay.process.returncode is None, f"relay exited:\n{relay.log}"
         return await stream_count(target) >= count
 
     await eventually(check, timeout_s, f"{count} messages in the stream", poll_s=0.02)
@@ -85,7 +88,7 @@ async def test_killed_twice_mid_stream_every_event_once_in_order(
         started.append(await spawn_relay(migrated_postgres_url, target))
         writer = asyncio.create_task(write_locations(app.runtime, 10_000, per_commit=20))
         for threshold in (2_000, 5_000):
-            await reached(target, threshold)
+            await reached(target, threshold, started[-1])
             started[-1].kill()  # SIGKILL while events are being written and published
             await started[-1].process.wait()
             started.append(await spawn_relay(migrated_postgres_url, target))
@@ -105,7 +108,7 @@ async def test_two_relays_one_publishes_and_the_standby_takes_over(
         started.append(second)
         await eventually(second.metrics, 15, "the second relay's /metrics")
         writer = asyncio.create_task(write_locations(app.runtime, 6_000, per_commit=10))
-        await reached(target, 2_000)
+        await reached(target, 2_000, first)
         standby = await second.metrics()
         assert standby["masterdata_relay_leader"] == 0
         assert standby["masterdata_relay_published_total"] == 0
@@ -129,7 +132,7 @@ async def test_nats_stopped_and_restarted_nothing_lost_lag_reported_then_drained
             relay = await spawn_relay(migrated_postgres_url, target, env=quick)
             started.append(relay)
             await write_locations(app.runtime, 300)
-            await reached(target, 300)
+            await reached(target, 300, relay)
             await nats_server.stop()
             await write_locations(app.runtime, 700)
 
