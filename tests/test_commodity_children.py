@@ -328,9 +328,9 @@ async def family(stub) -> tuple[pb.Commodity, list, pb.Variety, pb.Variety]:
     earlier = await variety(stub, cotton.id, name="Deleted before")
     await stub.DeleteVariety(pb.DeleteVarietyRequest(id=earlier.id))
     children = [
-        await variety(stub, cotton.id),
-        await parameter(stub, cotton.id),
-        await commission(stub, cotton.id),
+        await variety(stub, cotton.id, code="S-6", is_standard=True),
+        await parameter(stub, cotton.id, min_value="26.5", max_value="32", display_order=2),
+        await commission(stub, cotton.id, rate="1.25", min_amount="100", currency="INR"),
     ]
     return cotton, children, earlier, await variety(stub, wheat.id)
 
@@ -382,6 +382,28 @@ async def test_undelete_restores_what_the_cascade_deleted(stub, db: Database) ->
     assert [p.id for p in params.quality_parameters] == [children[1].id]
     still = await stub.GetVariety(pb.GetVarietyRequest(id=earlier.id))
     assert still.variety.HasField("delete_time")
+    # Each event carries the child as a later Get reads it (the children are read
+    # before the write and rendered after it: every type and value must survive).
+    reads = {
+        "variety": (stub.GetVariety, pb.GetVarietyRequest, "variety", pb.Variety),
+        "quality_parameter": (
+            stub.GetQualityParameter,
+            pb.GetQualityParameterRequest,
+            "quality_parameter",
+            pb.QualityParameter,
+        ),
+        "commission_structure": (
+            stub.GetCommissionStructure,
+            pb.GetCommissionStructureRequest,
+            "commission_structure",
+            pb.CommissionStructure,
+        ),
+    }
+    for event in restored:
+        if event.aggregate_type in reads:
+            get, request, field, message = reads[event.aggregate_type]
+            now = getattr(await get(request(id=str(event.aggregate_id))), field)
+            assert message.FromString(event.resource) == now, event.aggregate_type
 
 
 async def test_undelete_clash_rolls_back_the_restored_children(stub) -> None:

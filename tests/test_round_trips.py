@@ -43,8 +43,9 @@ CEILINGS = {
     # The read, then one statement whose guard counts the live children after locking
     # the row (migration 0005).
     "DeleteCommodity": (2, 3),
-    # The locking path: it restores the children a forced delete took with it.
-    "UndeleteCommodity": (11, 3),
+    # The read, the children deleted with it (one statement for the three tables),
+    # then one statement restoring them with it.
+    "UndeleteCommodity": (3, 3),
     # The series read, then the write of the next number (as UpdateCommodity's).
     "NextDocumentNumber": (2, 2),
 }

@@ -37,9 +37,10 @@ from masterdata.server.repositories.idempotency import stored_reply
 from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.ids import parse_request_id
 from masterdata.server.resources.recording import pending_event
-from masterdata.server.storage.backend import RowWrite
+from masterdata.server.resources.spec import ChildLink
+from masterdata.server.storage.backend import Cascade, RowWrite
 from masterdata.server.storage.errors import UniqueViolation, translate_errors
-from masterdata.server.storage.unit_of_work import event_rows
+from masterdata.server.storage.unit_of_work import PendingEvent, event_rows
 
 if TYPE_CHECKING:
     from masterdata.server.resources.standard import Resources
@@ -142,7 +143,9 @@ class SingleRowWrites:
             row = await self._refused_unless_stored(caller, self._deleted_row(key, etag, caller))
             if isinstance(row, Message):
                 return row
-            reply = await self._change(caller, row, {"delete_time": None}, "undeleted")
+            restored = await self._deleted_with(row, caller)
+            undeleted = {"delete_time": None}
+            reply = await self._change(caller, row, undeleted, "undeleted", restored=restored)
             if reply is not None:
                 return reply
         return None
@@ -206,9 +209,11 @@ class SingleRowWrites:
         changed: Sequence[str] = (),
         *,
         guarded: bool = False,
+        restored: Sequence[tuple[ChildLink, list[Any]]] = (),
     ) -> Message | None:
         """`changes` to `row`, touched, as of the revision read; None when it moved on.
-        `guarded`: only while the row has no live children."""
+        `guarded`: only while the row has no live children; `restored`: children
+        undeleted with it."""
         now = changes["delete_time"] if changes.get("delete_time") else _now()
         written = changes | {
             "update_time": now,
@@ -216,9 +221,40 @@ class SingleRowWrites:
             "revision": row.revision + 1,
         }
         after = SimpleNamespace(**{key: getattr(row, key) for key in self._columns} | written)
-        return await self._send(
-            caller, after, written, row.revision, verb, changed, now, guarded=guarded
+        touched = {"update_time": now, "updated_by": caller.identity}
+        cascade = tuple(
+            Cascade(link.spec.model.__table__, tuple(child.id for child in rows), changes | touched)
+            for link, rows in restored
+            if rows
         )
+        also = [
+            pending_event(link.spec, _after(link, child, changes | touched), verb)[0]
+            for link, rows in restored
+            for child in rows
+        ]
+        return await self._send(
+            caller,
+            after,
+            written,
+            row.revision,
+            verb,
+            changed,
+            now,
+            guarded=guarded,
+            cascade=cascade,
+            also=also,
+        )
+
+    async def _deleted_with(self, row: Any, caller: Caller) -> list[tuple[ChildLink, list[Any]]]:
+        """The children a forced delete took with `row`, when its undelete restores them."""
+        if not self._spec.undelete_restores_children:
+            return []
+        links = self._spec.children
+        children = [(link.spec.model.__table__, link.field) for link in links]
+        reads = self._of.runtime.db.rows
+        async with translate_errors():
+            found = await reads.deleted_with(row.id, row.delete_time, children, caller.time_left())
+        return list(zip(links, found, strict=True))
 
     async def _send(
         self,
@@ -232,6 +268,8 @@ class SingleRowWrites:
         reply: Message | None = None,
         *,
         guarded: bool = False,
+        cascade: tuple[Cascade, ...] = (),
+        also: Sequence[PendingEvent] = (),
     ) -> Message | None:
         """Send the write; the reply (the row's message unless given), or the one stored
         under the caller's key, or None when the row moved on."""
@@ -248,7 +286,9 @@ class SingleRowWrites:
                 "response": reply.SerializeToString(),
                 "create_time": now,
             }
-        events = event_rows([event], actor=caller.identity, request_id=caller.request_id, now=now)
+        events = event_rows(
+            [event, *also], actor=caller.identity, request_id=caller.request_id, now=now
+        )
         children = self._children if guarded else ()
         write = RowWrite(
             self._table,
@@ -259,6 +299,7 @@ class SingleRowWrites:
             claim,
             caller.time_left(),
             children,
+            cascade,
         )
         runtime = self._of.runtime
         try:
@@ -301,6 +342,13 @@ class SingleRowWrites:
             if key not in candidate:
                 filled[key] = default.arg if default.is_scalar else default.arg(None)
         return filled | candidate
+
+
+def _after(link: ChildLink, child: Any, changes: dict[str, Any]) -> SimpleNamespace:
+    """A child row as `changes` leave it, its revision up by one."""
+    columns = link.spec.model.__table__.columns
+    values = {c.key: getattr(child, c.key) for c in columns} | changes
+    return SimpleNamespace(**values | {"revision": child.revision + 1})
 
 
 def _check_request_id(caller: Caller) -> None:

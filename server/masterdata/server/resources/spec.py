@@ -58,6 +58,8 @@ class ResourceSpec:
     masked: Mapping[str, Callable[[str], str]] = field(default_factory=dict)
     #: Children whose live rows block a Delete unless `force` (then deleted too).
     children: tuple[ChildLink, ...] = ()
+    #: Whether Undelete restores the children a forced Delete took with it.
+    undelete_restores_children: bool = False
 
     @property
     def resource_type(self) -> str:

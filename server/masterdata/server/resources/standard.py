@@ -237,9 +237,32 @@ class Resources(ResourceReads):
         return dict(zip(links, found, strict=True))
 
     async def _before_undelete(self, uow: UnitOfWork, row: Any) -> None:
-        """Refuse an undelete that would break an invariant (e.g. a deleted parent)."""
+        """Refuse an undelete that would break an invariant (e.g. a deleted parent);
+        restore the children deleted with the row when the spec says so."""
         if self.spec.parent is not None:
             await self._require_live_parent(uow, getattr(row, self.spec.parent.field))
+        if self.spec.undelete_restores_children:
+            await self._restore_children(uow, row)
+
+    async def _restore_children(self, uow: UnitOfWork, row: Any) -> None:
+        """Restore the children deleted in the same transaction as the row.
+
+        A forced Delete stamps the row and its live children with one delete_time, so
+        exactly those children come back; ones deleted on their own before stay
+        deleted. No restored child can clash with a live one: while the row was
+        deleted, no child of it could be created or undeleted.
+        """
+        for link in self.spec.children:
+            model = link.spec.model
+            stmt = select(model).where(
+                getattr(model, link.field) == row.id, model.delete_time == row.delete_time
+            )
+            async with translate_errors():
+                children = list((await uow.session.execute(stmt.with_for_update())).scalars())
+            for child in children:
+                child.delete_time = None
+                self._touch(uow, child)
+                record_event(uow, link.spec, child, "undeleted")
 
     # ---- shared helpers ----------------------------------------------------
 

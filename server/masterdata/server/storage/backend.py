@@ -15,6 +15,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Insert, Table, func, insert, select, update
@@ -53,6 +54,18 @@ class RowWrite:
     #: none of them has a live row of it (a delete of a parent). Children are made live
     #: only by transactions that lock the parent row first; the count sees all of them.
     unless_live_children: tuple[tuple[Table, str], ...] = ()
+    #: Rows of other tables updated with the row, when it is written.
+    cascade: tuple[Cascade, ...] = ()
+
+
+@dataclass(frozen=True)
+class Cascade:
+    """Rows of a table (an undelete's restored children) given `values`, each its
+    revision up by one, in the same transaction as the row they follow."""
+
+    table: Table
+    ids: tuple[uuid.UUID, ...]
+    values: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,17 @@ class RowReads(Protocol):
     async def many(
         self, table: Table, keys: Collection[Any], seconds_left: float | None
     ) -> list[Any]: ...
+
+    async def deleted_with(
+        self,
+        key: Any,
+        delete_time: datetime,
+        children: Sequence[tuple[Table, str]],
+        seconds_left: float | None,
+    ) -> list[list[Any]]:
+        """For each (child table, its column naming the parent), the rows of parent `key`
+        deleted at `delete_time` — deleted with it — in one statement."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -184,6 +208,13 @@ class Backend(ABC):
                 )
                 if changed.rowcount != 1:  # type: ignore[attr-defined]
                     return Written(False, live)  # closing the session rolls back
+            for cascade in write.cascade:
+                rows = cascade.table
+                await session.execute(
+                    update(rows)
+                    .where(rows.c.id.in_(cascade.ids))
+                    .values({**cascade.values, "revision": rows.c.revision + 1})
+                )
             if write.claim is not None:
                 await session.execute(insert(_KEYS), [dict(write.claim)])
             if write.events:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -186,6 +187,25 @@ class CoreRowReads:
             )
         async with self._engine.connect() as conn:
             return list(await conn.execute(statement, {"ids": list(keys)}))
+
+    async def deleted_with(
+        self,
+        key: Any,
+        delete_time: datetime,
+        children: Sequence[tuple[Table, str]],
+        seconds_left: float | None,
+    ) -> list[list[Any]]:
+        async with self._engine.connect() as conn:
+            return [
+                list(
+                    await conn.execute(
+                        select(child).where(
+                            child.c[column] == key, child.c.delete_time == delete_time
+                        )
+                    )
+                )
+                for child, column in children
+            ]
 
     async def close(self) -> None:
         """Nothing to do: the engine is disposed with the backend."""

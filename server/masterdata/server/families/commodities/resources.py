@@ -23,38 +23,18 @@ from masterdata.server.families.commodities.specs import (
 )
 from masterdata.server.resources.listing import ListRequest
 from masterdata.server.resources.runtime import Runtime
-from masterdata.server.resources.standard import Resources, record_event
+from masterdata.server.resources.standard import Resources
 from masterdata.server.storage.errors import translate_errors
 from masterdata.server.storage.models.trade_terms import TradeTypeRow
 from masterdata.server.storage.unit_of_work import UnitOfWork
 
 
 class CommodityResources(Resources):
-    """Commodities; a forced delete is undone together with its cascade."""
+    """Commodities; a forced delete is undone together with its cascade (the spec's
+    `undelete_restores_children`)."""
 
     def __init__(self, runtime: Runtime) -> None:
         super().__init__(runtime, COMMODITY)
-
-    async def _before_undelete(self, uow: UnitOfWork, row: Any) -> None:
-        """Restore the children deleted in the same transaction as the commodity.
-
-        A forced Delete stamps the commodity and its live children with one
-        delete_time, so exactly those children come back; ones deleted on their
-        own before stay deleted. No restored child can clash with a live one: while
-        the commodity was deleted, no child of it could be created or undeleted.
-        """
-        await super()._before_undelete(uow, row)
-        for link in self.spec.children:
-            model = link.spec.model
-            stmt = select(model).where(
-                getattr(model, link.field) == row.id, model.delete_time == row.delete_time
-            )
-            async with translate_errors():
-                children = list((await uow.session.execute(stmt.with_for_update())).scalars())
-            for child in children:
-                child.delete_time = None
-                self._touch(uow, child)
-                record_event(uow, link.spec, child, "undeleted")
 
 
 class CommodityChildResources(Resources):

@@ -135,6 +135,7 @@ COMMODITY = ResourceSpec(
         ChildLink(QUALITY_PARAMETER, "commodity_id"),
         ChildLink(COMMISSION_STRUCTURE, "commodity_id"),
     ),
+    undelete_restores_children=True,
     query_fields={
         "name": QueryField(_C.name, S),
         "category": QueryField(_C.category, S),

@@ -10,11 +10,16 @@ SQLAlchemy's asyncpg dialect applies (JSON documents decoded, timestamps in UTC)
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import json
+import uuid
+from collections.abc import Collection, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Table
+from sqlalchemy import JSON, Column, Date, DateTime, Float, LargeBinary, Numeric, Table, Uuid
 from sqlalchemy.engine import URL
 
 from masterdata.server.config import Settings
@@ -47,6 +52,7 @@ class AsyncpgRowReads:
             pool_timeout_s=settings.pool_timeout_s,
         )
         self._sql: dict[tuple[str, bool], str] = {}
+        self._children_sql: dict[tuple[tuple[str, str], ...], str] = {}
 
     async def one(self, table: Table, key: Any, seconds_left: float | None) -> Any | None:
         sql = self._statement(table, many=False)
@@ -59,6 +65,34 @@ class AsyncpgRowReads:
         sql = self._statement(table, many=True)
         records = await self._pool.fetch(sql, list(keys), seconds_left=seconds_left)
         return [RecordRow(record) for record in records]
+
+    async def deleted_with(
+        self,
+        key: Any,
+        delete_time: datetime,
+        children: Sequence[tuple[Table, str]],
+        seconds_left: float | None,
+    ) -> list[list[Any]]:
+        """One statement for every child table: each table's rows as one JSON array
+        (as text, so that numbers are read as Decimals), typed again by column."""
+        sql = self._deleted_with_sql(children)
+        records = await self._pool.fetch(sql, key, delete_time, seconds_left=seconds_left)
+        return [
+            [_typed(child, item) for item in json.loads(found, parse_float=Decimal)]
+            for (child, _), found in zip(children, records[0], strict=True)
+        ]
+
+    def _deleted_with_sql(self, children: Sequence[tuple[Table, str]]) -> str:
+        cache_key = tuple((child.name, column) for child, column in children)
+        sql = self._children_sql.get(cache_key)
+        if sql is None:
+            arrays = ", ".join(
+                f"(SELECT coalesce(json_agg(c), '[]')::text FROM \"{child.name}\" c "
+                f'WHERE c."{child.c[column].name}" = $1 AND c.delete_time = $2)'
+                for child, column in children
+            )
+            sql = self._children_sql[cache_key] = f"SELECT {arrays}"
+        return sql
 
     async def close(self) -> None:
         await self._pool.close()
@@ -78,3 +112,29 @@ class AsyncpgRowReads:
                 f'SELECT {columns} FROM "{table.name}" WHERE {where}'
             )
         return sql
+
+
+def _typed(table: Table, item: dict[str, Any]) -> SimpleNamespace:
+    """A row of `table` from its JSON object (row_to_json), with the types asyncpg reads."""
+    return SimpleNamespace(
+        **{column.key: _from_json(column, item.get(column.name)) for column in table.columns}
+    )
+
+
+def _from_json(column: Column[Any], value: Any) -> Any:
+    if value is None:
+        return None
+    kind = column.type
+    if isinstance(kind, JSON):
+        return value
+    if isinstance(kind, Uuid):
+        return uuid.UUID(value)
+    if isinstance(kind, DateTime):
+        return datetime.fromisoformat(value)
+    if isinstance(kind, Date):
+        return date.fromisoformat(value)
+    if isinstance(kind, Numeric) and not isinstance(kind, Float):
+        return Decimal(value) if isinstance(value, int) else value
+    if isinstance(kind, LargeBinary):
+        return bytes.fromhex(value.removeprefix("\\x"))
+    return value

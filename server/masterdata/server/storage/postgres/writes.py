@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import JSON, Column, Table
@@ -54,6 +55,20 @@ _KEY_COLUMNS = ("request_id", "identity", "method", "fingerprint", "response", "
 _KEY_TYPES = ("text", "text", "text", "bytea", "bytea", "timestamptz")
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """What a statement's text depends on (its cache key)."""
+
+    table: Table
+    #: The row's columns written, by key.
+    names: tuple[str, ...]
+    inserting: bool
+    guarded: bool
+    claim: bool
+    #: Each cascade's table and the columns it sets, by key.
+    cascades: tuple[tuple[Table, tuple[str, ...]], ...]
+
+
 class OneStatementWrites:
     """`RowWrite`s sent as one statement each, on an asyncpg pool of their own."""
 
@@ -61,7 +76,7 @@ class OneStatementWrites:
         self._pool = pool
         self._event_lock = event_lock
         self._channel = channel
-        self._sql: dict[tuple[str, tuple[str, ...], bool, bool, bool], str] = {}
+        self._sql: dict[_Shape, str] = {}
 
     async def write(self, write: RowWrite) -> Written:
         table = write.table
@@ -70,16 +85,29 @@ class OneStatementWrites:
         arguments: list[Any] = [_encoded(table.c[key], write.values, key) for key in names]
         if not inserting:
             arguments += [write.row_id, write.expected_revision]
-        children = tuple(
+        children = [
             f"{child.name}.{child.c[column].name}" for child, column in write.unless_live_children
-        )
+        ]
         if children:
-            arguments += [table.name, list(children)]
+            arguments += [table.name, children]
+        for cascade in write.cascade:
+            arguments += [_encoded(cascade.table.c[k], cascade.values, k) for k in cascade.values]
+            arguments.append(list(cascade.ids))
         if write.claim is not None:
             arguments += [write.claim[name] for name in _KEY_COLUMNS]
         arguments += [self._event_lock, self._channel]
         arguments += _event_arrays(write.events)
-        sql = self._statement(table, names, inserting, bool(children), write.claim is not None)
+        shape = _Shape(
+            table,
+            names,
+            inserting,
+            bool(children),
+            write.claim is not None,
+            tuple((c.table, tuple(c.values)) for c in write.cascade),
+        )
+        sql = self._sql.get(shape)
+        if sql is None:
+            sql = self._sql[shape] = _render(shape)
         records = await self._pool.fetch(sql, *arguments, seconds_left=write.seconds_left)
         applied, live = records[0]
         return Written(bool(applied), tuple(live or ()))
@@ -90,36 +118,26 @@ class OneStatementWrites:
     def in_use(self) -> int:
         return self._pool.in_use()
 
-    def _statement(
-        self, table: Table, names: tuple[str, ...], inserting: bool, guarded: bool, claim: bool
-    ) -> str:
-        cache_key = (table.name, names, inserting, guarded, claim)
-        sql = self._sql.get(cache_key)
-        if sql is None:
-            sql = self._sql[cache_key] = _render(table, names, inserting, guarded, claim)
-        return sql
 
-
-def _render(
-    table: Table, names: tuple[str, ...], inserting: bool, guarded: bool, claim: bool
-) -> str:
+def _render(shape: _Shape) -> str:
     """The statement's text; parameters in the order `OneStatementWrites.write` passes them."""
-    counter = iter(range(1, 1000))
+    counter = iter(range(1, 10_000))
 
     def param() -> str:
         return f"${next(counter)}"
 
-    columns = [table.c[key].name for key in names]
-    quoted = ", ".join(f'"{name}"' for name in columns)
+    table = shape.table
+    columns = [table.c[key].name for key in shape.names]
     parts = []
-    if inserting:
+    if shape.inserting:
+        quoted = ", ".join(f'"{name}"' for name in columns)
         values = ", ".join(param() for _ in columns)
         written = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({values}) RETURNING 1'
     else:
         assignments = ", ".join(f'"{name}" = {param()}' for name in columns)
         row_id, revision = param(), param()
         condition = f"id = {row_id} AND revision = {revision}"
-        if guarded:
+        if shape.guarded:
             parent, children = param(), param()
             parts.append(
                 "guard AS MATERIALIZED (SELECT masterdata_live_children("
@@ -130,8 +148,20 @@ def _render(
             )
         written = f'UPDATE "{table.name}" SET {assignments} WHERE {condition} RETURNING 1'
     parts.append(f"written AS ({written})")
+    # The rows the event lock must come after: the cascades' too (a scalar subquery
+    # of the lock's WHERE runs before its first row), so no row lock is waited for
+    # while the lock is held.
+    after_cascades = []
+    for i, (rows, names) in enumerate(shape.cascades):
+        sets = ", ".join(f'"{rows.c[key].name}" = {param()}' for key in names)
+        ids = param()
+        parts.append(
+            f'cascaded_{i} AS (UPDATE "{rows.name}" SET {sets}, revision = revision + 1 '
+            f"WHERE id = ANY({ids}::uuid[]) AND EXISTS (SELECT 1 FROM written) RETURNING 1)"
+        )
+        after_cascades.append(f"(SELECT count(*) FROM cascaded_{i}) >= 0")
     locked_after = "written"
-    if claim:
+    if shape.claim:
         selected = ", ".join(f"{param()}::{kind}" for kind in _KEY_TYPES)
         parts.append(
             f"claimed AS (INSERT INTO {IdempotencyKeyRow.__tablename__} "
@@ -139,10 +169,11 @@ def _render(
         )
         locked_after = "claimed"
     lock, channel = param(), param()
+    where = f" WHERE {' AND '.join(after_cascades)}" if after_cascades else ""
     parts.append(
         "event_append_lock AS MATERIALIZED ("
         f"SELECT pg_advisory_xact_lock({lock}::bigint), pg_notify({channel}::text, '') "
-        f"FROM {locked_after})"
+        f"FROM {locked_after}{where})"
     )
     arrays = [param() for _ in EVENT_COLUMNS]
     occur_time = param()
@@ -160,7 +191,7 @@ def _render(
         "aggregate_version, event_type, resource_type, resource, changed_fields, actor, "
         "request_id) CROSS JOIN event_append_lock RETURNING 1)"
     )
-    live = "(SELECT live FROM guard)" if guarded else "NULL::bigint[]"
+    live = "(SELECT live FROM guard)" if shape.guarded else "NULL::bigint[]"
     return f"WITH {', '.join(parts)} SELECT (SELECT count(*) FROM written), {live}"
 
 
