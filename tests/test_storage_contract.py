@@ -17,14 +17,17 @@ import pytest
 from sqlalchemy import func, literal, select
 
 from masterdata.server.app import App
-from masterdata.server.storage.backend import Backend
+from masterdata.server.storage.backend import Backend, Cascade, RowWrite
+from masterdata.server.storage.base import utc
 from masterdata.server.storage.engine import Database
-from masterdata.server.storage.models.commodity import CommodityRow
+from masterdata.server.storage.errors import UniqueViolation
+from masterdata.server.storage.models.commodity import CommodityRow, VarietyRow
 from masterdata.server.storage.models.events import EventRow, IdempotencyKeyRow
-from masterdata.server.storage.unit_of_work import PendingEvent, UnitOfWork
+from masterdata.server.storage.unit_of_work import PendingEvent, UnitOfWork, event_rows
 
 _C = CommodityRow.__table__
 _KEYS = IdempotencyKeyRow.__table__
+_V = VarietyRow.__table__
 
 
 @pytest.fixture
@@ -32,16 +35,22 @@ def backend(db: Database) -> Backend:
     return db.backend
 
 
+def with_defaults(table: Any) -> dict[str, Any]:
+    """Every column of `table`: its default, else None."""
+    row = {c.key: None for c in table.columns}
+    for column in table.columns:
+        default = column.default
+        if default is not None and not default.is_callable:
+            row[column.key] = default.arg
+        elif default is not None:
+            row[column.key] = default.arg(None)
+    return row
+
+
 def commodity(name: str, **values: Any) -> dict[str, Any]:
     """A complete commodities row, as an import batch stages it."""
     now = datetime.now(UTC)
-    row = {c.key: None for c in _C.columns}
-    for column in _C.columns:
-        default = column.default
-        if default is not None and not default.is_callable:
-            row[column.key] = default.arg  # type: ignore[attr-defined]
-        elif default is not None:
-            row[column.key] = default.arg(None)  # type: ignore[attr-defined]
+    row = with_defaults(_C)
     row |= {
         "id": uuid.uuid4(),
         "name": name,
@@ -75,6 +84,102 @@ async def test_insert_unless_present_claims_a_key_once(db: Database, backend: Ba
         again = (await conn.execute(statement, values | {"response": b"other"})).first()
         other = (await conn.execute(statement, values | {"identity": "crm"})).first()
     assert first is not None and again is None and other is not None
+
+
+def event_of(row: dict[str, Any], verb: str) -> dict[str, Any]:
+    return event_rows(
+        [
+            PendingEvent(
+                aggregate_type="commodity",
+                aggregate_id=row["id"],
+                aggregate_version=row["revision"],
+                event_type=f"commodity.{verb}",
+                resource_type="masterdata.v1.Commodity",
+                resource=b"\x0a\x01x",
+            )
+        ],
+        actor="contract",
+        request_id="",
+        now=datetime.now(UTC),
+    )[0]
+
+
+def key_row(request_id: str) -> dict[str, Any]:
+    return {
+        "request_id": request_id,
+        "identity": "erp",
+        "method": "/m",
+        "fingerprint": b"f",
+        "response": b"reply",
+        "create_time": datetime.now(UTC),
+    }
+
+
+async def stored(db: Database, table: Any, row_id: uuid.UUID) -> Any:
+    async with db.reader.connect() as conn:
+        return (await conn.execute(select(table).where(table.c.id == row_id))).one_or_none()
+
+
+async def test_write_row_inserts_and_updates_only_the_revision_it_read(
+    db: Database, backend: Backend
+) -> None:
+    row = commodity("Cotton", supported_currencies=["INR"], country_tax_codes=None)
+    key = str(uuid.uuid4())
+    created = RowWrite(_C, row["id"], row, None, [event_of(row, "created")], key_row(key), 5.0)
+    assert (await backend.write_row(created)).applied
+    kept = await stored(db, _C, row["id"])
+    assert (kept.name, kept.supported_currencies, kept.revision) == ("Cotton", ["INR"], 1)
+    changes = {"description": "long staple", "revision": 2, "update_time": datetime.now(UTC)}
+    stale = RowWrite(_C, row["id"], changes, 7, [event_of(row, "updated")], None, None)
+    assert not (await backend.write_row(stale)).applied  # nothing, not even its event
+    fresh = RowWrite(_C, row["id"], changes, 1, [event_of(row, "updated")], None, None)
+    assert (await backend.write_row(fresh)).applied
+    assert (await stored(db, _C, row["id"])).description == "long staple"
+    async with db.reader.connect() as conn:
+        types = list(await conn.execute(select(EventRow.event_type).order_by(EventRow.sequence)))
+    assert [t for (t,) in types] == ["commodity.created", "commodity.updated"]
+
+
+async def test_write_row_under_a_stored_key_writes_nothing(db: Database, backend: Backend) -> None:
+    key = str(uuid.uuid4())
+    first = commodity("Jute")
+    await backend.write_row(RowWrite(_C, first["id"], first, None, [], key_row(key), None))
+    twin = commodity("Hemp")
+    with pytest.raises(UniqueViolation):
+        await backend.write_row(RowWrite(_C, twin["id"], twin, None, [], key_row(key), None))
+    assert await stored(db, _C, twin["id"]) is None
+
+
+async def test_write_row_guard_counts_live_children_and_cascade_restores(
+    db: Database, backend: Backend
+) -> None:
+    parent = commodity("Castor")
+    await backend.write_row(RowWrite(_C, parent["id"], parent, None, [], None, None))
+    gone = datetime.now(UTC)
+    child = with_defaults(_V) | {
+        "id": uuid.uuid4(),
+        "commodity_id": parent["id"],
+        "name": "GCH-7",
+        "create_time": gone,
+        "update_time": gone,
+        "revision": 1,
+    }
+    await backend.write_row(RowWrite(_V, child["id"], child, None, [], None, None))
+    delete = {"delete_time": gone, "update_time": gone, "revision": 2}
+    guarded = RowWrite(_C, parent["id"], delete, 1, [], None, None, ((_V, "commodity_id"),))
+    refused = await backend.write_row(guarded)
+    assert (refused.applied, refused.live_children) == (False, (1,))
+    child_gone = {"delete_time": gone, "update_time": gone, "revision": 2}
+    await backend.write_row(RowWrite(_V, child["id"], child_gone, 1, [], None, None))
+    assert (await backend.write_row(guarded)).applied
+    [[taken]] = await backend.rows.deleted_with(parent["id"], gone, [(_V, "commodity_id")], 5.0)
+    assert (taken.id, taken.name, utc(taken.delete_time)) == (child["id"], "GCH-7", gone)
+    back = {"delete_time": None, "update_time": datetime.now(UTC)}
+    restore = Cascade(_V, (child["id"],), back)
+    undelete = RowWrite(_C, parent["id"], back | {"revision": 3}, 2, [], None, None, (), (restore,))
+    assert (await backend.write_row(undelete)).applied
+    restored = await stored(db, _V, child["id"])
+    assert (restored.delete_time, restored.revision) == (None, 3)
 
 
 async def test_any_of_is_membership(db: Database, backend: Backend) -> None:
