@@ -10,9 +10,21 @@ from typing import Any
 
 import pytest
 
-from masterdata.server.bulk.candidates import DEFAULTS, UNCHECKED, RowFailure, failure, finalise
+from masterdata.server.bulk.batches import BatchRunner
+from masterdata.server.bulk.candidates import (
+    DEFAULTS,
+    UNCHECKED,
+    Candidate,
+    FileConverter,
+    RowFailure,
+    failure,
+    finalise,
+)
+from masterdata.server.bulk.columns import resolve_header
 from masterdata.server.bulk.messages import MessageBuilder
 from masterdata.server.bulk.payloads import PayloadEncoder
+from masterdata.server.bulk.planning import Audit, FileState, Stored, plan_batch
+from masterdata.server.bulk.sources import FileRow
 from masterdata.server.domain.commodities import derive_commodity, validate_commodity
 from masterdata.server.domain.errors import ViolationCollector
 from masterdata.server.families.commodities.specs import COMMODITY
@@ -108,3 +120,37 @@ def test_event_payloads_are_the_serialized_messages() -> None:
     encoder = PayloadEncoder(builder)
     for row in [*rows(), *rows()]:  # the second pass from the cached pieces
         assert encoder.payload(row) == builder.build(row).SerializeToString()
+
+
+def test_the_events_of_planned_creates_are_their_rows_serialized() -> None:
+    """Creates planned from a file: payloads by shape equal the rows' messages."""
+    header = ["Name", "Category", "Description", "HSN Code", "Trade Unit", "GST Rate (%)"]
+    header += ["Supported Currencies", "Harvest Season (JSON)", "Active"]
+    resolved = resolve_header(header, "csv_data")
+    converter = FileConverter(resolved)
+    cells = [
+        [
+            *(
+                f"C{i}",
+                f"Cat {i % 3}",
+                "d" * (i % 150),
+                ("", "5201")[i % 2],
+                ("MT", "KG")[i % 2],
+            ),
+            *(("5", "12.5", "")[i % 3], ("INR;usd", "")[i % 2], ('{"a": 1}', "")[i % 2], "yes"),
+        ]
+        for i in range(40)
+    ]
+    runner = BatchRunner(upsert=False, backend=None, actor="alice")  # type: ignore[arg-type]
+    candidates = [
+        runner._checked(converter.convert(FileRow(i + 2, c))) for i, c in enumerate(cells)
+    ]
+    assert all(isinstance(c, Candidate) and c.checks is not None for c in candidates)
+    for now in (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC)):
+        state = FileState()
+        plan = plan_batch(candidates, Stored({}, {}), state, upsert=False, audit=Audit("bob", now))
+        assert len(plan.creates) == 40 and all(plan.create_shapes)
+        events = runner._created(list(zip(plan.creates, plan.create_shapes, strict=True)))
+        builder = MessageBuilder(COMMODITY)
+        for event, row in zip(events, plan.creates, strict=True):
+            assert event.resource == builder.build(row).SerializeToString()

@@ -148,13 +148,18 @@ class BatchRunner:
 
     async def _events(self, plan: Plan) -> list[PendingEvent]:
         """One commodity.created / commodity.updated event per row of the plan."""
-        created = await sliced(plan.creates, self._created)
+        created = await sliced(
+            list(zip(plan.creates, plan.create_shapes, strict=True)), self._created
+        )
         return created + await sliced(plan.updates, self._updated)
 
-    def _created(self, rows: Sequence[dict[str, Any]]) -> list[PendingEvent]:
+    def _created(self, rows: Sequence[tuple[dict[str, Any], Any]]) -> list[PendingEvent]:
         name, resource_type, payload = SPEC.name, SPEC.resource_type, self.payloads.payload
         verb = f"{name}.created"
-        return [PendingEvent(name, row["id"], 1, verb, resource_type, payload(row)) for row in rows]
+        return [
+            PendingEvent(name, row["id"], 1, verb, resource_type, payload(row, shape))
+            for row, shape in rows
+        ]
 
     def _updated(self, updates: Sequence[tuple[dict[str, Any], list[str]]]) -> list[PendingEvent]:
         name, resource_type, payload = SPEC.name, SPEC.resource_type, self.payloads.payload

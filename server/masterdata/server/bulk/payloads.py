@@ -14,6 +14,7 @@ bytes are the same (tests/unit/test_bulk_parsing.py compares them).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
@@ -71,6 +72,12 @@ class _Run:
         return self.builder.message_type(**part).SerializeToString()
 
 
+_SHAPES = 4096
+_audit = itemgetter(
+    "create_time", "update_time", "delete_time", "created_by", "updated_by", "revision"
+)
+
+
 class PayloadEncoder:
     """Rows -> the bytes of `MessageBuilder.build(row).SerializeToString()`, faster."""
 
@@ -78,17 +85,44 @@ class PayloadEncoder:
         if builder.codec.masked:
             raise TypeError("PayloadEncoder does not mask: use MessageBuilder")
         self.parts: list[Callable[[Mapping[str, Any]], bytes]] = []
+        #: Per part: its own-field encoder, or None for a run (in `runs` order).
+        self._layout: list[Callable[[Mapping[str, Any]], bytes] | None] = []
+        self._runs: list[Callable[[Mapping[str, Any]], bytes]] = []
         run: list[FieldDescriptor] = []
         for field in sorted(descriptor_of(builder.message_type).fields, key=lambda f: f.number):
             if field.name in OWN and field.type == FieldDescriptor.TYPE_STRING:
                 if run:
-                    self.parts.append(_Run(builder, run).encode)
+                    self._add_run(builder, run)
                     run = []
-                self.parts.append(_string_encoder(field.number, field.name))
+                encode = _string_encoder(field.number, field.name)
+                self.parts.append(encode)
+                self._layout.append(encode)
             else:
                 run.append(field)
         if run:
-            self.parts.append(_Run(builder, run).encode)
+            self._add_run(builder, run)
+        self._by_shape: dict[tuple[Any, ...], list[bytes]] = {}
+        self._shapes_alive: list[Any] = []
 
-    def payload(self, row: Mapping[str, Any]) -> bytes:
-        return b"".join([part(row) for part in self.parts])
+    def _add_run(self, builder: MessageBuilder, fields: Sequence[FieldDescriptor]) -> None:
+        encode = _Run(builder, fields).encode
+        self.parts.append(encode)
+        self._layout.append(None)
+        self._runs.append(encode)
+
+    def payload(self, row: Mapping[str, Any], shape: Any = None) -> bytes:
+        """The row's bytes; `shape`, if given, is what its fields but OWN and the audit
+        ones are a function of (planning.Plan.create_shapes), so its runs are looked up
+        by it and the audit values alone."""
+        if shape is None:
+            return b"".join([part(row) for part in self.parts])
+        key = (id(shape), *_audit(row))
+        runs = self._by_shape.get(key)
+        if runs is None:
+            if len(self._by_shape) >= _SHAPES:
+                self._by_shape.clear()
+                self._shapes_alive.clear()
+            runs = self._by_shape[key] = [encode(row) for encode in self._runs]
+            self._shapes_alive.append(shape)
+        pieces = iter(runs)
+        return b"".join([next(pieces) if own is None else own(row) for own in self._layout])

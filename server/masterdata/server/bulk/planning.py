@@ -66,6 +66,9 @@ class Plan:
     """A batch's decisions; `creates`/`updates` are complete rows of the table."""
 
     creates: list[dict[str, Any]] = field(default_factory=list)
+    #: Per create, what its fields but its own (payloads.OWN) and audit ones are a
+    #: function of (its shape's checks), or None.
+    create_shapes: list[Any] = field(default_factory=list)
     updates: list[tuple[dict[str, Any], list[str]]] = field(default_factory=list)
     unchanged: int = 0
     failures: list[RowFailure] = field(default_factory=list)
@@ -145,8 +148,9 @@ def _decide(
     fresh_ids: Iterator[uuid.UUID],
 ) -> RowFailure | None:
     """Add the create or update of an accepted candidate to the plan."""
+    shape = None
     if target is None and candidate.as_create is not None:
-        final = candidate.as_create
+        final, shape = candidate.as_create, candidate.checks
     else:
         base = DEFAULTS if target is None else {name: target[name] for name in WRITABLE}
         final = finalise(candidate.number, base | candidate.values)
@@ -162,6 +166,7 @@ def _decide(
             final["id"] = next(fresh_ids)
         final.update(create_time=audit.now, created_by=audit.actor, revision=1)
         plan.creates.append(_touched(final, audit))
+        plan.create_shapes.append(shape)
         plan.numbers[final["id"]] = candidate.number
         return None
     changed = [name for name in WRITABLE if not _same(final[name], target[name])]
