@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import itertools
 import os
 import platform
 import random
@@ -88,11 +90,28 @@ TARGETS: dict[str, float | None] = {
 Call = Callable[..., Awaitable[Any]]
 
 
+class RoundRobin:
+    """One stub per channel, each call on the next: with `--workers`, every worker
+    gets its share of the connections (the kernel spreads them over SO_REUSEPORT)."""
+
+    def __init__(self, stubs: list[Any]) -> None:
+        self._stubs = stubs
+        self._turn = itertools.cycle(range(len(stubs)))
+
+    def __getattr__(self, method: str) -> Call:
+        calls = [getattr(stub, method) for stub in self._stubs]
+
+        def call(*args: Any, **kwargs: Any) -> Awaitable[Any]:
+            return calls[next(self._turn)](*args, **kwargs)
+
+        return call
+
+
 @dataclass
 class Fixture:
     """What the request builders draw on: stubs, the loaded data, and what creates made."""
 
-    channel: aio.Channel
+    channels: list[aio.Channel]
     ids: list[str]
     organization_id: str
     tag: str
@@ -100,9 +119,15 @@ class Fixture:
     created: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.commodities = commodity_pb2_grpc.CommodityServiceStub(self.channel)
-        self.locations = location_pb2_grpc.LocationServiceStub(self.channel)
-        self.organizations = organization_pb2_grpc.OrganizationServiceStub(self.channel)
+        self.commodities: Any = RoundRobin(
+            [commodity_pb2_grpc.CommodityServiceStub(c) for c in self.channels]
+        )
+        self.locations: Any = RoundRobin(
+            [location_pb2_grpc.LocationServiceStub(c) for c in self.channels]
+        )
+        self.organizations: Any = RoundRobin(
+            [organization_pb2_grpc.OrganizationServiceStub(c) for c in self.channels]
+        )
 
 
 CATEGORIES = sorted({category for _, category, _ in STAPLES})
@@ -281,11 +306,12 @@ async def noop_figure(port: int, pid: int, n: int, warmup: int, concurrency: int
         return await cpu_per_call(call, [b""] * n, warmup, concurrency, [pid])
 
 
-async def load(channel: aio.Channel, commodities: int) -> Fixture:
+async def load(channels: list[aio.Channel], commodities: int) -> Fixture:
     tag = uuid.uuid4().hex[:6].upper()
+    channel = channels[0]
     await import_commodities(channel, commodities)
     ids = [id_ for id_, _ in await list_commodities(channel)]
-    return Fixture(channel, ids, await create_numbering(channel, tag), tag)
+    return Fixture(channels, ids, await create_numbering(channel, tag), tag)
 
 
 # ---- the run -----------------------------------------------------------------------
@@ -321,7 +347,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "concurrency": args.concurrency,
             "commodities": args.commodities,
             "quick": args.quick,
-            "server": "masterdata serve --workers 1 (PostgreSQL)",
+            "server": f"masterdata serve --workers {args.workers} (PostgreSQL)",
+            "workers": args.workers,
             "server_env": args.server_env,
             "batch_get_ids": BATCH_GET_IDS,
             "page_size": PAGE_SIZE,
@@ -333,7 +360,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     async with database(args) as url:
         await run_command(["migrate"], url)
         await run_command(["seed"], url)
-        server = await start_server(url, 1, env)
+        server = await start_server(url, args.workers, env)
         try:
             report |= await measure_all(args, server, url, warmup)
         finally:
@@ -348,8 +375,16 @@ async def measure_all(
     args: argparse.Namespace, server: Server, url: str, warmup: int
 ) -> dict[str, Any]:
     dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
-    async with running_noop() as noop, aio.insecure_channel(server.target) as channel:
-        fixture = await load(channel, args.commodities)
+    async with running_noop() as noop, contextlib.AsyncExitStack() as stack:
+        # With several workers, several connections (a channel each, not sharing the
+        # process-wide subchannel pool), so that each worker serves some of them.
+        count = 1 if args.workers == 1 else 4 * args.workers
+        options = [("grpc.use_local_subchannel_pool", 1)]
+        channels = [
+            await stack.enter_async_context(aio.insecure_channel(server.target, options=options))
+            for _ in range(count)
+        ]
+        fixture = await load(channels, args.commodities)
         await settle(dsn, server.database)
         measured = warmup, args.concurrency
         idle = await idle_cpu(server.pids, 0.5 if args.quick else 2.0)
@@ -413,6 +448,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--calls", type=int, help="measured calls per RPC (default 2000)")
     parser.add_argument("--warmup", type=int, help="calls before each (default calls/10)")
     parser.add_argument("--concurrency", type=int, default=20, help="concurrent callers")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes (CPU summed over them)"
+    )
     parser.add_argument("--commodities", type=int, help="imported first (default 1000)")
     parser.add_argument("--database-url", help="an empty database to use, not a scratch one")
     parser.add_argument("--admin-url", default=ADMIN_URL, help="asyncpg URL for scratch DBs")
