@@ -249,12 +249,12 @@ class SingleRowWrites:
         """The children a forced delete took with `row`, when its undelete restores them."""
         if not self._spec.undelete_restores_children:
             return []
-        links = self._spec.children
-        children = [(link.spec.model.__table__, link.field) for link in links]
         reads = self._of.runtime.db.rows
         async with translate_errors():
-            found = await reads.deleted_with(row.id, row.delete_time, children, caller.time_left())
-        return list(zip(links, found, strict=True))
+            found = await reads.deleted_with(
+                row.id, row.delete_time, self._children, caller.time_left()
+            )
+        return list(zip(self._spec.children, found, strict=True))
 
     async def _send(
         self,
