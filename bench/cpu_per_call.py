@@ -391,6 +391,8 @@ async def measure_all(
         noop_before = await noop_figure(noop.port, noop.pid, warmup + args.calls, *measured)
         rpcs = {}
         for name, build in RPCS.items():
+            if args.rpcs and name not in args.rpcs:
+                continue
             call, requests = build(fixture, warmup + args.calls)
             rpcs[name] = await cpu_per_call(call, requests, *measured, server.pids)
             print(f"{name}: {rpcs[name]}", file=sys.stderr)
@@ -450,6 +452,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=20, help="concurrent callers")
     parser.add_argument(
         "--workers", type=int, default=1, help="server processes (CPU summed over them)"
+    )
+    parser.add_argument(
+        "--rpcs",
+        type=lambda value: value.split(","),
+        default=[],
+        help=f"comma-separated, of {', '.join(RPCS)} (default all)",
     )
     parser.add_argument("--commodities", type=int, help="imported first (default 1000)")
     parser.add_argument("--database-url", help="an empty database to use, not a scratch one")

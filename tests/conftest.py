@@ -16,7 +16,7 @@ import pytest
 from grpc import aio
 from processes import run_masterdata
 from sqlalchemy import delete, text
-from support import make_settings, own_database, postgres_dsn
+from support import make_settings, own_database, postgres_dsn, postgres_required
 
 from masterdata.server.app import App, build
 from masterdata.server.storage import migrate
@@ -25,10 +25,6 @@ from masterdata.server.storage.engine import Database
 
 DEFAULT_PG_URL = "postgresql+asyncpg://root@127.0.0.1:5432/test"
 BACKENDS = ["sqlite", "postgres"]
-
-
-def postgres_required() -> bool:
-    return os.environ.get("MASTERDATA_REQUIRE_POSTGRES", "") not in ("", "0")
 
 
 @pytest.fixture(scope="session")

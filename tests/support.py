@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,6 +22,11 @@ from sqlalchemy.engine import make_url
 from masterdata.server.config import Settings
 from masterdata.server.storage.engine import Database
 from masterdata.server.storage.models.events import EventRow
+
+
+def postgres_required() -> bool:
+    """Whether a missing PostgreSQL fails the run instead of skipping (CI sets it)."""
+    return os.environ.get("MASTERDATA_REQUIRE_POSTGRES", "") not in ("", "0")
 
 
 def postgres_dsn(url: str) -> str:

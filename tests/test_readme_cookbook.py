@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import postgres_required
 from processes import (
     ServerProcess,
     command_env,
@@ -30,6 +29,7 @@ from processes import (
     run_process,
     running_server,
 )
+from support import postgres_required
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 START, END = "<!-- cookbook:start -->", "<!-- cookbook:end -->"
