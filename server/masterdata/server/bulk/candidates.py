@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import inspect
@@ -248,15 +249,21 @@ def finalise(
         for name in SPEC.required
         if merged.get(name) in (None, "", [], {})
     ]
-    # validate_commodity checks the codes first: so here, per row (they rarely repeat).
-    codes = ViolationCollector()
-    check_codes(merged, codes)
+    # validate_commodity checks the codes first: so here, outside the shape's checks.
+    codes = _code_violations(merged.get("hsn_code"), merged.get("hs_code_6digit"))
     checked, derived = checks if checks is not None else _checks(merged)
-    if violations or codes.violations or checked:
-        return failure(number, [*violations, *codes.violations, *checked])
+    if violations or codes or checked:
+        return failure(number, [*violations, *codes, *checked])
     final = dict(merged)
     final.update(derived)
     return final
+
+
+@lru_cache(maxsize=16384)  # about the number of HSN codes there are
+def _code_violations(hsn: Any, hs6: Any) -> tuple[FieldViolation, ...]:
+    violations = ViolationCollector()
+    check_codes({"hsn_code": hsn, "hs_code_6digit": hs6}, violations)
+    return tuple(violations.violations)
 
 
 #: The fields the memoised checks do not read (a unit test holds them to it): the
