@@ -54,6 +54,9 @@ class PostgresBackend(Backend):
                 connect_timeout_s=settings.connect_timeout_s,
                 pool_timeout_s=settings.pool_timeout_s,
                 json_values=False,
+                # Writes share the server's connections with the SQLAlchemy pool (the
+                # locking path, List, imports): only as many as they use are opened.
+                open_all=False,
             ),
             EVENT_APPEND_LOCK,
             EVENT_CHANNEL,

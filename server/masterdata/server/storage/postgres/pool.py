@@ -19,7 +19,7 @@ from masterdata.server.storage.errors import pool_timeout, translate_errors
 
 
 class LazyPool:
-    """`size` connections to `url`, opened together at the first statement."""
+    """Up to `size` connections to `url`, opened at the first statement."""
 
     def __init__(
         self,
@@ -29,9 +29,12 @@ class LazyPool:
         connect_timeout_s: float,
         pool_timeout_s: float,
         json_values: bool = True,
+        open_all: bool = True,
     ) -> None:
-        """`json_values`: JSON documents as Python values, else as their text."""
+        """`json_values`: JSON documents as Python values, else as their text;
+        `open_all`: every connection at the first statement, else each when needed."""
         self._json_values = json_values
+        self._open_all = open_all
         self._dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._size = size
         self._connect_timeout_s = connect_timeout_s
@@ -76,8 +79,8 @@ class LazyPool:
                 self._pool = await asyncpg.create_pool(
                     self._dsn,
                     # Opened whole at the first statement (in parallel), so no later
-                    # call waits for a connection to be set up.
-                    min_size=self._size,
+                    # call waits for a connection to be set up; or one by one.
+                    min_size=self._size if self._open_all else 0,
                     max_size=self._size,
                     timeout=self._connect_timeout_s,
                     command_timeout=60,
