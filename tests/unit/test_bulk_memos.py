@@ -25,6 +25,7 @@ from masterdata.server.bulk.messages import MessageBuilder
 from masterdata.server.bulk.payloads import PayloadEncoder
 from masterdata.server.bulk.planning import Audit, FileState, Stored, plan_batch
 from masterdata.server.bulk.sources import FileRow
+from masterdata.server.bulk.value_keys import KeyedMemo
 from masterdata.server.domain.commodities import derive_commodity, validate_commodity
 from masterdata.server.domain.errors import ViolationCollector
 from masterdata.server.families.commodities.specs import COMMODITY
@@ -154,3 +155,17 @@ def test_the_events_of_planned_creates_are_their_rows_serialized() -> None:
         builder = MessageBuilder(COMMODITY)
         for event, row in zip(events, plan.creates, strict=True):
             assert event.resource == builder.build(row).SerializeToString()
+
+
+def test_a_keyed_memo_never_answers_for_a_freed_object_whose_identity_is_reused() -> None:
+    """Keys hold identities; the memo keeps their objects alive while it holds the keys,
+    across both of its caches and their clearing."""
+    memo = KeyedMemo(
+        lambda row: (row["plain"], repr(row["documents"])),
+        plain=["plain"],
+        documents=["documents"],
+        limit=3,
+    )
+    for i in range(3000):
+        row = {"plain": Decimal(i % 5), "documents": {"i": i}}
+        assert memo(row) == (Decimal(i % 5), repr({"i": i}))

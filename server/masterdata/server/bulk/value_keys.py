@@ -52,7 +52,10 @@ class KeyedMemo(Generic[T]):
         self._limit = limit
         self._seen: dict[Any, T] = {}
         self._by_identity: dict[tuple[int, ...], T] = {}
-        self._alive: list[tuple[Any, ...]] = []
+        # What each cache's keys name by identity, alive while the cache holds them
+        # (each cleared only with its own cache, so no identity is reused meanwhile).
+        self._seen_alive: list[tuple[Any, ...]] = []
+        self._identity_alive: list[tuple[Any, ...]] = []
 
     def __call__(self, row: Mapping[str, Any]) -> T:
         values = self._all(row)
@@ -62,9 +65,9 @@ class KeyedMemo(Generic[T]):
             found = self._by_value(row)
             if len(self._by_identity) >= self._limit:
                 self._by_identity.clear()
-                self._alive.clear()
+                self._identity_alive.clear()
             self._by_identity[identities] = found
-            self._alive.append(values)
+            self._identity_alive.append(values)
         return found
 
     def _by_value(self, row: Mapping[str, Any]) -> T:
@@ -77,7 +80,7 @@ class KeyedMemo(Generic[T]):
         if found is None:
             if len(self._seen) >= self._limit:
                 self._seen.clear()
-                self._alive.clear()
+                self._seen_alive.clear()
             found = self._seen[key] = self._make(row)
-            self._alive.append(documents)
+            self._seen_alive.append(documents)
         return found
