@@ -109,7 +109,8 @@ class BatchRunner:
 
     def _checked(self, result: Candidate | RowFailure) -> Candidate | RowFailure:
         if isinstance(result, Candidate) and not (self.upsert and result.id is not None):
-            result.as_create = finalise(result.number, DEFAULTS | result.values, result.checks)
+            merged = DEFAULTS | result.values
+            result.as_create = finalise(result.number, merged, result.checks, own=True)
         return result
 
     async def run(self, session: AsyncSession, batch: Prepared, uow: UnitOfWork | None) -> Outcome:

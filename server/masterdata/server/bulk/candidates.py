@@ -238,11 +238,12 @@ _NO_CODES = dict.fromkeys(_CODES, "")
 
 
 def finalise(
-    number: int, merged: Mapping[str, Any], checks: Checks | None = None
+    number: int, merged: Mapping[str, Any], checks: Checks | None = None, *, own: bool = False
 ) -> dict[str, Any] | RowFailure:
     """Required fields, the commodity validator and deriver over a merged candidate.
 
     `checks`: those of `merged` already made (they do not depend on UNCHECKED fields).
+    `own`: `merged` is a dict of the caller's own, which becomes the result (no copy).
     """
     violations = [
         FieldViolation(name, "is required", "REQUIRED")
@@ -254,7 +255,7 @@ def finalise(
     checked, derived = checks if checks is not None else _checks(merged)
     if violations or codes or checked:
         return failure(number, [*violations, *codes, *checked])
-    final = dict(merged)
+    final = merged if own and isinstance(merged, dict) else dict(merged)
     final.update(derived)
     return final
 

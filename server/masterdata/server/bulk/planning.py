@@ -153,7 +153,7 @@ def _decide(
         final, shape = candidate.as_create, candidate.checks
     else:
         base = DEFAULTS if target is None else {name: target[name] for name in WRITABLE}
-        final = finalise(candidate.number, base | candidate.values)
+        final = finalise(candidate.number, base | candidate.values, own=True)
     if isinstance(final, RowFailure):
         return final
     if candidate.varieties:
