@@ -12,6 +12,7 @@ import grpc
 import pytest
 from bulk_support import Stub, collect, csv_file, export_bytes, import_file, read_csv
 from grpc import aio
+from openpyxl import Workbook
 from support import event_count, events, expect_failure
 
 from masterdata.server.bulk.varieties import split_names
@@ -150,3 +151,30 @@ async def test_strict_refuses_an_unknown_column(stub: Stub, db: Database) -> Non
         collect(stub.UploadCommodities(upload())), grpc.StatusCode.INVALID_ARGUMENT
     )
     assert await event_count(db) == 0
+
+
+async def test_an_xlsx_header_is_held_to_the_same_rule(stub: Stub, db: Database) -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Name", "Category", "Colour", "Varieties"])
+    sheet.append(["Cotton", "Fibre", "white", "Suvin;DCH-32"])
+    out = io.BytesIO()
+    book.save(out)
+    result = await import_file(stub, xlsx_data=out.getvalue())
+    assert result.counts() == (1, 1, 0, 0, 0), result.errors
+    assert list(result.summary.ignored_columns) == ["Colour"]
+    assert result.summary.varieties_created == 2
+    await expect_failure(
+        import_file(stub, xlsx_data=out.getvalue(), strict=True), grpc.StatusCode.INVALID_ARGUMENT
+    )
+
+
+async def test_an_atomic_import_with_a_bad_row_creates_no_variety(stub: Stub, db: Database) -> None:
+    header = ["Name", "Category", "Varieties"]
+    rows = [["Cotton", "Fibre", "Suvin"], ["Jute", "", "TD-5"]]
+    result = await import_file(stub, csv_data=csv_file(header, rows), atomic=True)
+    assert not result.summary.committed and result.error_keys == {(3, "category", "REQUIRED")}
+    assert await event_count(db) == 0
+    listed = await stub.ListCommodities(pb.ListCommoditiesRequest())
+    assert not listed.commodities
