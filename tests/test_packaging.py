@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,6 +76,16 @@ def test_the_client_requires_grpc_protobuf_and_rich_alone(wheels: dict[str, Whee
     client = wheels["client"]
     assert set(client.requires()) == CLIENT_REQUIRES
     assert set(client.requires("xlsx")) == {"openpyxl"}  # an extra, not a dependency
+    otel = client.requires("otel")  # context propagation only: no SDK, no exporter
+    assert set(otel) == {"opentelemetry-api"}
+    assert otel["opentelemetry-api"].specifier == server_requirement("otel", "opentelemetry-api")
+
+
+def server_requirement(extra: str, name: str) -> SpecifierSet:
+    """The version range the root pyproject's `extra` gives `name`."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = map(Requirement, project["optional-dependencies"][extra])
+    return next(r.specifier for r in requirements if canonicalize_name(r.name) == name)
 
 
 def test_the_client_holds_the_sdk_the_cli_and_v1_but_no_server(wheels: dict[str, Wheel]) -> None:
