@@ -14,10 +14,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from security_support import bearer, hs256_token, serving, write_api_keys
 from support import events, expect_failure
+from test_reflection import ask, v1_messages
 
+from masterdata.server.api.reflection import V1_SERVICE_NAME
 from masterdata.server.app import CONTRACT, SERVICE_NAMES, App
 from masterdata.server.domain.organizations import mask_account_number
 from masterdata.server.security.identity import ADMIN, READ, SENSITIVE, WRITE
+from masterdata.server.security.scopes import OPEN_SERVICES
 from masterdata.v1 import (
     events_pb2,
     events_pb2_grpc,
@@ -208,6 +211,7 @@ async def test_identity_becomes_created_by_updated_by_and_event_actor(orgs, auth
 
 
 async def test_health_and_reflection_are_open(channel) -> None:
+    """Without credentials, on a server that requires them: health and both reflections."""
     health = health_pb2_grpc.HealthStub(channel)
     reply = await health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
     assert reply.status in (
@@ -219,7 +223,17 @@ async def test_health_and_reflection_are_open(channel) -> None:
         iter([reflection_pb2.ServerReflectionRequest(list_services="")])
     )
     names = {s.name async for r in responses for s in r.list_services_response.service}
-    assert set(SERVICE_NAMES) <= names
+    # Every service served is either in the scope table or declared open.
+    assert names == set(SERVICE_NAMES) | OPEN_SERVICES
+
+    v1 = v1_messages()
+    listed = await ask(
+        channel,
+        V1_SERVICE_NAME,
+        v1["grpc.reflection.v1.ServerReflectionRequest"](list_services=""),
+        v1["grpc.reflection.v1.ServerReflectionResponse"],
+    )
+    assert {s.name for s in listed.list_services_response.service} == names
 
 
 def test_the_scope_table_covers_every_served_rpc(auth_app: App) -> None:

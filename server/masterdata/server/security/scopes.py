@@ -37,8 +37,16 @@ VERB_SCOPES = {
     "Import": WRITE,
     "Upload": WRITE,
 }
-#: Services anyone may call, authenticated or not.
-OPEN_SERVICES = frozenset({"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"})
+#: Services anyone may call, authenticated or not: registered beside the contract, outside
+#: the call boundary that applies this table. Reflection answers under both of its names
+#: (api/reflection.py); tests/test_auth.py holds the server to this list.
+OPEN_SERVICES = frozenset(
+    {
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+    }
+)
 #: A destructive `force=true` delete needs this in addition to the method's scope.
 FORCE_SCOPE = ADMIN
 
