@@ -16,7 +16,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from google.protobuf.message import Message
-from sqlalchemy import Insert, Update, bindparam, func, insert, select, update
+from sqlalchemy import Insert, Update, bindparam, insert, select, update
 
 from masterdata.server.domain.errors import (
     Aborted,
@@ -37,6 +37,7 @@ from masterdata.server.resources.recording import pending_event
 from masterdata.server.resources.runtime import Runtime
 from masterdata.server.resources.single_row import SingleRowWrites
 from masterdata.server.resources.spec import ChildLink, ResourceSpec
+from masterdata.server.storage.backend import count_live_children
 from masterdata.server.storage.errors import UniqueViolation, translate_errors
 from masterdata.server.storage.unit_of_work import UnitOfWork
 
@@ -222,18 +223,9 @@ class Resources(ResourceReads):
     async def _live_child_counts(self, uow: UnitOfWork, parent: uuid.UUID) -> dict[ChildLink, int]:
         """Live rows of each child type, counted in one statement."""
         links = self.spec.children
-        counts = [
-            select(func.count())
-            .select_from(link.spec.model)
-            .where(
-                getattr(link.spec.model, link.field) == parent,
-                link.spec.model.delete_time.is_(None),
-            )
-            .scalar_subquery()
-            for link in links
-        ]
+        tables = [(link.spec.model.__table__, link.field) for link in links]
         async with translate_errors():
-            found = (await uow.session.execute(select(*counts))).one()
+            found = await count_live_children(uow.session, parent, tables)
         return dict(zip(links, found, strict=True))
 
     async def _before_undelete(self, uow: UnitOfWork, row: Any) -> None:

@@ -195,7 +195,7 @@ class Backend(ABC):
                 await self.bound_by_deadline(session, write.seconds_left)
             live: tuple[int, ...] = ()
             if write.unless_live_children:
-                live = await _live_children(session, write.row_id, write.unless_live_children)
+                live = await count_live_children(session, write.row_id, write.unless_live_children)
                 if any(live):
                     return Written(False, live)
             if write.expected_revision is None:
@@ -275,9 +275,11 @@ class Backend(ABC):
 _KEYS = IdempotencyKeyRow.__table__
 
 
-async def _live_children(
+async def count_live_children(
     session: AsyncSession, parent: uuid.UUID, children: Sequence[tuple[Table, str]]
 ) -> tuple[int, ...]:
+    """Live rows of `parent` in each (child table, its column naming the parent), in
+    one statement of the session's transaction."""
     counts = [
         select(func.count())
         .select_from(child)
