@@ -308,7 +308,12 @@ async def test_200_concurrent_calls_on_one_process_get_1_to_200(stub, db) -> Non
     )
     assert sorted(r.number for r in replies) == list(range(1, 201))
     assert len({r.document_number for r in replies}) == 200
-    assert len(await events(db, event_type=ISSUED)) == 200
+    issued = await events(db, event_type=ISSUED)
+    assert len(issued) == 200
+    # The last event carries the series as it is now (next number, revision, times).
+    last = max(issued, key=lambda e: e.aggregate_version)
+    now = await stub.GetDocumentSeries(pb.GetDocumentSeriesRequest(id=setup.series.id))
+    assert pb.DocumentSeries.FromString(last.resource) == now.document_series
 
 
 async def test_a_concurrent_burst_with_request_ids_and_twins_gets_each_number_once(

@@ -125,14 +125,14 @@ async def test_write_row_inserts_and_updates_only_the_revision_it_read(
 ) -> None:
     row = commodity("Cotton", supported_currencies=["INR"], country_tax_codes=None)
     key = str(uuid.uuid4())
-    created = RowWrite(_C, row["id"], row, None, [event_of(row, "created")], key_row(key), 5.0)
+    created = RowWrite(_C, row["id"], row, None, [event_of(row, "created")], [key_row(key)], 5.0)
     assert (await backend.write_row(created)).applied
     kept = await stored(db, _C, row["id"])
     assert (kept.name, kept.supported_currencies, kept.revision) == ("Cotton", ["INR"], 1)
     changes = {"description": "long staple", "revision": 2, "update_time": datetime.now(UTC)}
-    stale = RowWrite(_C, row["id"], changes, 7, [event_of(row, "updated")], None, None)
+    stale = RowWrite(_C, row["id"], changes, 7, [event_of(row, "updated")], [], None)
     assert not (await backend.write_row(stale)).applied  # nothing, not even its event
-    fresh = RowWrite(_C, row["id"], changes, 1, [event_of(row, "updated")], None, None)
+    fresh = RowWrite(_C, row["id"], changes, 1, [event_of(row, "updated")], [], None)
     assert (await backend.write_row(fresh)).applied
     assert (await stored(db, _C, row["id"])).description == "long staple"
     async with db.reader.connect() as conn:
@@ -143,10 +143,10 @@ async def test_write_row_inserts_and_updates_only_the_revision_it_read(
 async def test_write_row_under_a_stored_key_writes_nothing(db: Database, backend: Backend) -> None:
     key = str(uuid.uuid4())
     first = commodity("Jute")
-    await backend.write_row(RowWrite(_C, first["id"], first, None, [], key_row(key), None))
+    await backend.write_row(RowWrite(_C, first["id"], first, None, [], [key_row(key)], None))
     twin = commodity("Hemp")
     with pytest.raises(UniqueViolation):
-        await backend.write_row(RowWrite(_C, twin["id"], twin, None, [], key_row(key), None))
+        await backend.write_row(RowWrite(_C, twin["id"], twin, None, [], [key_row(key)], None))
     assert await stored(db, _C, twin["id"]) is None
 
 
@@ -154,7 +154,7 @@ async def test_write_row_guard_counts_live_children_and_cascade_restores(
     db: Database, backend: Backend
 ) -> None:
     parent = commodity("Castor")
-    await backend.write_row(RowWrite(_C, parent["id"], parent, None, [], None, None))
+    await backend.write_row(RowWrite(_C, parent["id"], parent, None, [], [], None))
     gone = datetime.now(UTC)
     child = with_defaults(_V) | {
         "id": uuid.uuid4(),
@@ -164,19 +164,19 @@ async def test_write_row_guard_counts_live_children_and_cascade_restores(
         "update_time": gone,
         "revision": 1,
     }
-    await backend.write_row(RowWrite(_V, child["id"], child, None, [], None, None))
+    await backend.write_row(RowWrite(_V, child["id"], child, None, [], [], None))
     delete = {"delete_time": gone, "update_time": gone, "revision": 2}
-    guarded = RowWrite(_C, parent["id"], delete, 1, [], None, None, ((_V, "commodity_id"),))
+    guarded = RowWrite(_C, parent["id"], delete, 1, [], [], None, ((_V, "commodity_id"),))
     refused = await backend.write_row(guarded)
     assert (refused.applied, refused.live_children) == (False, (1,))
     child_gone = {"delete_time": gone, "update_time": gone, "revision": 2}
-    await backend.write_row(RowWrite(_V, child["id"], child_gone, 1, [], None, None))
+    await backend.write_row(RowWrite(_V, child["id"], child_gone, 1, [], [], None))
     assert (await backend.write_row(guarded)).applied
     [[taken]] = await backend.rows.deleted_with(parent["id"], gone, [(_V, "commodity_id")], 5.0)
     assert (taken.id, taken.name, utc(taken.delete_time)) == (child["id"], "GCH-7", gone)
     back = {"delete_time": None, "update_time": datetime.now(UTC)}
     restore = Cascade(_V, (child["id"],), back)
-    undelete = RowWrite(_C, parent["id"], back | {"revision": 3}, 2, [], None, None, (), (restore,))
+    undelete = RowWrite(_C, parent["id"], back | {"revision": 3}, 2, [], [], None, (), (restore,))
     assert (await backend.write_row(undelete)).applied
     restored = await stored(db, _V, child["id"])
     assert (restored.delete_time, restored.revision) == (None, 3)

@@ -72,7 +72,7 @@ class SingleRowWrites:
     async def create(
         self, values: Mapping[str, Any], violations: ViolationCollector, caller: Caller
     ) -> Message:
-        _check_request_id(caller)
+        check_request_id(caller)
         candidate = dict(values)
         self._of.check_fields(candidate, violations)
         self._of.complete(candidate, violations)
@@ -98,7 +98,7 @@ class SingleRowWrites:
         violations: ViolationCollector,
         caller: Caller,
     ) -> Message | None:
-        _check_request_id(caller)
+        check_request_id(caller)
         for _ in range(ATTEMPTS):
             row = await self._refused_unless_stored(caller, self._live_row(key, etag, caller))
             if isinstance(row, Message):
@@ -126,7 +126,7 @@ class SingleRowWrites:
         row that has children takes the locking path, which deletes them too."""
         if force and self._spec.children:
             return None
-        _check_request_id(caller)
+        check_request_id(caller)
         for _ in range(ATTEMPTS):
             row = await self._refused_unless_stored(caller, self._live_row(key, etag, caller))
             if isinstance(row, Message):
@@ -138,7 +138,7 @@ class SingleRowWrites:
         return None
 
     async def undelete(self, key: uuid.UUID, etag: str, caller: Caller) -> Message | None:
-        _check_request_id(caller)
+        check_request_id(caller)
         for _ in range(ATTEMPTS):
             row = await self._refused_unless_stored(caller, self._deleted_row(key, etag, caller))
             if isinstance(row, Message):
@@ -162,7 +162,7 @@ class SingleRowWrites:
         """Any one-row update of this resource with its own reply (NextDocumentNumber):
         `written` to the row read at `expected_revision`, which becomes `after`;
         None when the row moved on."""
-        _check_request_id(caller)
+        check_request_id(caller)
         now = written["update_time"]
         return await self._send(caller, after, written, expected_revision, verb, (), now, reply)
 
@@ -275,17 +275,7 @@ class SingleRowWrites:
         under the caller's key, or None when the row moved on."""
         event, message = pending_event(self._spec, row, verb, changed)
         reply = message if reply is None else reply
-        key = caller.idempotency
-        claim = None
-        if key is not None:
-            claim = {
-                "request_id": key.request_id,
-                "identity": caller.identity,
-                "method": key.method,
-                "fingerprint": key.fingerprint,
-                "response": reply.SerializeToString(),
-                "create_time": now,
-            }
+        claims = [] if caller.idempotency is None else [key_row(caller, reply, now)]
         events = event_rows(
             [event, *also], actor=caller.identity, request_id=caller.request_id, now=now
         )
@@ -296,7 +286,7 @@ class SingleRowWrites:
             written,
             expected_revision,
             events,
-            claim,
+            claims,
             caller.time_left(),
             children,
             cascade,
@@ -351,7 +341,21 @@ def _after(link: ChildLink, child: Any, changes: dict[str, Any]) -> SimpleNamesp
     return SimpleNamespace(**values | {"revision": child.revision + 1})
 
 
-def _check_request_id(caller: Caller) -> None:
+def key_row(caller: Caller, reply: Message, now: datetime) -> dict[str, Any]:
+    """The idempotency_keys row storing `reply` under the caller's key."""
+    key = caller.idempotency
+    assert key is not None
+    return {
+        "request_id": key.request_id,
+        "identity": caller.identity,
+        "method": key.method,
+        "fingerprint": key.fingerprint,
+        "response": reply.SerializeToString(),
+        "create_time": now,
+    }
+
+
+def check_request_id(caller: Caller) -> None:
     """A request_id that is no UUID is refused before anything is written."""
     if caller.idempotency is not None:
         parse_request_id(caller.idempotency.request_id)

@@ -45,9 +45,10 @@ class RowWrite:
     expected_revision: int | None
     #: Rows of the events table, as `Backend.append_events` takes them.
     events: Sequence[dict[str, Any]]
-    #: The idempotency_keys row with the reply, inserted with the write; None without
-    #: a key. A stored key makes the whole write fail with a unique violation.
-    claim: Mapping[str, Any] | None
+    #: The idempotency_keys rows with their replies (one per call the write serves),
+    #: inserted with the write. A stored key makes the whole write fail with a unique
+    #: violation.
+    claims: Sequence[Mapping[str, Any]]
     #: The caller's remaining deadline, bounding the database work.
     seconds_left: float | None
     #: Child tables and their column naming this row: the update applies only while
@@ -215,8 +216,8 @@ class Backend(ABC):
                     .where(rows.c.id.in_(cascade.ids))
                     .values({**cascade.values, "revision": rows.c.revision + 1})
                 )
-            if write.claim is not None:
-                await session.execute(insert(_KEYS), [dict(write.claim)])
+            if write.claims:
+                await session.execute(insert(_KEYS), [dict(claim) for claim in write.claims])
             if write.events:
                 await self.append_events(session, write.events)
             await session.commit()

@@ -1,19 +1,19 @@
-"""NextDocumentNumber calls of one series served together: one transaction, many numbers.
+"""NextDocumentNumber calls of one series served together: one write, many numbers.
 
-Why (bench/document_numbers.py): every caller of a series queues on the series' row
-lock, so one number per transaction caps the series at one lock hold — UPDATE,
-events, COMMIT, several round trips — per number. Calls that arrive while this
-process is issuing from their series wait here instead, and the next transaction
-serves them all: `next_number = next_number + k` takes k consecutive numbers under
-the row lock, records one number_issued event per number (each carrying its own
-caller and request_id), and commits once. Numbers stay unique and gap-free, across
-processes too: they are still taken under the row lock and exist only if the
-transaction that recorded them commits.
+Why (bench/document_numbers.py): calls of one series each take the series' row, so
+one number per write caps the series at one write per number. Calls that arrive
+while this process is issuing from their series wait here instead, and the next
+write serves them all: the series is read, then one write (storage `RowWrite`, one
+statement on PostgreSQL) takes `next_number + k` — k consecutive numbers — while the
+series still has the revision read, with one number_issued event per number (each
+carrying its own caller and request_id) and each caller's idempotency key with its
+reply. Numbers stay unique and gap-free, across processes too: a write that finds
+the series moved on writes nothing, and the numbers exist only if that write commits.
 
 Anything out of the ordinary in a batch — a request_id that is already stored or
-appears twice, no active year or series, any error — sends each of its calls down
-the one-call path (`one_call`), so every caller gets exactly the answer it would
-have got alone.
+appears twice, no active year or series, a series that keeps moving, any error —
+sends each of its calls down the one-call path (`one_call`), so every caller gets
+exactly the answer it would have got alone.
 """
 
 from __future__ import annotations
@@ -23,18 +23,25 @@ import dataclasses
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from masterdata.server.domain.errors import MasterdataError, Unavailable
 from masterdata.server.families.organizations.numbering import (
     NumberRequest,
-    record_issue,
-    take_numbers,
+    number_reply,
+    read_series,
 )
-from masterdata.server.repositories.idempotency import IdempotencyStore
+from masterdata.server.families.organizations.specs import DOCUMENT_SERIES
 from masterdata.server.resources.caller import Caller
+from masterdata.server.resources.recording import pending_event
 from masterdata.server.resources.runtime import Runtime
+from masterdata.server.resources.single_row import ATTEMPTS, check_request_id, key_row
+from masterdata.server.storage.backend import RowWrite
+from masterdata.server.storage.errors import UniqueViolation, translate_errors
+from masterdata.server.storage.models.organization import DocumentSeriesRow
+from masterdata.server.storage.unit_of_work import event_rows
 from masterdata.v1 import organization_pb2 as pb
 
 log = logging.getLogger("masterdata.numbering")
@@ -42,6 +49,7 @@ Reply = pb.NextDocumentNumberResponse
 OneCall = Callable[[NumberRequest, Caller], Awaitable[Reply]]
 #: Most calls one transaction serves (bounds its size and its events).
 MAX_BATCH = 200
+_SERIES = DocumentSeriesRow.__table__
 
 
 class _Fallback(Exception):
@@ -118,53 +126,85 @@ class NumberBatcher:
             call.settle(error)
 
     async def _together(self, calls: list[_Call]) -> list[Reply]:
-        """All of `calls` in one transaction, or _Fallback (nothing written)."""
+        """All of `calls` in one write, or _Fallback (nothing written).
+
+        The series is read, then one write takes `next_number + k` while the series
+        still has the revision read, with one number_issued event per number (each
+        carrying its own caller and request_id) and each caller's key with its reply
+        (storage `RowWrite`: one statement on PostgreSQL). A series that moved on
+        meanwhile (another process took numbers) is read and tried once more.
+        """
         keys = [(c.caller.identity, c.caller.idempotency) for c in calls if c.caller.idempotency]
         if len({(identity, key.request_id) for identity, key in keys}) != len(keys):
             raise _Fallback
-        # The series ends up updated by the last caller, and the transaction lives as
-        # long as the most patient caller allows.
+        for call in calls:
+            check_request_id(call.caller)
+        # The series ends up updated by the last caller, and the write lives as long as
+        # the most patient caller allows.
         deadlines = [c.caller.deadline for c in calls]
         deadline = None if None in deadlines else max(d for d in deadlines if d is not None)
         owner = dataclasses.replace(calls[-1].caller, deadline=deadline)
-        async with self._runtime.unit_of_work(owner) as uow:
-            store = IdempotencyStore(uow.session, uow.backend)
-            for identity, key in keys:
-                if await store.claim(identity, key, uow.now) is not None:
-                    raise _Fallback  # a retry: it replays its stored reply (or is refused) alone
-            series = await take_numbers(uow, calls[0].request, len(calls))
+        for _ in range(ATTEMPTS):
+            series = await read_series(self._runtime.db, calls[0].request)
             if series is None:
                 raise _Fallback  # the one-call path says what is missing
-            first = series.next_number - len(calls)
-            replies = []
-            for index, call in enumerate(calls):
-                number = first + index
-                taken = _SeriesAfter(series, number, index - len(calls) + 1, call.caller.identity)
-                reply = record_issue(
-                    uow,
-                    taken,
-                    number,
-                    call.request,
-                    actor=call.caller.identity,
-                    request_id=call.caller.request_id,
-                )
-                if call.caller.idempotency:
-                    key = call.caller.idempotency
-                    await store.complete(call.caller.identity, key, reply.SerializeToString())
-                replies.append(reply)
-            await uow.commit()
+            replies = await self._write(calls, series, owner)
+            if replies is not None:
+                return replies
+        raise _Fallback  # contended across processes: each call waits for the lock alone
+
+    async def _write(self, calls: list[_Call], series: Any, owner: Caller) -> list[Reply] | None:
+        """The numbers of `calls` taken from `series` as read; None if it moved on."""
+        now = datetime.now(UTC)
+        count = len(calls)
+        first = series.next_number
+        events, claims, replies = [], [], []
+        for index, call in enumerate(calls):
+            number = first + index
+            caller = call.caller
+            taken = _SeriesAfter(series, number, index + 1, caller.identity, now)
+            event, _ = pending_event(DOCUMENT_SERIES, taken, "number_issued")
+            events.append(replace(event, actor=caller.identity, request_id=caller.request_id))
+            reply = number_reply(taken, number, call.request)
+            if caller.idempotency is not None:
+                claims.append(key_row(caller, reply, now))
+            replies.append(reply)
+        written = {
+            "next_number": first + count,
+            "revision": series.revision + count,
+            "update_time": now,
+            "updated_by": owner.identity,
+        }
+        write = RowWrite(
+            _SERIES,
+            series.id,
+            written,
+            series.revision,
+            event_rows(events, actor=owner.identity, request_id=owner.request_id, now=now),
+            claims,
+            owner.time_left(),
+        )
+        try:
+            async with translate_errors():
+                outcome = await self._runtime.db.backend.write_row(write)
+        except UniqueViolation:
+            raise _Fallback from None  # a retry: it replays its stored reply (or is refused) alone
+        if not outcome.applied:
+            return None
+        self._runtime.feed.hint()
         return replies
 
 
 class _SeriesAfter:
-    """The series as it was right after one number of a batch was taken."""
+    """The series as it is right after one number of a batch is taken (the `taken`-th)."""
 
-    __slots__ = ("_row", "next_number", "revision", "updated_by")
+    __slots__ = ("_row", "next_number", "revision", "update_time", "updated_by")
 
-    def __init__(self, row: Any, number: int, revisions_back: int, actor: str) -> None:
+    def __init__(self, row: Any, number: int, taken: int, actor: str, now: datetime) -> None:
         self._row = row
         self.next_number = number + 1
-        self.revision = row.revision + revisions_back
+        self.revision = row.revision + taken
+        self.update_time = now
         self.updated_by = actor
 
     def __getattr__(self, name: str) -> Any:

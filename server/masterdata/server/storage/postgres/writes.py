@@ -17,11 +17,12 @@ The statement's parts, in the order their data dependencies force:
 1. `written`: the INSERT, or the UPDATE where id and revision are what the caller
    read (optimistic: a concurrent write bumped the revision, so nothing is written
    and nothing else happens), and, with a guard, no child is live;
-2. `claimed`: the idempotency key with its reply, for each written row — a key
-   already stored (or held by a twin still running, which the insert waits for)
-   fails the whole statement with a unique violation, so nothing is written twice;
+2. `claimed`: the idempotency keys with their replies (as arrays: none, one, or one
+   per call of a batch), if the row was written — a key already stored (or held by
+   a twin still running, which the insert waits for) fails the whole statement with
+   a unique violation, so nothing is written twice;
 3. `event_append_lock`: the ordering lock of the events (see __init__.py), taken
-   after both, for each claimed (or written) row, so it is held only to the commit;
+   after all of the above, so it is held only to the commit;
 4. `appended`: the events.
 """
 
@@ -64,7 +65,6 @@ class _Shape:
     names: tuple[str, ...]
     inserting: bool
     guarded: bool
-    claim: bool
     #: Each cascade's table and the columns it sets, by key.
     cascades: tuple[tuple[Table, tuple[str, ...]], ...]
 
@@ -93,8 +93,7 @@ class OneStatementWrites:
         for cascade in write.cascade:
             arguments += [_encoded(cascade.table.c[k], cascade.values, k) for k in cascade.values]
             arguments.append(list(cascade.ids))
-        if write.claim is not None:
-            arguments += [write.claim[name] for name in _KEY_COLUMNS]
+        arguments += [[claim[name] for claim in write.claims] for name in _KEY_COLUMNS]
         arguments += [self._event_lock, self._channel]
         arguments += _event_arrays(write.events)
         shape = _Shape(
@@ -102,7 +101,6 @@ class OneStatementWrites:
             names,
             inserting,
             bool(children),
-            write.claim is not None,
             tuple((c.table, tuple(c.values)) for c in write.cascade),
         )
         sql = self._sql.get(shape)
@@ -148,9 +146,6 @@ def _render(shape: _Shape) -> str:
             )
         written = f'UPDATE "{table.name}" SET {assignments} WHERE {condition} RETURNING 1'
     parts.append(f"written AS ({written})")
-    # The rows the event lock must come after: the cascades' too (a scalar subquery
-    # of the lock's WHERE runs before its first row), so no row lock is waited for
-    # while the lock is held.
     after_cascades = []
     for i, (rows, names) in enumerate(shape.cascades):
         sets = ", ".join(f'"{rows.c[key].name}" = {param()}' for key in names)
@@ -160,20 +155,20 @@ def _render(shape: _Shape) -> str:
             f"WHERE id = ANY({ids}::uuid[]) AND EXISTS (SELECT 1 FROM written) RETURNING 1)"
         )
         after_cascades.append(f"(SELECT count(*) FROM cascaded_{i}) >= 0")
-    locked_after = "written"
-    if shape.claim:
-        selected = ", ".join(f"{param()}::{kind}" for kind in _KEY_TYPES)
-        parts.append(
-            f"claimed AS (INSERT INTO {IdempotencyKeyRow.__tablename__} "
-            f"({', '.join(_KEY_COLUMNS)}) SELECT {selected} FROM written RETURNING 1)"
-        )
-        locked_after = "claimed"
+    keys = ", ".join(f"{param()}::{kind}[]" for kind in _KEY_TYPES)
+    parts.append(
+        f"claimed AS (INSERT INTO {IdempotencyKeyRow.__tablename__} "
+        f"({', '.join(_KEY_COLUMNS)}) SELECT k.* FROM unnest({keys}) "
+        f"AS k({', '.join(_KEY_COLUMNS)}) CROSS JOIN written RETURNING 1)"
+    )
+    # Whatever must come before the event lock: a scalar subquery of the lock's WHERE
+    # runs before its first row, so no row or key is waited for while the lock is held.
+    before = " AND ".join(["(SELECT count(*) FROM claimed) >= 0", *after_cascades])
     lock, channel = param(), param()
-    where = f" WHERE {' AND '.join(after_cascades)}" if after_cascades else ""
     parts.append(
         "event_append_lock AS MATERIALIZED ("
         f"SELECT pg_advisory_xact_lock({lock}::bigint), pg_notify({channel}::text, '') "
-        f"FROM {locked_after}{where})"
+        f"FROM written WHERE {before})"
     )
     arrays = [param() for _ in EVENT_COLUMNS]
     occur_time = param()
