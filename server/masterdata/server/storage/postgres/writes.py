@@ -28,6 +28,7 @@ The statement's parts, in the order their data dependencies force:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -76,7 +77,6 @@ class OneStatementWrites:
         self._pool = pool
         self._event_lock = event_lock
         self._channel = channel
-        self._sql: dict[_Shape, str] = {}
 
     async def write(self, write: RowWrite) -> Written:
         table = write.table
@@ -103,9 +103,7 @@ class OneStatementWrites:
             bool(children),
             tuple((c.table, tuple(c.values)) for c in write.cascade),
         )
-        sql = self._sql.get(shape)
-        if sql is None:
-            sql = self._sql[shape] = _render(shape)
+        sql = _render(shape)
         records = await self._pool.fetch(sql, *arguments, seconds_left=write.seconds_left)
         applied, live = records[0]
         return Written(bool(applied), tuple(live or ()))
@@ -117,8 +115,13 @@ class OneStatementWrites:
         return self._pool.in_use()
 
 
+@functools.lru_cache(maxsize=1024)
 def _render(shape: _Shape) -> str:
-    """The statement's text; parameters in the order `OneStatementWrites.write` passes them."""
+    """The statement's text; parameters in the order `OneStatementWrites.write` passes them.
+
+    Remembered per shape, boundedly: an update's shape is its set of changed columns,
+    which callers choose.
+    """
     counter = iter(range(1, 10_000))
 
     def param() -> str:
