@@ -41,7 +41,8 @@ class Settings:
     workers: int = 1
     #: Share the port with other processes (set for workers); otherwise a taken port fails.
     reuse_port: bool = False
-    #: Connections per process kept open to PostgreSQL.
+    #: Connections per process kept open to PostgreSQL; also the most the one-row
+    #: writes open beside them, as they need them (storage/postgres/writes.py).
     pool_size: int = 10
     #: Extra connections allowed beyond pool_size under bursts.
     max_overflow: int = 10
