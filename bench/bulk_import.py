@@ -55,6 +55,7 @@ from bench.load.server import Server, run_command, start_server, stop_server
 from masterdata.server.bulk.cells import format_cell
 from masterdata.server.bulk.columns import COLUMNS
 from masterdata.server.storage.models.commodity import CommodityRow
+from masterdata.server.storage.postgres.writes import EVENT_COLUMNS
 from masterdata.v1 import commodity_pb2 as pb
 from masterdata.v1 import commodity_pb2_grpc
 
@@ -76,19 +77,8 @@ _UNITS = ("KG", "QUINTAL", "MT", "CANDY")
 _TABLE = CommodityRow.__table__
 _JSON = {c.key for c in _TABLE.columns if c.type.__class__.__name__ == "JSON"}
 _COMMODITY_COLUMNS = [c.key for c in _TABLE.columns]
-_EVENT_COLUMNS = [
-    "event_id",
-    "aggregate_type",
-    "aggregate_id",
-    "aggregate_version",
-    "event_type",
-    "resource_type",
-    "resource",
-    "changed_fields",
-    "actor",
-    "request_id",
-    "occur_time",
-]
+#: The events table's columns a COPY of events fills (the sequence is the table's).
+_EVENT_COLUMNS = [*EVENT_COLUMNS, "occur_time"]
 _FILE_COLUMNS = [c for c in COLUMNS if c.field != "id"]
 
 

@@ -12,13 +12,11 @@ import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from grpc import aio
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from support import make_settings
+from security_support import serving
 from test_grpcurl import grpcurl_path
 
 from masterdata.server.api.reflection import V1_SERVICE_NAME, v1_reflection_file
-from masterdata.server.app import SERVICE_NAMES, App, build
-from masterdata.server.storage import migrate
-from masterdata.server.storage.engine import Database
+from masterdata.server.app import SERVICE_NAMES, App
 
 V1ALPHA_SERVICE_NAME = "grpc.reflection.v1alpha.ServerReflection"
 
@@ -26,13 +24,8 @@ V1ALPHA_SERVICE_NAME = "grpc.reflection.v1alpha.ServerReflection"
 @pytest.fixture(scope="module")
 async def app(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[App]:
     path = tmp_path_factory.mktemp("reflection") / "masterdata.db"
-    settings = make_settings(f"sqlite+aiosqlite:///{path}")
-    db = Database.connect(settings)
-    await migrate.upgrade(db.writer)
-    server = build(settings, db)
-    await server.start()
-    yield server
-    await server.stop(0)
+    async with serving(f"sqlite+aiosqlite:///{path}") as server:
+        yield server
 
 
 def v1_messages() -> dict[str, Any]:

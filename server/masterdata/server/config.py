@@ -6,7 +6,7 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./masterdata.db"
 #: Bare URL schemes operators write, and the async driver each means here.
@@ -15,6 +15,8 @@ BARE_SCHEMES = {
     "postgresql": "postgresql+asyncpg",
     "sqlite": "sqlite+aiosqlite",
 }
+
+T = TypeVar("T")
 
 
 def normalise_database_url(url: str) -> str:
@@ -177,14 +179,22 @@ class Settings:
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults, then the environment, then explicit overrides (CLI flags, tests)."""
-        environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = environ.get(f"MASTERDATA_{f.name.upper()}")
-            if raw is not None:
-                values[f.name] = _parse(raw, f.type)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return dataclasses.replace(cls(), **values)
+        return from_environment(cls, "MASTERDATA_", environ, overrides)
+
+
+def from_environment(
+    cls: type[T], prefix: str, environ: Mapping[str, str] | None, overrides: Mapping[str, Any]
+) -> T:
+    """A settings dataclass: its defaults, then `<prefix><NAME>` variables of the
+    environment (os.environ unless given), then the overrides that are not None."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        raw = environ.get(f"{prefix}{f.name.upper()}")
+        if raw is not None:
+            values[f.name] = _parse(raw, f.type)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return dataclasses.replace(cls(), **values)  # type: ignore[type-var]
 
 
 def _parse(raw: str, type_name: Any) -> Any:

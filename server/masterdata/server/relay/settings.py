@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
+
+from masterdata.server.config import from_environment
 
 ENCODINGS = ("proto", "json")
 
@@ -45,14 +45,7 @@ class RelaySettings:
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> RelaySettings:
         """Defaults, then the environment, then explicit overrides (flags, tests)."""
-        environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = environ.get(f"MASTERDATA_RELAY_{f.name.upper()}")
-            if raw is not None:
-                values[f.name] = _parse(raw, str(f.type))
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        settings = dataclasses.replace(cls(), **values)
+        settings = from_environment(cls, "MASTERDATA_RELAY_", environ, overrides)
         settings.check()
         return settings
 
@@ -62,11 +55,3 @@ class RelaySettings:
             raise ValueError(f"relay encoding must be one of {', '.join(ENCODINGS)}")
         if self.in_flight < 1 or self.page_size < 1:
             raise ValueError("relay in_flight and page_size must be at least 1")
-
-
-def _parse(raw: str, kind: str) -> Any:
-    if kind == "int":
-        return int(raw)
-    if kind == "float":
-        return float(raw)
-    return raw
