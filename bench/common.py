@@ -12,7 +12,7 @@ import json
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -124,17 +124,22 @@ async def running_server(dsn: str, **settings: Any) -> AsyncIterator[App]:
 
 
 @contextlib.asynccontextmanager
-async def noop_server(options: Sequence[tuple[str, Any]] = ()) -> AsyncIterator[int]:
-    """The gRPC baseline: `/bench.Noop/Call` returns an empty message at once. Yields its port."""
+async def noop_server(
+    options: Sequence[tuple[str, Any]] = (),
+    methods: Mapping[str, Callable[[bytes, aio.ServicerContext], Awaitable[bytes]]] | None = None,
+) -> AsyncIterator[int]:
+    """The gRPC baseline: `/bench.Noop/Call` returns an empty message at once; `methods`
+    are served beside it (raw bytes in and out). Yields its port."""
 
     async def call(_request: bytes, _context: aio.ServicerContext) -> bytes:
         return b""
 
     server = aio.server(options=list(options))
-    handler = grpc.unary_unary_rpc_method_handler(call)
-    server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler("bench.Noop", {"Call": handler}),)
-    )
+    handlers = {
+        name: grpc.unary_unary_rpc_method_handler(behaviour)
+        for name, behaviour in {"Call": call, **(methods or {})}.items()
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("bench.Noop", handlers),))
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     try:

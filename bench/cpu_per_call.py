@@ -75,6 +75,7 @@ QUIET_S = 0.2
 BATCH_GET_IDS = 20
 PAGE_SIZE = 20
 NOOP = "no-op (grpc.aio)"
+READ_FLOOR = "+ asyncpg row by id"
 #: Most server CPU per call, as a multiple of the no-op's (issue 18's targets).
 TARGETS: dict[str, float | None] = {
     "GetCommodity": 1.6,
@@ -306,6 +307,16 @@ async def noop_figure(port: int, pid: int, n: int, warmup: int, concurrency: int
         return await cpu_per_call(call, [b""] * n, warmup, concurrency, [pid])
 
 
+async def read_floor_figure(
+    port: int, pid: int, ids: list[str], n: int, warmup: int, concurrency: int
+) -> Any:
+    """The no-op process reading one commodity by id per call on raw asyncpg."""
+    async with aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        call = channel.unary_unary("/bench.Noop/ReadRow")
+        requests = [ids[i % len(ids)].encode() for i in range(n)]
+        return await cpu_per_call(call, requests, warmup, concurrency, [pid])
+
+
 async def load(channels: list[aio.Channel], commodities: int) -> Fixture:
     tag = uuid.uuid4().hex[:6].upper()
     channel = channels[0]
@@ -375,7 +386,7 @@ async def measure_all(
     args: argparse.Namespace, server: Server, url: str, warmup: int
 ) -> dict[str, Any]:
     dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
-    async with running_noop() as noop, contextlib.AsyncExitStack() as stack:
+    async with running_noop(dsn) as noop, contextlib.AsyncExitStack() as stack:
         # With several workers, several connections (a channel each, not sharing the
         # process-wide subchannel pool), so that each worker serves some of them.
         count = 1 if args.workers == 1 else 4 * args.workers
@@ -389,6 +400,9 @@ async def measure_all(
         measured = warmup, args.concurrency
         idle = await idle_cpu(server.pids, 0.5 if args.quick else 2.0)
         noop_before = await noop_figure(noop.port, noop.pid, warmup + args.calls, *measured)
+        read_floor = await read_floor_figure(
+            noop.port, noop.pid, fixture.ids, warmup + args.calls, *measured
+        )
         rpcs = {}
         for name, build in RPCS.items():
             if args.rpcs and name not in args.rpcs:
@@ -398,6 +412,7 @@ async def measure_all(
             print(f"{name}: {rpcs[name]}", file=sys.stderr)
         noop_after = await noop_figure(noop.port, noop.pid, warmup + args.calls, *measured)
     baseline = round((noop_before["cpu_us_per_call"] + noop_after["cpu_us_per_call"]) / 2, 1)
+    read_floor["ratio"] = round(read_floor["cpu_us_per_call"] / baseline, 2) if baseline else None
     for name, figure in rpcs.items():
         ratio = round(figure["cpu_us_per_call"] / baseline, 2) if baseline else None
         target = TARGETS[name]
@@ -411,6 +426,7 @@ async def measure_all(
             "before": noop_before,
             "after": noop_after,
         },
+        "read_floor": read_floor,
         "rpcs": rpcs,
         "targets": {
             name: {"ratio": f["ratio"], "limit": f["target"], "met": f["met"]}
@@ -429,6 +445,12 @@ def table(report: dict[str, Any]) -> str:
         ROW.format("RPC", "calls", "server CPU us/call", "x no-op", "target", "met"),
         ROW.format(NOOP, noop["before"]["calls"], f"{noop['cpu_us_per_call']:.1f}", "1.00", "", ""),
     ]
+    floor = report["read_floor"]
+    rows.append(
+        ROW.format(
+            READ_FLOOR, floor["calls"], f"{floor['cpu_us_per_call']:.1f}", floor["ratio"], "", ""
+        )
+    )
     for name, f in report["rpcs"].items():
         target = f"<={f['target']:g}" if f["target"] is not None else "-"
         met = {True: "yes", False: "NO", None: ""}[f["met"]]

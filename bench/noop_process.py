@@ -1,23 +1,34 @@
 """The yardstick of bench/cpu_per_call.py: a no-op grpc.aio server in a process of its own.
 
 Its one unary method, /bench.Noop/Call, answers an empty message at once (bench/common.py
-`noop_server`). It takes the channel options `masterdata serve` gives its server with
-default settings (the bench's server runs with them), so what the service costs beyond it
-is the service's own work, not gRPC's. It stays on asyncio's default event loop whatever
+`noop_server`). Given a database (`--database-url`), it also serves /bench.Noop/ReadRow:
+one prepared `SELECT * FROM commodities WHERE id = $1` on a raw asyncpg pool (the id is
+the request's bytes, as text), answered with an empty message: the floor of any call
+that reads one row, grpc.aio and asyncpg with nothing of the service between. It takes
+the channel options `masterdata serve` gives its server with default settings (the
+bench's server runs with them), so what the service costs beyond it is the service's own
+work, not gRPC's. It stays on asyncio's default event loop whatever
 the server comes to use: the yardstick must not move with the thing it measures.
 
-    python bench/noop_process.py     # prints "noop listening on port N", serves until killed
+    python bench/noop_process.py [--database-url postgresql://…]
+    # prints "noop listening on port N", serves until killed
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import re
 import sys
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import asyncpg
+from grpc import aio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import noop_server
@@ -25,6 +36,9 @@ from masterdata.server.app import _message_limits
 from masterdata.server.config import Settings
 
 START_TIMEOUT_S = 30.0
+#: Connections of the ReadRow pool: the server's read pool's default size.
+READ_POOL_SIZE = 10
+READ_ROW = "SELECT * FROM commodities WHERE id = $1"
 _LISTENING = re.compile(rb"noop listening on port (\d+)")
 
 
@@ -37,11 +51,12 @@ class Noop:
 
 
 @contextlib.asynccontextmanager
-async def running_noop() -> AsyncIterator[Noop]:
+async def running_noop(database_url: str | None = None) -> AsyncIterator[Noop]:
     """Start this module as a process and wait until it listens; terminate it afterwards."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         __file__,
+        *(["--database-url", database_url] if database_url else []),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         start_new_session=True,
@@ -60,13 +75,31 @@ async def running_noop() -> AsyncIterator[Noop]:
             await process.wait()
 
 
-async def serve() -> None:
+def read_row(pool: asyncpg.Pool) -> Callable[[bytes, Any], Any]:
+    """The ReadRow handler: one row by id on `pool`, nothing made of it."""
+
+    async def call(request: bytes, _context: aio.ServicerContext[Any, Any]) -> bytes:
+        await pool.fetch(READ_ROW, uuid.UUID(request.decode()))
+        return b""
+
+    return call
+
+
+async def serve(database_url: str | None) -> None:
     settings = Settings.load(environ={}, listen="127.0.0.1:0")
     options = [*settings.grpc_server_options(), *_message_limits(settings)]
-    async with noop_server(options) as port:
+    methods = {}
+    if database_url:
+        pool = await asyncpg.create_pool(
+            database_url, min_size=READ_POOL_SIZE, max_size=READ_POOL_SIZE, reset=None
+        )
+        methods["ReadRow"] = read_row(pool)
+    async with noop_server(options, methods) as port:
         print(f"noop listening on port {port}", flush=True)
         await asyncio.Event().wait()
 
 
 if __name__ == "__main__":
-    asyncio.run(serve())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", help="asyncpg DSN: also serve /bench.Noop/ReadRow")
+    asyncio.run(serve(parser.parse_args().database_url))
