@@ -54,6 +54,8 @@ async def test_cpu_per_call_quick(empty_postgres_url: str, tmp_path: Path) -> No
     noop = report["noop"]
     assert noop["cpu_us_per_call"] > 0
     assert noop["before"]["calls"] == noop["after"]["calls"] == calls
+    read_floor = report["read_floor"]  # the no-op process reading a row by id
+    assert read_floor["calls"] == calls and read_floor["ratio"] > 0, read_floor
     assert set(report["rpcs"]) == RPCS
     for name, figure in report["rpcs"].items():
         assert figure["calls"] == calls, name
