@@ -52,6 +52,8 @@ async def test_import_with_row_errors(server: ServerProcess, tmp_path: Path) -> 
         "updated": "0",
         "unchanged": "0",
         "failed": "2",
+        "varieties created": "0",
+        "varieties renamed": "0",
         "committed": "yes",
     }
     errors_file = tmp_path / "pulses.csv.errors.csv"
@@ -76,6 +78,21 @@ def summary_counts(out: str) -> dict[str, str]:
     counts = {label.strip(): value.strip() for label, value in (c for c in cells if len(c) == 2)}
     counts.pop("seconds", None)
     return counts
+
+
+async def test_unknown_columns_warn_and_with_strict_fail(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    category = unique("Spices")
+    rows = [[unique("Jeera"), category, "5", "KG", "Bold;Medium", "x"]]
+    path = write_csv(tmp_path / "spices.csv", rows, [*HEADER, "Varieties", "Grade"])
+    refused = await cli(server, "import", "commodities", str(path), "--strict")
+    assert refused.returncode == 1, refused
+    assert "UNKNOWN_COLUMN" in refused.stderr and "'Grade'" in refused.stderr
+    result = await cli(server, "import", "commodities", str(path))
+    assert ok(result) and "warning:" in result.stdout and "Grade" in result.stdout
+    counts = summary_counts(result.stdout)
+    assert (counts["created"], counts["varieties created"]) == ("1", "2")
 
 
 async def test_atomic_import_writes_nothing_when_a_row_fails(

@@ -13,6 +13,7 @@ from bulk_support import commodity_count, csv_file
 
 from masterdata.client import Client, ExportProgress, ImportProgress, SyncClient
 from masterdata.client.bulk import CHUNK_BYTES, CsvRowCounter
+from masterdata.client.errors import InvalidArgumentError
 from masterdata.server.app import App
 from masterdata.server.storage.engine import Database
 from masterdata.v1 import commodity_pb2 as pb
@@ -90,6 +91,36 @@ async def test_import_xlsx_goes_whole_through_import_commodities(
     result = await client.import_commodities(path, on_progress=progress.append)
     assert result.summary.created == 4 and result.ok
     assert progress[-1].total_bytes == path.stat().st_size
+
+
+async def test_unknown_columns_are_reported_or_with_strict_refused(
+    app: App, client: Client, db: Database, tmp_path: Path
+) -> None:
+    header = [*HEADER, "Varieties", "Colour"]
+    data = csv_file(header, [[*row(i), "Desi;Kabuli", "red"] for i in range(3)])
+    progress: list[ImportProgress] = []
+    with pytest.raises(InvalidArgumentError) as refused:
+        await client.import_commodities(data, strict=True)
+    [violation] = refused.value.violations
+    assert violation.reason == "UNKNOWN_COLUMN" and "Colour" in violation.description
+    assert await commodity_count(db) == 0, "a strict import refused at its header writes nothing"
+
+    result = await client.import_commodities(data, on_progress=progress.append)
+    summary = result.summary
+    assert (summary.created, summary.varieties_created) == (3, 6) and result.ok
+    assert list(summary.ignored_columns) == ["Colour"]
+    assert any("Colour" in warning for warning in summary.warnings)
+    assert (progress[-1].varieties_created, progress[-1].varieties_updated) == (6, 0)
+
+    path = tmp_path / "strict.csv"
+    path.write_bytes(data)
+
+    def strict_sync() -> None:
+        with SyncClient(f"127.0.0.1:{app.port}") as sync:
+            sync.import_commodities(path, upsert=True, strict=True)
+
+    with pytest.raises(InvalidArgumentError):
+        await asyncio.to_thread(strict_sync)
 
 
 async def test_export_csv_xlsx_and_file_objects(client: Client, db: Database, tmp_path) -> None:

@@ -42,6 +42,9 @@ def register(commands: Parsers, connection: argparse.ArgumentParser) -> None:
     imports.add_argument("--atomic", action="store_true", help="all rows or none")
     imports.add_argument("--batch-size", type=int, metavar="N", help="rows per batch (1-5000)")
     imports.add_argument("--request-id", metavar="UUID", help="makes a retried import a no-op")
+    imports.add_argument(
+        "--strict", action="store_true", help="refuse a header naming no column (else a warning)"
+    )
     imports.set_defaults(run=client_command(_import))
 
     what = commands.add_parser(
@@ -103,6 +106,7 @@ async def _import(client: Client, args: argparse.Namespace) -> int:
             atomic=args.atomic,
             batch_size=args.batch_size,
             request_id=args.request_id,
+            strict=args.strict,
             on_progress=progress.rows,
         )
     summary = result.summary
@@ -116,11 +120,15 @@ async def _import(client: Client, args: argparse.Namespace) -> int:
                 ("updated", summary.updated),
                 ("unchanged", summary.unchanged),
                 ("failed", summary.failed),
+                ("varieties created", summary.varieties_created),
+                ("varieties renamed", summary.varieties_updated),
                 ("committed", "yes" if summary.committed else "no"),
                 ("seconds", f"{summary.duration.ToTimedelta().total_seconds():.2f}"),
             ],
         )
     )
+    for warning in summary.warnings:
+        console().print(f"warning: {warning}")
     return await asyncio.to_thread(_report_errors, path, result.row_errors)
 
 

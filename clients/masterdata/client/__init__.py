@@ -30,11 +30,14 @@ Interface:
   * `subscribe_items(FeedCursor(...))` — the same with `caught_up`/heartbeat items.
   * `head_sequence()` — the newest event's sequence.
   * `import_commodities(source, *, upsert=False, validate_only=False, atomic=False,
-    batch_size=None, request_id=None, on_progress=None) -> ImportResult` — `source`
+    batch_size=None, request_id=None, strict=False, on_progress=None) -> ImportResult`
+    — `source`
     a CSV path/bytes/binary file or Commodity messages (streamed through
     UploadCommodities, any size) or an `.xlsx` path (ImportCommodities);
     `on_progress(ImportProgress)` after every server batch and at the end;
-    `ImportResult(summary: ImportSummary, row_errors: list[ImportRowError], request_id)`.
+    `ImportResult(summary: ImportSummary, row_errors: list[ImportRowError], request_id)`;
+    header cells naming no column are `summary.ignored_columns` (INVALID_ARGUMENT
+    with `strict`).
   * `export_commodities(destination, *, format="csv"|"xlsx", filter="",
     include_varieties=False, on_progress=None) -> int` — streams into a path or
     binary file, `on_progress(ExportProgress)` per chunk; returns data rows written.

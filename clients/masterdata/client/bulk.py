@@ -46,6 +46,8 @@ class ImportProgress:
     updated: int = 0
     unchanged: int = 0
     failed: int = 0
+    varieties_created: int = 0
+    varieties_updated: int = 0
     bytes_sent: int = 0
     total_bytes: int | None = None
 
@@ -79,6 +81,7 @@ def import_options(
     atomic: bool,
     batch_size: int | None,
     request_id: str | None,
+    strict: bool = False,
 ) -> pb.ImportOptions:
     return pb.ImportOptions(
         mode=pb.IMPORT_MODE_UPSERT if upsert else pb.IMPORT_MODE_CREATE_ONLY,
@@ -86,6 +89,7 @@ def import_options(
         atomic=atomic,
         batch_size=batch_size or 0,
         request_id=request_id or str(uuid.uuid4()),
+        strict=strict,
     )
 
 
@@ -104,6 +108,7 @@ def xlsx_request(
         atomic=options.atomic,
         batch_size=options.batch_size,
         request_id=options.request_id,
+        strict=options.strict,
     )
 
 
@@ -197,6 +202,8 @@ class ImportCollector:
                 updated=counts.updated,
                 unchanged=counts.unchanged,
                 failed=counts.failed,
+                varieties_created=counts.varieties_created,
+                varieties_updated=counts.varieties_updated,
                 bytes_sent=self._sent(),
                 total_bytes=self._total,
             )

@@ -118,17 +118,20 @@ class Client(ClientBase):
         atomic: bool = False,
         batch_size: int | None = None,
         request_id: str | None = None,
+        strict: bool = False,
         on_progress: Callable[[bulk.ImportProgress], Any] | None = None,
     ) -> bulk.ImportResult:
         """Import a CSV/XLSX file (path, bytes, binary file) or Commodity messages.
 
         CSV and messages stream through UploadCommodities (any size); XLSX goes whole
         through ImportCommodities. `on_progress` gets an ImportProgress after every
-        server batch and the summary. Row errors are collected, not raised.
+        server batch and the summary. Row errors are collected, not raised. A file's
+        header cells that name no column are listed in `summary.ignored_columns` (and
+        `summary.warnings`); with `strict` they are INVALID_ARGUMENT instead.
         """
         options = bulk.import_options(
             upsert=upsert, validate_only=validate_only, atomic=atomic,
-            batch_size=batch_size, request_id=request_id,
+            batch_size=batch_size, request_id=request_id, strict=strict,
         )  # fmt: skip
         if bulk.is_xlsx(source):
             request = await asyncio.to_thread(bulk.xlsx_request, source, options)  # type: ignore[arg-type]

@@ -111,12 +111,13 @@ class SyncClient(ClientBase):
         atomic: bool = False,
         batch_size: int | None = None,
         request_id: str | None = None,
+        strict: bool = False,
         on_progress: Callable[[bulk.ImportProgress], Any] | None = None,
     ) -> bulk.ImportResult:
         """Import a file or Commodity messages (see `Client.import_commodities`)."""
         options = bulk.import_options(
             upsert=upsert, validate_only=validate_only, atomic=atomic,
-            batch_size=batch_size, request_id=request_id,
+            batch_size=batch_size, request_id=request_id, strict=strict,
         )  # fmt: skip
         if bulk.is_xlsx(source):
             request = bulk.xlsx_request(source, options)  # type: ignore[arg-type]
