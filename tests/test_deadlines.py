@@ -60,3 +60,26 @@ async def test_a_write_blocked_by_a_lock_ends_at_the_deadline(
         pb.UpdateLocationRequest(location=pb.Location(id=created.id, city="y")), timeout=5
     )
     assert again.location.city == "y"
+
+
+async def test_a_list_blocked_by_a_lock_ends_at_the_deadline(
+    channel: aio.Channel, db: Database
+) -> None:
+    """A List page's statement is cancelled in the server when the caller gives up."""
+    if not db.is_postgres:
+        pytest.skip("a SQLite read waits for no lock (WAL)")
+    stub = location_pb2_grpc.LocationServiceStub(channel)
+    await stub.CreateLocation(pb.CreateLocationRequest(location=pb.Location(name="listed")))
+    async with db.writer.connect() as holder:
+        await holder.execute(text("LOCK TABLE locations IN ACCESS EXCLUSIVE MODE"))
+        started = time.monotonic()
+        with pytest.raises(aio.AioRpcError) as raised:
+            await stub.ListLocations(pb.ListLocationsRequest(filter='name = "listed"'), timeout=0.5)
+        elapsed = time.monotonic() - started
+        assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert elapsed < 2.0
+        await asyncio.sleep(0.3)
+        assert await _waiting_lock_requests(db) == 0  # the server's statement ended too
+        await holder.rollback()
+    listed = await stub.ListLocations(pb.ListLocationsRequest(filter='name = "listed"'), timeout=5)
+    assert [location.name for location in listed.locations] == ["listed"]

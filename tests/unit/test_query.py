@@ -41,7 +41,8 @@ from masterdata.server.repositories.query import (
     encode_page_token,
     filter_condition,
     key_values,
-    keyset_predicate,
+    keyset_after,
+    keyset_params,
     query_fingerprint,
     sort_keys,
 )
@@ -451,10 +452,12 @@ async def page_through(
             statement = sa.select(db.table).order_by(*build_order(terms, db.fields, c.id))
             if where is not None:
                 statement = statement.where(where)
+            params: dict[str, Any] = {}
             if token:
                 values = decode_page_token(token, fingerprint, [k.kind for k in keys])
-                statement = statement.where(keyset_predicate(terms, db.fields, c.id, values))
-            rows = (await conn.execute(statement.limit(page_size + 1))).all()
+                statement = statement.where(keyset_after(terms, db.fields, c.id))
+                params = keyset_params(terms, db.fields, c.id, values)
+            rows = (await conn.execute(statement.limit(page_size + 1), params)).all()
             seen.extend(row.id for row in rows[:page_size])
             if len(rows) <= page_size:
                 return seen
@@ -512,7 +515,7 @@ def test_keyset_rejects_wrong_shape_values() -> None:
         [Decimal("NaN"), uuid.uuid4()],
     ):
         with pytest.raises(InvalidArgument) as info:
-            keyset_predicate(
+            keyset_params(
                 terms if values[0] != Decimal("NaN") else [OrderTerm("price")],
                 fields,
                 table.c.id,

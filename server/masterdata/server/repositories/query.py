@@ -295,14 +295,26 @@ def build_order(
     return [key.column.desc() if key.descending else key.column.asc() for key in keys]
 
 
-def keyset_predicate(
-    terms: Sequence[OrderTerm], fields: Fields, id_column: Any, last_values: Sequence[Any]
-) -> ColumnElement[bool]:
-    """Rows strictly after `last_values` in `build_order` order.
+def keyset_after(terms: Sequence[OrderTerm], fields: Fields, id_column: Any) -> ColumnElement[bool]:
+    """Rows strictly after the page token's values, given as the bound parameters that
+    `keyset_params` names: one statement serves every token of a query.
 
     Expanded to `(a > x) OR (a = x AND b < y) OR ...` rather than a row-value
     comparison, because mixed asc/desc directions cannot use one tuple compare.
     """
+    keys = sort_keys(terms, fields, id_column)
+    branches = []
+    for i, key in enumerate(keys):
+        ties = [k.column == sa.bindparam(f"after_{j}") for j, k in enumerate(keys[:i])]
+        branches.append(sa.and_(*ties, _after(key, i)))
+    return sa.or_(*branches)
+
+
+def keyset_params(
+    terms: Sequence[OrderTerm], fields: Fields, id_column: Any, last_values: Sequence[Any]
+) -> dict[str, Any]:
+    """The parameters of `keyset_after` for a token's values; InvalidArgument if they
+    do not fit the sort keys."""
     keys = sort_keys(terms, fields, id_column)
     try:
         values = [
@@ -311,11 +323,11 @@ def keyset_predicate(
         ]
     except (_BadValue, ValueError, ArithmeticError):  # zip(strict=True) raises ValueError
         raise page_token_error("page token does not fit the sort order") from None
-    branches = []
+    params = {f"after_{i}": value for i, value in enumerate(values)}
     for i, key in enumerate(keys):
-        ties = [k.column == v for k, v in zip(keys[:i], values[:i], strict=True)]
-        branches.append(sa.and_(*ties, _after(key, values[i])))
-    return sa.or_(*branches)
+        if key.kind is FieldKind.BOOLEAN:
+            params[f"after_{i}_open"] = values[i] == key.descending
+    return params
 
 
 def _checked(value: Any, kind: FieldKind) -> Any:
@@ -325,11 +337,16 @@ def _checked(value: Any, kind: FieldKind) -> Any:
     return value
 
 
-def _after(key: SortKey, value: Any) -> ColumnElement[bool]:
-    """Strictly after `value`; SQLAlchemy allows only = on booleans (false < true)."""
+def _after(key: SortKey, i: int) -> ColumnElement[bool]:
+    """Strictly after parameter `after_{i}`. SQLAlchemy allows only = on booleans
+    (false < true): after false ascending comes true, after true descending false,
+    after the other two nothing, as parameter `after_{i}_open` says."""
     column: ColumnElement[Any] = key.column
     if key.kind is FieldKind.BOOLEAN:
-        return column == (not value) if value == key.descending else sa.false()
+        return sa.and_(
+            sa.bindparam(f"after_{i}_open", type_=sa.Boolean), column == (not key.descending)
+        )
+    value: sa.BindParameter[Any] = sa.bindparam(f"after_{i}")
     after: ColumnElement[bool] = column < value if key.descending else column > value
     return after
 
@@ -399,7 +416,7 @@ def _from_json(value: Any, kind: FieldKind) -> Any:
 
 
 _FROM_JSON: dict[FieldKind, Any] = {
-    FieldKind.DECIMAL: Decimal,  # NaN/Infinity are refused by keyset_predicate
+    FieldKind.DECIMAL: Decimal,  # NaN/Infinity are refused by keyset_params
     FieldKind.TIMESTAMP: lambda text: utc(datetime.fromisoformat(text)),
     FieldKind.DATE: date.fromisoformat,
     FieldKind.UUID: uuid.UUID,

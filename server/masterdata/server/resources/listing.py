@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import ColumnElement, Select, bindparam, select
 
 from masterdata.server.config import Settings
 from masterdata.server.domain.errors import ViolationCollector
@@ -21,17 +21,23 @@ from masterdata.server.repositories.query import (
     encode_page_token,
     filter_condition,
     key_values,
-    keyset_predicate,
+    keyset_after,
+    keyset_params,
     query_fingerprint,
     sort_keys,
 )
+from masterdata.server.storage.backend import RowReads
 
 if TYPE_CHECKING:
     from masterdata.server.resources.spec import ResourceSpec
 
 
-#: First-page statements by resource and (filter, order_by, show_deleted, page size).
-_FIRST_PAGES: Remembered[Select[Any]] = Remembered(1024)
+#: Page statements by resource and (filter, order_by, show_deleted, page size, whether a
+#: page token and a parent narrow it): their values are bound parameters, so one
+#: statement, built and compiled once, serves every call of its shape.
+_PAGES: Remembered[Select[Any]] = Remembered(1024)
+#: The bound parameter of a child resource's parent id.
+_PARENT = "parent"
 
 
 @dataclass(frozen=True)
@@ -47,20 +53,23 @@ class ListRequest:
 
 
 async def list_page(
-    conn: AsyncConnection,
+    rows: RowReads,
     spec: ResourceSpec,
     request: ListRequest,
     settings: Settings,
-    scope: Sequence[ColumnElement[bool]] = (),
+    parent: uuid.UUID | None,
+    seconds_left: float | None,
 ) -> tuple[list[Any], str]:
     """One page of row keys and the token of the next page ('' on the last page).
 
     The rows carry only id, revision and the sort keys: a page is mostly rendered
     from messages already rendered for that (id, revision), and reading, sending
     and decoding whole rows (a commodity has ten JSON documents) cost more than
-    the query itself. ResourceReads.render_keyed reads the rest by id.
+    the query itself. ResourceReads.render_keyed reads the rest by id. `parent`
+    narrows a child resource's List to one parent's children.
     """
-    fields = spec.query_fields
+    scoped = parent is not None
+    params: dict[str, Any] = {_PARENT: parent} if scoped else {}
     problems = ViolationCollector()
     page_size = problems.check(
         lambda: clamp_page_size(
@@ -70,23 +79,24 @@ async def list_page(
     )
     condition, terms, keys, last = _parsed(spec, request, problems)
     problems.raise_if_any()
-    if request.page_token or scope:
-        after: list[ColumnElement[bool]] = []
-        if request.page_token:
-            after.append(keyset_predicate(terms, fields, spec.model.id, last))
-        stmt = _statement(spec, request, condition, terms, keys, page_size, [*scope, *after])
-    else:
-        # A first page of a whole collection: the same statement for every caller
-        # who asks the same, built (and its cache key computed) once.
-        shape = (request.filter, request.order_by, request.show_deleted, page_size)
-        stmt = _FIRST_PAGES.get(
-            spec, shape, lambda: _statement(spec, request, condition, terms, keys, page_size, [])
-        )
-    rows = list(await conn.execute(stmt))
-    if len(rows) <= page_size:
-        return rows, ""
-    rows = rows[:page_size]
-    return rows, encode_page_token(key_values(rows[-1], keys), _fingerprint(spec, request))
+    if request.page_token:
+        params.update(keyset_params(terms, spec.query_fields, spec.model.id, last))
+    shape = (
+        request.filter,
+        request.order_by,
+        request.show_deleted,
+        page_size,
+        bool(request.page_token),
+        scoped,
+    )
+    stmt = _PAGES.get(
+        spec, shape, lambda: _statement(spec, request, condition, terms, keys, page_size, scoped)
+    )
+    found = await rows.select(stmt, params, seconds_left)
+    if len(found) <= page_size:
+        return found, ""
+    found = found[:page_size]
+    return found, encode_page_token(key_values(found[-1], keys), _fingerprint(spec, request))
 
 
 def _parsed(
@@ -122,11 +132,17 @@ def _statement(
     terms: Sequence[OrderTerm],
     keys: Sequence[SortKey],
     page_size: int,
-    where: list[ColumnElement[bool]],
+    scoped: bool,
 ) -> Select[Any]:
     """The select of id, revision and the sort keys of one page (one row more, to see
     whether another page follows)."""
     model, fields = spec.model, spec.query_fields
+    where: list[ColumnElement[bool]] = []
+    if scoped:
+        assert spec.parent is not None  # only child resources are scoped
+        where.append(getattr(model, spec.parent.field) == bindparam(_PARENT))
+    if request.page_token:
+        where.append(keyset_after(terms, fields, model.id))
     if condition is not None:
         where.append(condition)
     if not request.show_deleted:

@@ -12,6 +12,7 @@ identical. Writes keep the ORM and the unit of work.
 from __future__ import annotations
 
 import builtins
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -79,9 +80,11 @@ class ResourceReads:
         return [self.render(rows[k], caller) for k in keys]
 
     async def list(self, request: ListRequest, caller: Caller) -> Page:
-        scope = self._list_scope(request)
-        async with translate_errors(), self.runtime.db.autocommit_reader.connect() as conn:
-            keyed, token = await list_page(conn, self.spec, request, self.runtime.settings, scope)
+        runtime, parent = self.runtime, self._list_scope(request)
+        async with translate_errors():
+            keyed, token = await list_page(
+                runtime.db.rows, self.spec, request, runtime.settings, parent, caller.time_left()
+            )
         return Page(await self.render_keyed(keyed, caller), token)
 
     def render(self, row: Any, caller: Caller) -> Message:
@@ -113,9 +116,8 @@ class ResourceReads:
                     messages[i] = self.render(rows[row.id], caller)
         return [message for message in messages if message is not None]
 
-    def _list_scope(self, request: ListRequest) -> builtins.list[Any]:
-        """Extra WHERE clauses of a List call (the parent filter of child resources)."""
+    def _list_scope(self, request: ListRequest) -> uuid.UUID | None:
+        """The parent a child resource's List is narrowed to (None: the whole collection)."""
         if self.spec.parent is None or not request.parent_id:
-            return []
-        parent_key = parse_id(request.parent_id, self.spec.parent.field)
-        return [getattr(self.spec.model, self.spec.parent.field) == parent_key]
+            return None
+        return parse_id(request.parent_id, self.spec.parent.field)

@@ -16,15 +16,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeAlias, TypeVar
 
-from sqlalchemy import ColumnElement, Insert, Table, func, insert, select, update
+from sqlalchemy import ColumnElement, Insert, Select, Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from masterdata.server.storage.errors import translate_errors
 from masterdata.server.storage.models.events import IdempotencyKeyRow
 
 T = TypeVar("T")
+#: A Core SELECT of any columns.
+AnySelect: TypeAlias = "Select[*tuple[Any, ...]]"
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,8 @@ class Written:
 
 
 class RowReads(Protocol):
-    """Whole rows of a table by id, in one statement and one round trip.
+    """Whole rows of a table by id, and pages of a query, in one statement and one
+    round trip each.
 
     `seconds_left` is the caller's remaining deadline, applied to the statement.
     Rows come back with attribute access (`row.name`), as Core rows and ORM objects do.
@@ -100,6 +103,14 @@ class RowReads(Protocol):
     ) -> list[list[Any]]:
         """For each (child table, its column naming the parent), the rows of parent `key`
         deleted at `delete_time` — deleted with it — in one statement."""
+        ...
+
+    async def select(
+        self, statement: AnySelect, params: Mapping[str, Any], seconds_left: float | None
+    ) -> list[Any]:
+        """The rows of a Core SELECT with its bound parameters' values by name (a List
+        page, a search): `statement` is built once and run many times, so it is
+        compiled once."""
         ...
 
     async def close(self) -> None: ...

@@ -10,7 +10,7 @@ woken by the in-process commit callback (there are no other processes to hear).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from masterdata.server.config import Settings
-from masterdata.server.storage.backend import Backend, Listener
+from masterdata.server.storage.backend import AnySelect, Backend, Listener
 from masterdata.server.storage.errors import translate_errors
 from masterdata.server.storage.models.commodity import CommodityRow
 from masterdata.server.storage.models.events import EventRow
@@ -206,6 +206,12 @@ class CoreRowReads:
                 )
                 for child, column in children
             ]
+
+    async def select(
+        self, statement: AnySelect, params: Mapping[str, Any], seconds_left: float | None
+    ) -> list[Any]:
+        async with translate_errors(), self._engine.connect() as conn:
+            return list(await conn.execute(statement, params))
 
     async def close(self) -> None:
         """Nothing to do: the engine is disposed with the backend."""

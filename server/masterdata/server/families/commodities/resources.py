@@ -40,7 +40,7 @@ class CommodityResources(Resources):
 class CommodityChildResources(Resources):
     """A child of a commodity: its List requires commodity_id (the proto says so)."""
 
-    def _list_scope(self, request: ListRequest) -> list[Any]:
+    def _list_scope(self, request: ListRequest) -> uuid.UUID | None:
         if not request.parent_id:
             raise InvalidArgument(
                 "commodity_id is required",

@@ -33,7 +33,8 @@ from masterdata.server.repositories.query import (
     clamp_page_size,
     decode_page_token,
     encode_page_token,
-    keyset_predicate,
+    keyset_after,
+    keyset_params,
     query_fingerprint,
 )
 from masterdata.server.resources.caller import Caller
@@ -61,7 +62,7 @@ class CommoditySearch:
     def __init__(self, commodities: Resources) -> None:
         self.commodities = commodities
         self.runtime = commodities.runtime
-        self.reader = self.runtime.db.autocommit_reader
+        self.rows = self.runtime.db.rows
         backend = self.runtime.db.backend
         name = backend.binary_order(_C.name)
         self._fields = {
@@ -73,28 +74,29 @@ class CommoditySearch:
             _MATCHES,
             *backend.search_prefilter(SEARCH_TEXT, func.lower(_CONTAINS)),
         ]
-        #: First pages by size. The text travels as bound parameters, so one statement
-        #: serves every query: it is built, and its cache key computed, once.
-        self._first_pages: dict[int, _Ranked] = {}
+        #: Statements by page size and whether a page token continues a search. The
+        #: text and the token's values travel as bound parameters, so one statement
+        #: serves every query of its shape: it is built, and compiled, once.
+        self._statements: dict[tuple[int, bool], _Ranked] = {}
 
     async def search(self, query: str, page_size: int, page_token: str, caller: Caller) -> Page:
         text = _query_text(query)
         settings = self.runtime.settings
         size = clamp_page_size(page_size, settings.default_page_size, settings.max_page_size)
         fingerprint = query_fingerprint("commodity.search", text)
-        stmt: _Ranked | None
-        if page_token:
-            last = decode_page_token(page_token, fingerprint, _KINDS)
-            stmt = self._statement(size, keyset_predicate(_TERMS, self._fields, _C.id, last))
-        elif (stmt := self._first_pages.get(size)) is None:
-            stmt = self._first_pages[size] = self._statement(size)
         values = {
             "text": text,
             "contains": _like(text, prefix=False),
             "prefix": _like(text, prefix=True),
         }
-        async with translate_errors(), self.reader.connect() as conn:
-            rows = list(await conn.execute(stmt, values))
+        if page_token:
+            last = decode_page_token(page_token, fingerprint, _KINDS)
+            values |= keyset_params(_TERMS, self._fields, _C.id, last)
+        shape = (size, bool(page_token))
+        if (stmt := self._statements.get(shape)) is None:
+            stmt = self._statements[shape] = self._statement(*shape)
+        async with translate_errors():
+            rows = await self.rows.select(stmt, values, caller.time_left())
         token = ""
         if len(rows) > size:
             rows = rows[:size]
@@ -104,7 +106,8 @@ class CommoditySearch:
             )
         return Page(await self.commodities.render_keyed(rows, caller), token)
 
-    def _statement(self, size: int, *after: ColumnElement[bool]) -> _Ranked:
+    def _statement(self, size: int, continued: bool) -> _Ranked:
+        after = [keyset_after(_TERMS, self._fields, _C.id)] if continued else []
         return (
             select(_C.id, _C.revision, _C.name, _RANK.label("search_rank"))
             .where(*self._where, *after)

@@ -30,12 +30,11 @@ M = TypeVar("M", bound=Message)
 class FamilyResources(Resources):
     """Resources plus the helpers every organization resource needs."""
 
-    def _list_scope(self, request: ListRequest) -> list[Any]:
+    def _list_scope(self, request: ListRequest) -> uuid.UUID | None:
         """Children are always listed per organization: organization_id is required."""
         if self.spec.parent is None:
-            return []
-        key = parse_id(request.parent_id, self.spec.parent.field)
-        return [getattr(self.spec.model, self.spec.parent.field) == key]
+            return None
+        return parse_id(request.parent_id, self.spec.parent.field)
 
     async def _lock_organization(self, uow: UnitOfWork, key: uuid.UUID) -> OrganizationRow:
         """The organization row, locked: serialises the organization's invariants."""

@@ -77,7 +77,7 @@ class PostgresBackend(Backend):
                 "server_settings": {"timezone": "UTC"},
             },
         )
-        return cls(engine, engine, AsyncpgRowReads(url, settings), settings)
+        return cls(engine, engine, AsyncpgRowReads(url, settings, engine.dialect), settings)
 
     @cached_property
     def autocommit_reader(self) -> AsyncEngine:

@@ -1,4 +1,5 @@
-"""Rows by primary key on asyncpg directly — the hottest reads of the service.
+"""Rows by primary key, and List and search pages, on asyncpg directly — the hottest
+reads of the service.
 
 Why (profiled with bench/commodity_reads.py and a per-call CPU micro-benchmark):
 a cached Core SELECT through SQLAlchemy's AsyncConnection costs ~300 µs of CPU per
@@ -6,24 +7,38 @@ Get (pool checkout, Connection and execution context, result processing); the sa
 statement prepared on an asyncpg pool costs ~55 µs. Get and BatchGet therefore read
 through a small asyncpg pool of their own, with the same type conversions
 SQLAlchemy's asyncpg dialect applies (JSON documents decoded, timestamps in UTC).
+List and SearchCommodities pages read there too, their statements compiled once
+(selects.py).
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
-from sqlalchemy import JSON, Column, Date, DateTime, Float, LargeBinary, Numeric, Table, Uuid
-from sqlalchemy.engine import URL
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    LargeBinary,
+    Numeric,
+    Table,
+    Uuid,
+)
+from sqlalchemy.engine import URL, Dialect
 
 from masterdata.server.config import Settings
+from masterdata.server.storage.backend import AnySelect
 from masterdata.server.storage.postgres.pool import LazyPool
+from masterdata.server.storage.postgres.selects import CompiledSelects
 
 
 class RecordRow:
@@ -42,9 +57,11 @@ class RecordRow:
 
 
 class AsyncpgRowReads:
-    """Prepared SELECTs by id on an asyncpg pool of their own (PostgreSQL)."""
+    """Prepared SELECTs by id, and compiled Core SELECTs, on an asyncpg pool of their
+    own (PostgreSQL)."""
 
-    def __init__(self, url: URL, settings: Settings) -> None:
+    def __init__(self, url: URL, settings: Settings, dialect: Dialect) -> None:
+        self._compiled = CompiledSelects(dialect)
         self._pool = LazyPool(
             url,
             size=settings.read_pool_size,
@@ -65,6 +82,15 @@ class AsyncpgRowReads:
         sql = self._statement(table, many=True)
         records = await self._pool.fetch(sql, list(keys), seconds_left=seconds_left)
         return [RecordRow(record) for record in records]
+
+    async def select(
+        self, statement: AnySelect, params: Mapping[str, Any], seconds_left: float | None
+    ) -> list[Any]:
+        compiled = self._compiled(statement)
+        records = await self._pool.fetch(
+            compiled.sql, *compiled.bind(params), seconds_left=seconds_left
+        )
+        return [compiled.row(record) for record in records]
 
     async def deleted_with(
         self,
