@@ -123,6 +123,19 @@ async def test_unknown_columns_are_reported_or_with_strict_refused(
         await asyncio.to_thread(strict_sync)
 
 
+async def test_an_upload_refused_at_its_header_reports_why_while_the_file_streams(
+    client: Client, db: Database
+) -> None:
+    """The server refuses at the first chunk while the client is still sending many:
+    the caller sees INVALID_ARGUMENT naming the column, not grpc.aio's INTERNAL."""
+    data = csv_file([*HEADER, "Colour"], [[*row(i), "red"] for i in range(20_000)])
+    assert len(data) > 8 * CHUNK_BYTES
+    with pytest.raises(InvalidArgumentError) as refused:
+        await client.import_commodities(data, strict=True)
+    assert [v.reason for v in refused.value.violations] == ["UNKNOWN_COLUMN"]
+    assert await commodity_count(db) == 0
+
+
 async def test_export_csv_xlsx_and_file_objects(client: Client, db: Database, tmp_path) -> None:
     await client.import_commodities(csv_file(HEADER, [row(i) for i in range(25)]))
     progress: list[ExportProgress] = []

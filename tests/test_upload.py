@@ -166,6 +166,28 @@ async def test_a_retry_with_the_request_id_resumes_after_the_committed_batches(
     assert await event_count(db) == total
 
 
+async def test_an_upload_failing_later_keeps_its_committed_batches_for_a_retry(
+    stub: Stub, db: Database
+) -> None:
+    """Non-atomic: the batches before a message that does not parse stay committed
+    (as ImportOptions.atomic says), and a retry with the request_id resumes after them."""
+    total, size, request_id = 1_000, 50, str(uuid.uuid4())
+    data = plain_file(total)
+    options = pb.ImportOptions(batch_size=size, request_id=request_id)
+    cut = data.index(b"\n", len(data) // 2) + 1
+    broken = [UP(options=options), UP(csv_chunk=data[:cut]), UP(options=options)]
+    failure = await expect_failure(collect(stub.UploadCommodities(iter(broken))), INVALID)
+    assert failure.reason == "MIXED"
+    kept = await settled_count(db)
+    assert 0 < kept < total and kept % size == 0
+    assert await event_count(db) == kept
+    # the same first data message: the key's request is the options and that message
+    result = await collect(stub.UploadCommodities(upload_of(options, data, chunk=cut)))
+    assert result.counts() == (total, total, 0, 0, 0) and not result.errors
+    assert result.progress[0].rows_read == kept + size
+    assert await commodity_count(db) == await event_count(db) == total
+
+
 async def test_a_zip_bomb_uploaded_as_csv_is_refused_in_bounded_memory(
     stub: Stub, db: Database
 ) -> None:

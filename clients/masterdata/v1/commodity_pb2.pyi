@@ -3308,7 +3308,11 @@ class ImportOptions(_message.Message):
     validate_only: _builtins.bool
     """Dry run: check every row and report errors and counts, write nothing."""
     atomic: _builtins.bool
-    """All or nothing across the whole upload."""
+    """All or nothing across the whole upload. Otherwise each batch commits on
+    its own: an upload that fails later (a message that does not parse, a
+    limit passed, a cancelled call) keeps the batches committed before it, and
+    a retry with the same request_id resumes after them.
+    """
     batch_size: _builtins.int
     """Rows per batch, 1–5000; 500 when unset."""
     request_id: _builtins.str

@@ -13,6 +13,7 @@ with a string no backend may store (domain/text.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
@@ -38,6 +39,8 @@ log = logging.getLogger("masterdata.rpc")
 REQUEST_ID_HEADER = "x-request-id"
 #: Retry delay suggested to callers refused because the server is at capacity.
 OVERLOAD_RETRY_S = 0.2
+#: How long a failing client-streaming call keeps reading what its caller still sends.
+DRAIN_S = 2.0
 
 
 class _Refused:
@@ -94,6 +97,20 @@ def _bytes_as_they_are(
         return message if type(message) is bytes else serialize(message)
 
     return serialized
+
+
+async def _drained(requests: AsyncIterator[Any]) -> None:
+    """Read and drop what the caller still sends, for up to DRAIN_S.
+
+    Why: a grpc.aio client whose write fails because the server ended the call
+    reports INTERNAL ("Internal error from Core") in place of the status the server
+    sent (grpc/grpc#36066). Ending a refused upload only once the caller has sent
+    everything (or after DRAIN_S) lets it see the refusal and its field violations.
+    """
+    with contextlib.suppress(Exception, TimeoutError):
+        async with asyncio.timeout(DRAIN_S):
+            async for _ in requests:
+                pass
 
 
 async def _checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
@@ -210,6 +227,8 @@ class CallBoundary:
                 call.code = grpc.StatusCode.CANCELLED
                 raise
             except Exception as error:
+                if client_streams:
+                    await _drained(request)
                 await call.fail(error)
             finally:
                 call.finish()
