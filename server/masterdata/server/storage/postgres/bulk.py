@@ -1,4 +1,4 @@
-"""An import batch on PostgreSQL: binary COPY of its creates, a staged merge of its updates.
+"""An import batch on PostgreSQL: COPY (text) of its creates, a staged merge of its updates.
 
 Why COPY (scratch runs on the shared 2-CPU host, 30,000 commodity rows in batches
 of 500-1,000; bench/bulk_import.py has the in-run floor): SQLAlchemy Core
@@ -37,7 +37,6 @@ _UNIQUE_VIOLATION = "23505"
 _SAVEPOINT = "SAVEPOINT import_creates"
 _ROLLBACK_TO_SAVEPOINT = "ROLLBACK TO SAVEPOINT import_creates"
 _RELEASE_SAVEPOINT = "RELEASE SAVEPOINT import_creates"
-_ID = staging.COPY_COLUMNS.index("id")
 
 
 async def write_batch(
@@ -57,7 +56,7 @@ async def write_batch(
 
 
 async def _write(
-    driver: asyncpg.Connection, creates: list[tuple[Any, ...]], updates: list[tuple[Any, ...]]
+    driver: asyncpg.Connection, creates: list[str], updates: list[str]
 ) -> set[uuid.UUID]:
     """Creates by COPY into commodities, falling back to the merge; updates by the merge."""
     lost: set[uuid.UUID] = set()
@@ -68,7 +67,7 @@ async def _write(
     return lost
 
 
-async def _copy_creates(driver: asyncpg.Connection, records: list[tuple[Any, ...]]) -> bool:
+async def _copy_creates(driver: asyncpg.Connection, records: list[str]) -> bool:
     """COPY the creates straight into commodities; False if one's key was taken meanwhile.
 
     Why: staging the rows and merging them cost the database a second write and
@@ -78,8 +77,8 @@ async def _copy_creates(driver: asyncpg.Connection, records: list[tuple[Any, ...
     """
     await driver.execute(_SAVEPOINT)
     try:
-        await driver.copy_records_to_table(
-            "commodities", records=records, columns=staging.COPY_COLUMNS
+        await driver.copy_to_table(
+            "commodities", source=staging.text(records), columns=staging.COPY_COLUMNS
         )
     except asyncpg.UniqueViolationError:
         await driver.execute(_ROLLBACK_TO_SAVEPOINT)
@@ -88,20 +87,18 @@ async def _copy_creates(driver: asyncpg.Connection, records: list[tuple[Any, ...
     return True
 
 
-async def _merge(
-    driver: asyncpg.Connection, records: list[tuple[Any, ...]], statement: str
-) -> set[uuid.UUID]:
+async def _merge(driver: asyncpg.Connection, records: list[str], statement: str) -> set[uuid.UUID]:
     """Stage `records` and merge them with `statement`; the ids of creates it skipped."""
     await driver.execute(staging.CREATE_STAGING)
-    await driver.copy_records_to_table(
-        staging.STAGING, records=records, columns=staging.COPY_COLUMNS
+    await driver.copy_to_table(
+        staging.STAGING, source=staging.text(records), columns=staging.COPY_COLUMNS
     )
     written = await driver.fetch(statement)
     await driver.execute(staging.CLEAR_STAGING)
     if statement != staging.MERGE_CREATES:
         return set()
     created = {record["id"] for record in written}
-    return {record[_ID] for record in records if record[_ID] not in created}
+    return {key for key in map(staging.record_id, records) if key not in created}
 
 
 async def _overlapped(
