@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, Select, bindparam, select
 
 from masterdata.server.config import Settings
-from masterdata.server.domain.errors import ViolationCollector
+from masterdata.server.domain.errors import InvalidArgument, ViolationCollector
 from masterdata.server.domain.ordering import OrderTerm, parse_order_by
 from masterdata.server.memos import Remembered
 from masterdata.server.repositories.query import (
+    FieldKind,
     SortKey,
     build_order,
     clamp_page_size,
@@ -32,10 +33,10 @@ if TYPE_CHECKING:
     from masterdata.server.resources.spec import ResourceSpec
 
 
-#: Page statements by resource and (filter, order_by, show_deleted, page size, whether a
-#: page token and a parent narrow it): their values are bound parameters, so one
-#: statement, built and compiled once, serves every call of its shape.
-_PAGES: Remembered[Select[Any]] = Remembered(1024)
+#: Queries by resource and shape (filter, order_by, show_deleted, page size, whether a
+#: page token and a parent narrow it): every value that varies within a shape is a
+#: bound parameter, so one statement, built and compiled once, serves all its calls.
+_QUERIES: Remembered[_Query] = Remembered(1024)
 #: The bound parameter of a child resource's parent id.
 _PARENT = "parent"
 
@@ -50,6 +51,18 @@ class ListRequest:
     order_by: str = ""
     show_deleted: bool = False
     parent_id: str = ""
+
+
+@dataclass(frozen=True)
+class _Query:
+    """What one shape of List call compiles to."""
+
+    statement: Select[Any]
+    terms: list[OrderTerm]
+    keys: list[SortKey]
+    kinds: list[FieldKind]
+    #: What its page tokens are bound to ('' when it depends on the parent id).
+    fingerprint: str
 
 
 async def list_page(
@@ -69,53 +82,71 @@ async def list_page(
     narrows a child resource's List to one parent's children.
     """
     scoped = parent is not None
-    params: dict[str, Any] = {_PARENT: parent} if scoped else {}
+    try:
+        page_size = clamp_page_size(
+            request.page_size, settings.default_page_size, settings.max_page_size
+        )
+        shape = (
+            request.filter,
+            request.order_by,
+            request.show_deleted,
+            page_size,
+            bool(request.page_token),
+            scoped,
+        )
+        query = _QUERIES.get(spec, shape, lambda: _query(spec, request, page_size, scoped))
+        fingerprint = query.fingerprint or _fingerprint(spec, request)
+        params: dict[str, Any] = {_PARENT: parent} if scoped else {}
+        if request.page_token:
+            last = decode_page_token(request.page_token, fingerprint, query.kinds)
+            params |= keyset_params(query.terms, spec.query_fields, spec.model.id, last)
+    except InvalidArgument:
+        _check(spec, request, settings)  # every bad field of the request at once
+        raise
+    found = await rows.select(query.statement, params, seconds_left)
+    if len(found) <= page_size:
+        return found, ""
+    found = found[:page_size]
+    return found, encode_page_token(key_values(found[-1], query.keys), fingerprint)
+
+
+def _query(spec: ResourceSpec, request: ListRequest, page_size: int, scoped: bool) -> _Query:
+    """The statement, sort keys and token fingerprint of the request's shape;
+    InvalidArgument for a bad filter or order_by."""
+    fields = spec.query_fields
+    condition = filter_condition(request.filter, fields)
+    terms = parse_order_by(request.order_by or spec.default_order, fields.keys())
+    keys = sort_keys(terms, fields, spec.model.id)
+    statement = _statement(spec, request, condition, terms, keys, page_size, scoped)
+    fingerprint = "" if scoped else _fingerprint(spec, request)
+    return _Query(statement, terms, keys, [key.kind for key in keys], fingerprint)
+
+
+def _check(spec: ResourceSpec, request: ListRequest, settings: Settings) -> None:
+    """Raise InvalidArgument naming every bad field of page_size, filter, order_by and
+    page_token (the path of a bad request; good ones are checked once per shape)."""
     problems = ViolationCollector()
-    page_size = problems.check(
+    problems.check(
         lambda: clamp_page_size(
             request.page_size, settings.default_page_size, settings.max_page_size
         ),
         settings.default_page_size,
     )
-    condition, terms, keys, last = _parsed(spec, request, problems)
-    problems.raise_if_any()
-    if request.page_token:
-        params.update(keyset_params(terms, spec.query_fields, spec.model.id, last))
-    shape = (
-        request.filter,
-        request.order_by,
-        request.show_deleted,
-        page_size,
-        bool(request.page_token),
-        scoped,
-    )
-    stmt = _PAGES.get(
-        spec, shape, lambda: _statement(spec, request, condition, terms, keys, page_size, scoped)
-    )
-    found = await rows.select(stmt, params, seconds_left)
-    if len(found) <= page_size:
-        return found, ""
-    found = found[:page_size]
-    return found, encode_page_token(key_values(found[-1], keys), _fingerprint(spec, request))
-
-
-def _parsed(
-    spec: ResourceSpec, request: ListRequest, problems: ViolationCollector
-) -> tuple[ColumnElement[bool] | None, list[OrderTerm], list[SortKey], list[Any]]:
-    """The filter, the sort terms and keys, and the page token's values; what is bad
-    of filter, order_by and page_token goes to `problems`."""
     fields = spec.query_fields
-    condition = problems.check(lambda: filter_condition(request.filter, fields), None)
+    problems.check(lambda: filter_condition(request.filter, fields), None)
     order_by = request.order_by or spec.default_order
     terms: list[OrderTerm] = problems.check(lambda: parse_order_by(order_by, fields.keys()), [])
     keys = sort_keys(terms, fields, spec.model.id)
-    last: list[Any] = []
     if request.page_token:
         # A token is bound to its filter and order_by: with either bad, it is refused too.
         fingerprint = _fingerprint(spec, request)
         kinds = [k.kind for k in keys]
-        last = problems.check(lambda: decode_page_token(request.page_token, fingerprint, kinds), [])
-    return condition, terms, keys, last
+        last: list[Any] = problems.check(
+            lambda: decode_page_token(request.page_token, fingerprint, kinds), []
+        )
+        problems.raise_if_any()
+        keyset_params(terms, fields, spec.model.id, last)
+    problems.raise_if_any()
 
 
 def _fingerprint(spec: ResourceSpec, request: ListRequest) -> str:
