@@ -73,7 +73,7 @@ class Writers:
         self.most_open = 0
 
     async def write(
-        self, name: str, *, inner_pause_s: float = 0.0, gate: Gate | None = None
+        self, name: str, *, inner_pause_s: float = 0.0, gate: Gate | None = None, events: int = 1
     ) -> int:
         caller = Caller(call_id=uuid.uuid4().hex[:16])
         async with self.runtime.unit_of_work(caller) as uow:
@@ -83,7 +83,8 @@ class Writers:
                 row = location_row(uow, name)
                 uow.session.add(row)
                 await uow.session.flush()
-                record_event(uow, LOCATION, row, "created")
+                for _ in range(events):
+                    record_event(uow, LOCATION, row, "created")
                 await asyncio.sleep(random.uniform(0, 0.003))
                 _pause_before_commit(uow.session, inner_pause_s, gate)
                 await uow.commit()
@@ -159,20 +160,24 @@ async def test_concurrent_writers_and_subscribers(roomy_app: App, roomy_channel)
         await _round(roomy_app, roomy_channel, WRITES[dialect])
 
 
-async def test_event_appends_commit_in_sequence_order(app: App, db: Database) -> None:
+@pytest.mark.parametrize("first_events, second_events", [(1, 1), (150, 1), (1, 150)])
+async def test_event_appends_commit_in_sequence_order(
+    app: App, db: Database, first_events: int, second_events: int
+) -> None:
     """The mechanism itself: a second append waits until the first one has committed.
 
-    PostgreSQL: the advisory lock; SQLite: the single BEGIN IMMEDIATE writer.
+    PostgreSQL: the advisory lock, before one statement or (150 events) before COPY;
+    SQLite: the single BEGIN IMMEDIATE writer.
     """
     writers = Writers(app.runtime)
     gate = Gate()
-    first = asyncio.create_task(writers.write("first", gate=gate))
-    await gate.reached.wait()  # first has inserted its event and now waits before COMMIT
-    second = asyncio.create_task(writers.write("second"))
+    first = asyncio.create_task(writers.write("first", gate=gate, events=first_events))
+    await gate.reached.wait()  # first has inserted its events and now waits before COMMIT
+    second = asyncio.create_task(writers.write("second", events=second_events))
     done, _ = await asyncio.wait({second}, timeout=0.5)
     assert not done, "a second append committed while an earlier one was still open"
     gate.opened.set()
     await asyncio.gather(first, second)
     rows = await events(app.runtime.db)
     names = [LOCATION.message.FromString(row.resource).name for row in rows]
-    assert names == ["first", "second"]
+    assert names == ["first"] * first_events + ["second"] * second_events
