@@ -22,7 +22,7 @@ from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Numeric
+from sqlalchemy import JSON, Boolean, DateTime, Integer, Numeric, String, Uuid
 
 from masterdata.server.memos import IdentityMemo
 from masterdata.server.storage.models.commodity import CommodityRow
@@ -69,7 +69,8 @@ CLEAR_STAGING = f"TRUNCATE {STAGING}"
 _SPECIAL = re.compile(r"[\\\t\n\r]")
 _ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 _NULL = "\\N"
-#: Own values of a row with no special character: their tabs are the delimiters.
+#: Own values joined by tabs need no escaping if these are all its tabs (and it has no
+#: backslash or line break).
 _OWN_TABS = len(_OWN) - 1
 
 
@@ -94,11 +95,8 @@ def _writer(column: str) -> Callable[[Any], str]:
     kind = TABLE.c[column].type
     if isinstance(kind, JSON):
         return _JsonText()
-    assert isinstance(kind, (Boolean, DateTime, Numeric)) or kind.python_type in (
-        str,
-        int,
-        uuid.UUID,
-    )
+    if not isinstance(kind, (Boolean, DateTime, Integer, Numeric, String, Uuid)):
+        raise TypeError(f"no COPY text for {column} ({kind!r})")
     return _plain
 
 
@@ -110,7 +108,7 @@ class _JsonText:
 
     def __init__(self) -> None:
         self._lists: dict[tuple[Any, ...], str] = {}
-        self._documents = IdentityMemo(lambda value: _escaped(json.dumps(value)))
+        self._documents = IdentityMemo(lambda value: _escaped(json.dumps(value)), _REMEMBERED)
 
     def __call__(self, value: Any) -> str:
         if value is None:
@@ -119,35 +117,64 @@ class _JsonText:
             key = tuple(value)
             text = self._lists.get(key)
             if text is None:
+                if len(self._lists) >= _REMEMBERED:
+                    self._lists.clear()
                 text = self._lists[key] = _escaped(json.dumps(value))
             return text
         return self._documents(value)
 
 
+class _SharedTexts:
+    """The text of a row's shared values, once per distinct set of value objects.
+
+    Looked up by the values' identities: the rows of an import share their value
+    objects (per-column memos, one clock per batch). Kept across batches (and
+    imports) for `_REMEMBERED` sets at a time, each set's values held alive while
+    its key is remembered, so no identity is reused meanwhile.
+    """
+
+    def __init__(self) -> None:
+        self._writers = [_writer(column) for column in _SHARED]
+        self._texts: dict[tuple[int, ...], str] = {}
+        self._alive: list[tuple[Any, ...]] = []
+
+    def __call__(self, row: dict[str, Any]) -> str:
+        values = _take_shared(row)
+        key = tuple(map(id, values))
+        text = self._texts.get(key)
+        if text is None:
+            if len(self._texts) >= _REMEMBERED:
+                self._texts.clear()
+                self._alive.clear()
+            writers = self._writers
+            text = self._texts[key] = "\t".join(
+                [w(v) for w, v in zip(writers, values, strict=True)]
+            )
+            self._alive.append(values)
+        return text
+
+
+_REMEMBERED = 4096
+_shared_text = _SharedTexts()
+
+
 def records(rows: Iterable[dict[str, Any]]) -> list[str]:
     """Rows as lines of COPY text in COPY_COLUMNS order.
 
-    The text of a row's shared values is looked up by their identities: the rows of
-    an import share their value objects (per-column memos, one clock per batch), so
-    one lookup usually replaces thirty-odd conversions. The values of each key are
-    kept alive while it is remembered, so no identity is reused meanwhile.
+    A row's own values are written for it; the text of the rest is usually
+    remembered (`_SharedTexts`), one lookup instead of thirty-odd conversions.
     """
-    writers = [_writer(column) for column in _SHARED]
-    texts: dict[tuple[int, ...], str] = {}
-    alive: list[tuple[Any, ...]] = []
+    shared = _shared_text
     out = []
     for row in rows:
-        values = _take_shared(row)
-        key = tuple(map(id, values))
-        shared = texts.get(key)
-        if shared is None:
-            shared = texts[key] = "\t".join([w(v) for w, v in zip(writers, values, strict=True)])
-            alive.append(values)
         own = _take_own(row)
-        line = "\t".join([str(own[0]), *own[1:]]) if None not in own else None
-        if line is None or line.count("\t") != _OWN_TABS or _SPECIAL.search(line) is not None:
+        try:
+            line = "\t".join((str(own[0]), *own[1:]))
+        except TypeError:  # a None: NULL
+            line = ""
+        if line.count("\t") != _OWN_TABS or "\\" in line or "\n" in line or "\r" in line:
             line = "\t".join(map(_plain, own))
-        out.append(f"{line}\t{shared}\n")
+        out.append(f"{line}\t{shared(row)}\n")
     return out
 
 
