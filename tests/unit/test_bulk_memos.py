@@ -157,6 +157,29 @@ def test_the_events_of_planned_creates_are_their_rows_serialized() -> None:
             assert event.resource == builder.build(row).SerializeToString()
 
 
+def test_a_files_rows_as_creates_are_what_finalise_makes_of_them() -> None:
+    """The converter's creates from a shape's checked values (candidates._as_create)
+    equal finalise's of the whole row, failures (same error) included."""
+    header = ["Name", "Category", "HSN Code", "HS Code (6 digit)", "GST Rate (%)", "Trade Unit"]
+    header += ["Description", "Supported Currencies"]
+    converter = FileConverter(resolve_header(header, "csv_data"))
+    cells = [
+        [name, category, hsn, hs6, gst, unit, "d", "inr;usd"]
+        for name in ("Cotton", "", "  ")
+        for category in ("Fibre", "")
+        for hsn, hs6 in (("5201", ""), ("52010010", "520100"), ("52X", ""), ("5201", "530100"))
+        for gst, unit in (("5", "KG"), ("105", "MT"), ("", "FURLONG"), ("12", "bale"))
+    ]
+    for i, row in enumerate(cells):
+        candidate = converter.convert(FileRow(i + 2, row))
+        assert isinstance(candidate, Candidate)
+        expected = plain_finalise(i + 2, DEFAULTS | candidate.values)
+        made = candidate.as_create
+        if made is None:  # a shape that failed its checks: the runner finalises it
+            made = finalise(i + 2, DEFAULTS | candidate.values, candidate.checks, own=True)
+        assert made == expected
+
+
 def test_a_keyed_memo_never_answers_for_a_freed_object_whose_identity_is_reused() -> None:
     """Keys hold identities; the memo keeps their objects alive while it holds the keys,
     across both of its caches and their clearing."""

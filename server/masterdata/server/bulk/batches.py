@@ -108,7 +108,11 @@ class BatchRunner:
         return Prepared(len(rows), candidates, failures)
 
     def _checked(self, result: Candidate | RowFailure) -> Candidate | RowFailure:
-        if isinstance(result, Candidate) and not (self.upsert and result.id is not None):
+        if (
+            isinstance(result, Candidate)
+            and result.as_create is None  # not done by the converter already
+            and not (self.upsert and result.id is not None)
+        ):
             merged = DEFAULTS | result.values
             result.as_create = finalise(result.number, merged, result.checks, own=True)
         return result

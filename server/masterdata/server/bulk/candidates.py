@@ -49,6 +49,9 @@ class _Shape:
 
     values: dict[str, Any]
     checks: Checks
+    #: The shape's rows as new commodities but for their own cells (DEFAULTS, values,
+    #: derived), when its checks passed; None otherwise.
+    create: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +163,10 @@ class FileConverter:
                     memo[text] = value
             values[name] = value
         if self._id is None and self._varieties is None:
-            return Candidate(row.number, values, checks=shape.checks)
+            candidate = Candidate(row.number, values, checks=shape.checks)
+            if shape.create is not None:
+                candidate.as_create = _as_create(candidate, shape.create)
+            return candidate
         found = self._convert(row)
         if isinstance(found, Candidate):
             found.checks = shape.checks
@@ -179,7 +185,11 @@ class FileConverter:
                 if len(memo) < MEMO_SIZE:
                     memo[text] = value
             values[name] = value
-        return _Shape(values, _check(DEFAULTS | values))
+        checks = _check(DEFAULTS | values)
+        violations, derived = checks
+        if violations or not derived.keys().isdisjoint(UNCHECKED):
+            return _Shape(values, checks)
+        return _Shape(values, checks, DEFAULTS | values | derived)
 
     def _convert(self, row: FileRow) -> Candidate | RowFailure:
         """Every cell parsed; every failing cell reported, in column order."""
@@ -237,6 +247,10 @@ _CODES = ("hsn_code", "hs_code_6digit")
 _NO_CODES = dict.fromkeys(_CODES, "")
 
 
+#: What a required field must not be.
+_EMPTY: tuple[Any, ...] = (None, "", [], {})
+
+
 def finalise(
     number: int, merged: Mapping[str, Any], checks: Checks | None = None, *, own: bool = False
 ) -> dict[str, Any] | RowFailure:
@@ -248,7 +262,7 @@ def finalise(
     violations = [
         FieldViolation(name, "is required", "REQUIRED")
         for name in SPEC.required
-        if merged.get(name) in (None, "", [], {})
+        if merged.get(name) in _EMPTY
     ]
     # validate_commodity checks the codes first: so here, outside the shape's checks.
     codes = _code_violations(merged.get("hsn_code"), merged.get("hs_code_6digit"))
@@ -257,6 +271,28 @@ def finalise(
         return failure(number, [*violations, *codes, *checked])
     final = merged if own and isinstance(merged, dict) else dict(merged)
     final.update(derived)
+    return final
+
+
+def _as_create(candidate: Candidate, create: dict[str, Any]) -> dict[str, Any] | RowFailure:
+    """`finalise(number, DEFAULTS | values, checks)` of a row whose shape's checks passed.
+
+    Why: most rows of a file create, and all but their own cells are their shape's;
+    so the shape's checked and derived values (`create`) are copied, the row's own
+    values set, and only what reads those is checked here. The derived values are
+    none of the own ones (`_Shape`), so the result is the same dict finalise makes;
+    a row that fails goes through finalise itself, for the same error.
+    """
+    values = candidate.values
+    final = create.copy()
+    for name in UNCHECKED:
+        if name in values:
+            final[name] = values[name]
+    for name in SPEC.required:
+        if final.get(name) in _EMPTY:
+            return finalise(candidate.number, DEFAULTS | values, candidate.checks, own=True)
+    if _code_violations(final.get("hsn_code"), final.get("hs_code_6digit")):
+        return finalise(candidate.number, DEFAULTS | values, candidate.checks, own=True)
     return final
 
 
