@@ -243,7 +243,7 @@ async def test_a_page_shows_its_rows_as_they_are_when_it_is_read(stub, app: App)
     assert await names() == ["renamed yard", second.name]
     unrendered = Resources(app.runtime, LOCATION)
     keys = [Key(uuid.UUID(first.id), 1), Key(uuid.uuid4(), 1), Key(uuid.UUID(second.id), 1)]
-    shown = await unrendered.render_keyed(keys, Caller())
+    shown = [item.message for item in await unrendered.render_keyed(keys, Caller())]
     assert [(m.id, m.name) for m in shown] == [(first.id, "renamed yard"), (second.id, second.name)]
 
 

@@ -7,7 +7,7 @@ the request stream) to the bulk package and yields what it yields.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any
 
 from grpc import aio
 
@@ -19,9 +19,12 @@ from masterdata.server.domain.units import Unit, format_decimal
 from masterdata.server.families.commodities import CommodityFamily
 from masterdata.server.resources.caller import current_caller
 from masterdata.server.resources.runtime import Runtime
+from masterdata.server.resources.wire import PageFields
 from masterdata.v1 import commodity_pb2 as pb
 from masterdata.v1 import commodity_pb2_grpc
 
+#: Where a search page's items and token go in its reply.
+_SEARCH_PAGE = PageFields.of(pb.SearchCommoditiesResponse)
 #: The standard methods of CommodityService, one row per resource (api/standard_methods.py).
 COMMODITY_METHODS = (
     StandardMethods(
@@ -94,12 +97,11 @@ class CommodityServicer(commodity_pb2_grpc.CommodityServiceServicer):
 
     async def SearchCommodities(
         self, request: pb.SearchCommoditiesRequest, _context: aio.ServicerContext[Any, Any]
-    ) -> pb.SearchCommoditiesResponse:
+    ) -> Any:
         page = await self.services.search.search(
             request.query, request.page_size, request.page_token, current_caller()
         )
-        items = cast("list[pb.Commodity]", page.items)  # pages of the commodity resource
-        return pb.SearchCommoditiesResponse(commodities=items, next_page_token=page.next_page_token)
+        return page.reply(_SEARCH_PAGE)  # serialized already (resources/wire.py)
 
     async def SuggestParameters(
         self, request: pb.SuggestParametersRequest, _context: aio.ServicerContext[Any, Any]

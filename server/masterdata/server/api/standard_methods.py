@@ -20,6 +20,7 @@ from grpc import aio
 from masterdata.server.resources.caller import current_caller
 from masterdata.server.resources.listing import ListRequest
 from masterdata.server.resources.standard import Resources
+from masterdata.server.resources.wire import PageFields
 
 Handler = Callable[[Any, aio.ServicerContext[Any, Any]], Awaitable[Any]]
 
@@ -62,6 +63,7 @@ def standard_handlers(
     """Handlers for the RPCs `names` lists, serving `service`."""
     f = names.resource
     items = _repeated_field(pb2, f"{names.list}Response")
+    page_fields = PageFields.of(getattr(pb2, f"{names.list}Response"))
 
     def response(rpc: str, value: Any) -> Any:
         return getattr(pb2, f"{rpc}Response")(**{f: value})
@@ -75,9 +77,7 @@ def standard_handlers(
 
     async def list_(request: Any, _context: aio.ServicerContext[Any, Any]) -> Any:
         page = await service.list(list_request(request, names.parent_field), current_caller())
-        reply = getattr(pb2, f"{names.list}Response")(next_page_token=page.next_page_token)
-        getattr(reply, items).extend(page.items)
-        return reply
+        return page.reply(page_fields)  # serialized already (resources/wire.py)
 
     async def update(request: Any, _context: aio.ServicerContext[Any, Any]) -> Any:
         paths = list(request.update_mask.paths)

@@ -24,18 +24,27 @@ from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.codec import codec_for
 from masterdata.server.resources.ids import parse_id
 from masterdata.server.resources.listing import ListRequest, list_page
-from masterdata.server.resources.rendered import RenderedMessages
+from masterdata.server.resources.rendered import Rendered, RenderedMessages
 from masterdata.server.resources.runtime import Runtime
 from masterdata.server.resources.spec import ResourceSpec
+from masterdata.server.resources.wire import PageFields, page_reply
 from masterdata.server.storage.errors import translate_errors
 
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a List call."""
+    """One page of a List call, its items as rendered (shared, never to be changed)."""
 
-    items: list[Message]
+    rendered: list[Rendered]
     next_page_token: str
+
+    @property
+    def items(self) -> list[Message]:
+        return [item.message for item in self.rendered]
+
+    def reply(self, fields: PageFields) -> bytes:
+        """The page as its response message serialized, written from its items' bytes."""
+        return page_reply(fields, [item.wire() for item in self.rendered], self.next_page_token)
 
 
 class ResourceReads:
@@ -89,14 +98,16 @@ class ResourceReads:
 
     def render(self, row: Any, caller: Caller) -> Message:
         """The message of `row` as `caller` may see it; shared, never to be changed."""
-        revealed = caller.sees_sensitive
+        return self._render(row, caller.sees_sensitive).message
+
+    def _render(self, row: Any, revealed: bool) -> Rendered:
         return self._rendered.get(
             row, revealed, lambda: self.codec.to_message(row, reveal=revealed)
         )
 
     async def render_keyed(
         self, keyed: Sequence[Any], caller: Caller
-    ) -> builtins.list[Message]:  # `list` is a method in this class body
+    ) -> builtins.list[Rendered]:  # `list` is a method in this class body
         """The messages of rows known by id and revision, in their order.
 
         Rendered revisions are taken as they are; the other rows are read by id in
@@ -105,16 +116,16 @@ class ResourceReads:
         """
         revealed = caller.sees_sensitive
         known = self._rendered.known
-        messages: list[Message | None] = [known(row.id, row.revision, revealed) for row in keyed]
-        missing = [row.id for row, message in zip(keyed, messages, strict=True) if message is None]
+        items: list[Rendered | None] = [known(row.id, row.revision, revealed) for row in keyed]
+        missing = [row.id for row, item in zip(keyed, items, strict=True) if item is None]
         if missing:
             async with translate_errors():
                 found = await self.runtime.db.rows.many(self._table, missing, caller.time_left())
             rows = {row.id: row for row in found}
             for i, row in enumerate(keyed):
-                if messages[i] is None and row.id in rows:
-                    messages[i] = self.render(rows[row.id], caller)
-        return [message for message in messages if message is not None]
+                if items[i] is None and row.id in rows:
+                    items[i] = self._render(rows[row.id], revealed)
+        return [item for item in items if item is not None]
 
     def _list_scope(self, request: ListRequest) -> uuid.UUID | None:
         """The parent a child resource's List is narrowed to (None: the whole collection)."""

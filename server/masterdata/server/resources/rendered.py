@@ -9,7 +9,10 @@ still asked on every call: Get reads the row, List and Search read the keys (id,
 revision) and then only the rows whose revision has no rendered message.
 
 The messages are shared: callers copy them into responses (protobuf copies a
-message assigned to a field) and must never change them.
+message assigned to a field) and must never change them. Each is serialized at
+most once, when a page is first sent with it: a List or Search reply is written
+from its items' bytes (resources/wire.py), not copied into a response message and
+serialized again (~50 µs of a page of 20 commodities, py-spy).
 """
 
 from __future__ import annotations
@@ -21,6 +24,22 @@ from typing import Any
 from google.protobuf.message import Message
 
 
+class Rendered:
+    """A rendered message and, once asked for, its serialization."""
+
+    __slots__ = ("_wire", "message")
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+        self._wire: bytes | None = None
+
+    def wire(self) -> bytes:
+        wire = self._wire
+        if wire is None:
+            wire = self._wire = self.message.SerializeToString()
+        return wire
+
+
 class RenderedMessages:
     """A bounded LRU map from (id, revision, revealed) to a rendered message."""
 
@@ -28,26 +47,25 @@ class RenderedMessages:
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._entries: OrderedDict[tuple[Any, int, bool], Message] = OrderedDict()
+        self._entries: OrderedDict[tuple[Any, int, bool], Rendered] = OrderedDict()
 
-    def get(self, row: Any, revealed: bool, render: Callable[[], Message]) -> Message:
+    def get(self, row: Any, revealed: bool, render: Callable[[], Message]) -> Rendered:
         """The message of `row`, rendered by `render()` unless this revision is known."""
         if self._size <= 0:
-            return render()
-        message = self.known(row.id, row.revision, revealed)
-        if message is not None:
-            return message
+            return Rendered(render())
+        rendered = self.known(row.id, row.revision, revealed)
+        if rendered is not None:
+            return rendered
         key = (row.id, row.revision, revealed)
-        message = render()
-        self._entries[key] = message
+        rendered = self._entries[key] = Rendered(render())
         if len(self._entries) > self._size:
             self._entries.popitem(last=False)
-        return message
+        return rendered
 
-    def known(self, id_: Any, revision: int, revealed: bool) -> Message | None:
-        """The message of this revision of a row, if it has been rendered."""
+    def known(self, id_: Any, revision: int, revealed: bool) -> Rendered | None:
+        """This revision of a row, if it has been rendered."""
         key = (id_, revision, revealed)
-        message = self._entries.get(key)
-        if message is not None:
+        rendered = self._entries.get(key)
+        if rendered is not None:
             self._entries.move_to_end(key)
-        return message
+        return rendered
