@@ -8,11 +8,12 @@ in commit order like every write's.
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Text, func, or_, select
+from sqlalchemy import JSON, ColumnElement, Text, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from masterdata.server.bulk.candidates import Candidate
@@ -23,6 +24,9 @@ from masterdata.server.storage.models.commodity import CommodityRow
 
 T = TypeVar("T")
 TABLE = CommodityRow.__table__
+_JSON = tuple(c.key for c in TABLE.columns if isinstance(c.type, JSON))
+#: The table's columns, JSON ones as their text (see _decoded).
+_COLUMNS = [cast(c, Text).label(c.key) if c.key in _JSON else c for c in TABLE.columns]
 
 
 async def find_stored(
@@ -50,12 +54,39 @@ async def find_stored(
     condition: ColumnElement[bool] = backend.any_of(func.lower(TABLE.c.name), names, Text()) & live
     if ids:
         condition = or_(backend.any_of(TABLE.c.id, ids, TABLE.c.id.type), condition)
-    stmt = select(TABLE).where(condition).order_by(TABLE.c.id)
+    stmt = select(*_COLUMNS).where(condition).order_by(TABLE.c.id)
     if lock:
         stmt = stmt.with_for_update()
     async with translate_errors():
         result = await session.execute(stmt)
-        return Stored.of(dict(row._mapping) for row in result)
+        return Stored.of(_decoded(result.keys(), result))
+
+
+def _decoded(keys: Iterable[str], rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Rows as dicts, each distinct JSON text decoded once.
+
+    Why: a batch that matches stored rows (an export re-imported) decoded sixteen
+    JSON documents per row, ~25 of its ~35 us of CPU a row; the rows of a file
+    repeat the same few lists and documents. Equal texts share one decoded value,
+    as the candidates' memoised cells do, and neither is mutated downstream.
+    """
+    keys = list(keys)
+    decoded: dict[str, Any] = {}
+    found = []
+    for values in rows:
+        row = dict(zip(keys, values, strict=True))
+        for key in _JSON:
+            text = row[key]
+            if text is not None:
+                value = decoded.get(text, _UNSEEN)
+                if value is _UNSEEN:
+                    value = decoded[text] = json.loads(text)
+                row[key] = value
+        found.append(row)
+    return found
+
+
+_UNSEEN = object()
 
 
 async def write(
