@@ -70,6 +70,12 @@ ORDERS = [
     ("gst_rate desc, name desc", ["Rice", "Cotton", "Wheat", "Jute", "Chana"]),
     ("create_time", ["Cotton", "Jute", "Wheat", "Rice", "Chana"]),
     ("update_time desc", ["Chana", "Rice", "Wheat", "Jute", "Cotton"]),
+    # Booleans (false < true), with pages that end on either value.
+    ("seasonal_commodity, name", ["Chana", "Rice", "Cotton", "Jute", "Wheat"]),
+    (
+        "is_active desc, seasonal_commodity desc, name desc",
+        ["Wheat", "Cotton", "Rice", "Chana", "Jute"],
+    ),
 ]
 
 

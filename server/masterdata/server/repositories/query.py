@@ -35,6 +35,9 @@ from masterdata.server.memos import Remembered
 from masterdata.server.storage.base import utc
 
 MAX_PAGE_TOKEN_LENGTH = 2048
+#: The encoders of page tokens, made once: json.dumps with options builds one a call.
+_SORTED_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+_TOKEN_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _ORDERED_OPS = frozenset({"<", "<=", ">", ">="})
 # `:` is equality except on strings, where _apply makes it a substring match.
 #: Applied to a column, each builds a ColumnElement[bool].
@@ -372,7 +375,7 @@ def query_fingerprint(*parts: str) -> str:
 
 def _checksum(fingerprint: str, values: list[Any]) -> str:
     """Catches edited tokens; not a secret MAC, so values are still type-checked."""
-    payload = json.dumps([fingerprint, values], separators=(",", ":"), sort_keys=True)
+    payload = _SORTED_JSON.encode([fingerprint, values])
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
@@ -388,7 +391,7 @@ def encode_page_token(values: Sequence[Any], fingerprint: str) -> str:
     """Opaque url-safe token for the page after the row whose sort keys are `values`."""
     plain = [_to_json(value) for value in values]
     body = {"f": fingerprint, "v": plain, "c": _checksum(fingerprint, plain)}
-    raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    raw = _TOKEN_JSON.encode(body).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
