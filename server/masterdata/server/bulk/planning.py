@@ -127,10 +127,11 @@ def plan_batch(
     """Decide every candidate of a batch, in file order."""
     plan = Plan()
     fresh_ids = iter(random_ids(len(candidates)))
+    stamps = _Stamps(audit)
     for candidate in candidates:
         target, rejected = _match(candidate, stored, state, upsert)
         if rejected is None:
-            rejected = _decide(candidate, target, plan, audit, fresh_ids)
+            rejected = _decide(candidate, target, plan, stamps, fresh_ids)
         if rejected is not None:
             plan.failures.append(rejected)
             continue
@@ -140,11 +141,22 @@ def plan_batch(
     return plan
 
 
+class _Stamps:
+    """The audit columns a batch sets: on every row it writes, and on its creates."""
+
+    __slots__ = ("created", "touched")
+
+    def __init__(self, audit: Audit) -> None:
+        self.touched = {"update_time": audit.now, "updated_by": audit.actor, "delete_time": None}
+        self.created = {"create_time": audit.now, "created_by": audit.actor, "revision": 1}
+        self.created |= self.touched
+
+
 def _decide(
     candidate: Candidate,
     target: Mapping[str, Any] | None,
     plan: Plan,
-    audit: Audit,
+    stamps: _Stamps,
     fresh_ids: Iterator[uuid.UUID],
 ) -> RowFailure | None:
     """Add the create or update of an accepted candidate to the plan."""
@@ -164,8 +176,8 @@ def _decide(
     if target is None:
         if "id" not in final:  # a row with varieties took its id above
             final["id"] = next(fresh_ids)
-        final.update(create_time=audit.now, created_by=audit.actor, revision=1)
-        plan.creates.append(_touched(final, audit))
+        final.update(stamps.created)
+        plan.creates.append(final)
         plan.create_shapes.append(shape)
         plan.numbers[final["id"]] = candidate.number
         return None
@@ -179,7 +191,8 @@ def _decide(
         created_by=target["created_by"],
         revision=target["revision"] + 1,
     )
-    plan.updates.append((_touched(final, audit), changed))
+    final.update(stamps.touched)
+    plan.updates.append((final, changed))
     plan.numbers[final["id"]] = candidate.number
     return None
 
@@ -191,8 +204,3 @@ def _same(new: Any, stored: Any) -> bool:
     as unset), so a ROWS export re-imported would otherwise "change" {} to none.
     """
     return new == stored or (new in (None, {}) and stored in (None, {}))
-
-
-def _touched(row: dict[str, Any], audit: Audit) -> dict[str, Any]:
-    row.update(update_time=audit.now, updated_by=audit.actor, delete_time=None)
-    return row

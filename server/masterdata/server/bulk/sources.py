@@ -15,6 +15,7 @@ import dataclasses
 import sys
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from masterdata.server.bulk.columns import Header, resolve_header
 from masterdata.server.bulk.csv_input import CsvRecords, unreadable
@@ -28,9 +29,11 @@ XLSX_SLICE_ROWS = 1000
 _ZIP_SIGNATURE = b"PK\x03\x04"
 
 
-@dataclass(frozen=True, slots=True)
-class FileRow:
-    """A data row of a file: its number and its cells (in header order)."""
+class FileRow(NamedTuple):
+    """A data row of a file: its number and its cells (in header order).
+
+    A named tuple: one is made per row, in a third of a frozen dataclass's time.
+    """
 
     number: int
     cells: Sequence[str]
