@@ -66,10 +66,15 @@ class RowFailure:
 
 @dataclass(slots=True)
 class Candidate:
-    """The values one row sets, before they are merged and checked."""
+    """The values one row sets, before they are merged and checked.
+
+    A file row of a known shape keeps its own values apart from its shape's, which
+    its shape's other rows share: most rows never need them merged (`values`).
+    """
 
     number: int
-    values: dict[str, Any]
+    #: The values the row sets but `shared`'s.
+    own: dict[str, Any]
     id: uuid.UUID | None = None
     #: The row checked as a new commodity (DEFAULTS | values), when done in advance.
     as_create: dict[str, Any] | RowFailure | None = None
@@ -77,12 +82,24 @@ class Candidate:
     varieties: tuple[str, ...] = ()
     #: SPEC's memoised checks of its values as a new commodity, when known in advance.
     checks: Checks | None = None
+    #: The values of the row's shape, never changed (None: `own` are all its values).
+    shared: Mapping[str, Any] | None = None
     #: The (lower(name), category) the live-uniqueness rule compares.
     key: tuple[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
-        values = self.values
-        self.key = (str(values.get("name") or "").lower(), str(values.get("category") or ""))
+        name, category = self._get("name"), self._get("category")
+        self.key = (str(name or "").lower(), str(category or ""))
+
+    def _get(self, name: str) -> Any:
+        if name in self.own or self.shared is None:
+            return self.own.get(name)
+        return self.shared.get(name)
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """Every value the row sets (a new dict only for a row with shared values)."""
+        return {**self.shared, **self.own} if self.shared else self.own
 
 
 def _defaults() -> dict[str, Any]:
@@ -150,7 +167,7 @@ class FileConverter:
         if shape is None:
             return self._convert(row)
         assert isinstance(shape, _Shape)
-        values = dict(shape.values)
+        values: dict[str, Any] = {}
         for index, name, parse, memo in self._own:
             text = cells[index]
             value = memo.get(text, _UNSEEN)
@@ -163,7 +180,7 @@ class FileConverter:
                     memo[text] = value
             values[name] = value
         if self._id is None and self._varieties is None:
-            candidate = Candidate(row.number, values, checks=shape.checks)
+            candidate = Candidate(row.number, values, checks=shape.checks, shared=shape.values)
             if shape.create is not None:
                 candidate.as_create = _as_create(candidate, shape.create)
             return candidate
@@ -283,16 +300,15 @@ def _as_create(candidate: Candidate, create: dict[str, Any]) -> dict[str, Any] |
     none of the own ones (`_Shape`), so the result is the same dict finalise makes;
     a row that fails goes through finalise itself, for the same error.
     """
-    values = candidate.values
     final = create.copy()
-    for name in UNCHECKED:
-        if name in values:
-            final[name] = values[name]
+    final.update(candidate.own)
     for name in SPEC.required:
         if final.get(name) in _EMPTY:
-            return finalise(candidate.number, DEFAULTS | values, candidate.checks, own=True)
+            return finalise(
+                candidate.number, DEFAULTS | candidate.values, candidate.checks, own=True
+            )
     if _code_violations(final.get("hsn_code"), final.get("hs_code_6digit")):
-        return finalise(candidate.number, DEFAULTS | values, candidate.checks, own=True)
+        return finalise(candidate.number, DEFAULTS | candidate.values, candidate.checks, own=True)
     return final
 
 
