@@ -92,8 +92,8 @@ class FileRows:
 
     def rows(self, records: Iterable[Sequence[str]]) -> list[FileRow]:
         out: list[FileRow] = []
-        for cells in records:
-            self.number += 1
+        start = number = self.number
+        for number, cells in enumerate(records, start + 1):
             first = cells[0].strip() if cells else ""
             # Most rows start with a value that is not a comment: a data row at once.
             if not first or first[0] == "#" or self.header is None:
@@ -104,8 +104,9 @@ class FileRows:
                     continue
                 if first.startswith("#") and not any(c.strip() for c in cells[1:]):
                     continue
-            self.data_rows += 1
-            out.append(FileRow(self.number, cells))
+            out.append(FileRow(number, cells))
+        self.number = number
+        self.data_rows += len(out)
         self.limits.check_rows(self.data_rows, self.source)
         return out
 
