@@ -1,8 +1,9 @@
 """An asyncpg pool opened at first use, with the service's timeouts and errors.
 
-Get, BatchGet (rows.py) and one-statement writes (writes.py) run on asyncpg directly:
-measured with bench/cpu_per_call.py, SQLAlchemy's AsyncConnection costs ~250 µs of
-CPU per statement more (pool checkout, execution context, greenlet switches).
+One-statement writes (writes.py) run on asyncpg directly: measured with
+bench/cpu_per_call.py, SQLAlchemy's AsyncConnection costs ~250 µs of CPU per
+statement more (pool checkout, execution context, greenlet switches). Reads (rows.py)
+have a leaner pool of their own (statement_pool.py).
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ class LazyPool:
                     timeout=self._connect_timeout_s,
                     command_timeout=60,
                     server_settings={"timezone": "UTC"},
-                    init=_decode_json if self._json_values else None,
+                    init=decode_json if self._json_values else None,
                     reset=_keep_session,
                 )
         return self._pool
@@ -97,7 +98,7 @@ async def _keep_session(_conn: asyncpg.Connection) -> None:
     default reset is a round trip."""
 
 
-async def _decode_json(conn: asyncpg.Connection) -> None:
+async def decode_json(conn: asyncpg.Connection) -> None:
     """JSON documents as Python values, as SQLAlchemy's asyncpg dialect returns them."""
     for name in ("json", "jsonb"):
         await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")

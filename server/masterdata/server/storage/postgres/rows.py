@@ -37,8 +37,9 @@ from sqlalchemy.engine import URL, Dialect
 
 from masterdata.server.config import Settings
 from masterdata.server.storage.backend import AnySelect
-from masterdata.server.storage.postgres.pool import LazyPool
+from masterdata.server.storage.postgres.pool import decode_json
 from masterdata.server.storage.postgres.selects import CompiledSelects
+from masterdata.server.storage.postgres.statement_pool import StatementPool
 
 
 class RecordRow:
@@ -73,11 +74,12 @@ class AsyncpgRowReads:
 
     def __init__(self, url: URL, settings: Settings, dialect: Dialect) -> None:
         self._compiled = CompiledSelects(dialect)
-        self._pool = LazyPool(
-            url,
+        self._pool = StatementPool(
+            url.set(drivername="postgresql").render_as_string(hide_password=False),
             size=settings.read_pool_size,
             connect_timeout_s=settings.connect_timeout_s,
             pool_timeout_s=settings.pool_timeout_s,
+            setup=decode_json,
         )
         self._sql: dict[tuple[str, bool], tuple[str, frozenset[str]]] = {}
         self._children_sql: dict[tuple[tuple[str, str], ...], str] = {}
