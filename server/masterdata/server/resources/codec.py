@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf import json_format, struct_pb2
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.type import date_pb2
@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 STANDARD_OUTPUT_ONLY = frozenset(
     {"id", "create_time", "update_time", "delete_time", "created_by", "updated_by", "etag"}
 )
+#: The columns every row has that its standard fields are rendered from.
+_AUDIT = ("id", "create_time", "update_time", "delete_time", "created_by", "updated_by", "revision")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 ToColumn = Callable[[Any, str, ViolationCollector], Any]
 ToProto = Callable[[Message, str, Any], None]
@@ -44,6 +47,18 @@ def codec_for(spec: ResourceSpec) -> MessageCodec:
 
 def etag_of(revision: int) -> str:
     return f'W/"{revision}"'
+
+
+def _text(value: Any) -> str:
+    """A string field's text of a column value that is no str (a decimal, a UUID)."""
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
+
+
+def _set_time(target: Any, value: datetime) -> None:
+    """`Timestamp.FromDatetime` without its time tuple (~3x faster)."""
+    delta = utc(value) - _EPOCH
+    target.seconds = delta.days * 86_400 + delta.seconds
+    target.nanos = delta.microseconds * 1000
 
 
 class MessageCodec:
@@ -65,14 +80,41 @@ class MessageCodec:
         columns = {c.key: c for c in inspect(model).columns}
         self.columns = columns
         self._to_column: dict[str, ToColumn] = {}
-        self._to_proto: dict[str, ToProto] = {}
+        #: How `render` sets each field that is not a standard one (see `_plan`).
+        self._plain: list[str] = []
+        self._text: list[str] = []
+        self._enums: dict[str, dict[str, int]] = {}
+        self._written: list[tuple[str, ToProto]] = []
         for field in self.descriptor.fields:
             column = columns.get(field.name)
             if column is None:
                 continue
-            self._to_proto[field.name] = _proto_writer(field, column)
+            if field.name not in STANDARD_OUTPUT_ONLY:
+                self._plan(field)
             if field.name not in self.output_only:
                 self._to_column[field.name] = _column_reader(field, column)
+        #: The columns `render` reads.
+        self.rendered = (
+            *_AUDIT,
+            *self._plain,
+            *self._text,
+            *self._enums,
+            *(name for name, _ in self._written),
+        )
+
+    def _plan(self, field: FieldDescriptor) -> None:
+        """Scalars, strings, enums and repeated scalars are constructor arguments (one
+        call for all of them); documents, dates and timestamps are set afterwards."""
+        if field.type == FieldDescriptor.TYPE_MESSAGE:
+            self._written.append((field.name, _proto_writer(field)))
+        elif field.is_repeated:
+            self._plain.append(field.name)
+        elif field.type == FieldDescriptor.TYPE_ENUM:
+            self._enums[field.name] = {v.name: v.number for v in enum_type_of(field).values}
+        elif field.type == FieldDescriptor.TYPE_STRING:
+            self._text.append(field.name)
+        else:
+            self._plain.append(field.name)
 
     @property
     def writable_fields(self) -> frozenset[str]:
@@ -92,20 +134,45 @@ class MessageCodec:
         return values
 
     def to_message(self, row: Any, *, reveal: bool = False) -> Message:
-        message = self.message_type()
+        """The message of a row read by attribute (each column read once)."""
+        return self.render({name: getattr(row, name) for name in self.rendered}, reveal=reveal)
+
+    def render(self, values: Mapping[str, Any], *, reveal: bool = False) -> Message:
+        """The message of a row given as its column values (`rendered` at least).
+
+        Why one constructor call: setting some forty fields one by one through
+        generic writers cost ~4x as much (a write renders its row for the reply and
+        the event, a read for the reply).
+        """
+        kwargs: dict[str, Any] = {
+            "id": str(values["id"]),
+            "created_by": values["created_by"],
+            "updated_by": values["updated_by"],
+            "etag": etag_of(values["revision"]),
+        }
+        for name in self._plain:
+            value = values[name]
+            if value is not None and value != []:
+                kwargs[name] = value
+        for name in self._text:
+            value = values[name]
+            if value is not None:
+                kwargs[name] = value if type(value) is str else _text(value)
+        for name, numbers in self._enums.items():
+            value = values[name]
+            if value and value in numbers:
+                kwargs[name] = numbers[value]
+        message = self.message_type(**kwargs)
         standard: Any = message  # every resource message has the STANDARD_OUTPUT_ONLY fields
-        standard.id = str(row.id)
-        standard.create_time.FromDatetime(utc(row.create_time))
-        standard.update_time.FromDatetime(utc(row.update_time))
-        if row.delete_time is not None:
-            standard.delete_time.FromDatetime(utc(row.delete_time))
-        standard.created_by = row.created_by
-        standard.updated_by = row.updated_by
-        standard.etag = etag_of(row.revision)
-        for name, write in self._to_proto.items():
-            if name not in STANDARD_OUTPUT_ONLY:
-                write(message, name, getattr(row, name))
-        if not reveal:
+        _set_time(standard.create_time, values["create_time"])
+        _set_time(standard.update_time, values["update_time"])
+        if values["delete_time"] is not None:
+            _set_time(standard.delete_time, values["delete_time"])
+        for name, write in self._written:
+            value = values[name]
+            if value is not None:
+                write(message, name, value)
+        if not reveal and self.masked:
             self.mask(message)
         return message
 
@@ -278,39 +345,9 @@ def _map_of_messages(field: FieldDescriptor) -> bool:
     return message_type_of(field).fields_by_name["value"].type == FieldDescriptor.TYPE_MESSAGE
 
 
-def _proto_writer(field: FieldDescriptor, column: Any) -> ToProto:
-    if field.is_repeated:
-        return _repeated_writer
-    if field.type == FieldDescriptor.TYPE_MESSAGE:
-        return _message_writer(field)
-    if field.type == FieldDescriptor.TYPE_ENUM:
-        return _enum_writer(field)
-    if field.type == FieldDescriptor.TYPE_STRING:
-        return _string_writer
-    return _scalar_writer
-
-
-def _scalar_writer(message: Message, name: str, value: Any) -> None:
-    if value is not None:
-        setattr(message, name, value)
-
-
-def _string_writer(message: Message, name: str, value: Any) -> None:
-    if value is None:
-        return
-    if isinstance(value, Decimal):
-        value = format(value, "f")
-    setattr(message, name, str(value))
-
-
-def _enum_writer(field: FieldDescriptor) -> ToProto:
-    enum = enum_type_of(field)
-
-    def write(message: Message, name: str, value: Any) -> None:
-        if value and value in enum.values_by_name:
-            setattr(message, name, enum.values_by_name[value].number)
-
-    return write
+def _proto_writer(field: FieldDescriptor) -> ToProto:
+    """The writer of a message-typed field (repeated too, and maps)."""
+    return _repeated_writer if field.is_repeated else _message_writer(field)
 
 
 def _message_writer(field: FieldDescriptor) -> ToProto:
@@ -321,7 +358,7 @@ def _message_writer(field: FieldDescriptor) -> ToProto:
             return
         target = getattr(message, name)
         if full_name == "google.protobuf.Timestamp":
-            timestamp_pb2.Timestamp.FromDatetime(target, utc(value))
+            _set_time(target, value)
         elif full_name == "google.type.Date":
             target.year, target.month, target.day = value.year, value.month, value.day
         elif full_name == "google.protobuf.Struct":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,23 +16,39 @@ from masterdata.server.storage.unit_of_work import PendingEvent
 def pending_event(
     spec: ResourceSpec, row: Any, verb: str, changed: Iterable[str] = ()
 ) -> tuple[PendingEvent, Message]:
-    """The event `<spec.name>.<verb>` of `row`, and the row's unmasked message.
+    """The event `<spec.name>.<verb>` of `row`, and the row's unmasked message."""
+    message = codec_for(spec).to_message(row, reveal=True)
+    return event_of(spec, message, row.id, row.revision, verb, changed), message
+
+
+def event_of(
+    spec: ResourceSpec,
+    message: Message,
+    aggregate_id: uuid.UUID,
+    revision: int,
+    verb: str,
+    changed: Iterable[str] = (),
+) -> PendingEvent:
+    """The event `<spec.name>.<verb>` of the row at `revision` whose unmasked message
+    is `message`.
 
     The event carries the resource after the change, masked as for a caller without
-    the sensitive scope.
+    the sensitive scope: for a resource that masks nothing, the serialization of
+    `message` itself (which a write stores as its reply too).
     """
     codec = codec_for(spec)
-    message = codec.to_message(row, reveal=True)
-    masked = spec.message()
-    masked.CopyFrom(message)
-    codec.mask(masked)
-    event = PendingEvent(
+    if codec.masked:
+        masked = spec.message()
+        masked.CopyFrom(message)
+        resource = codec.mask(masked).SerializeToString()
+    else:
+        resource = message.SerializeToString()
+    return PendingEvent(
         aggregate_type=spec.name,
-        aggregate_id=row.id,
-        aggregate_version=row.revision,
+        aggregate_id=aggregate_id,
+        aggregate_version=revision,
         event_type=f"{spec.name}.{verb}",
         resource_type=spec.resource_type,
-        resource=masked.SerializeToString(),
+        resource=resource,
         changed_fields=tuple(changed),
     )
-    return event, message

@@ -36,7 +36,7 @@ from masterdata.server.repositories.generic import no_such
 from masterdata.server.repositories.idempotency import stored_reply
 from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.ids import parse_request_id
-from masterdata.server.resources.recording import pending_event
+from masterdata.server.resources.recording import event_of, pending_event
 from masterdata.server.resources.spec import ChildLink
 from masterdata.server.storage.backend import Cascade, RowWrite
 from masterdata.server.storage.errors import UniqueViolation, translate_errors
@@ -59,6 +59,8 @@ class SingleRowWrites:
         self._spec = resources.spec
         self._table = resources.spec.model.__table__
         self._columns = tuple(c.key for c in self._table.columns)
+        self._blank = dict.fromkeys(self._columns)
+        self._writable = tuple(resources.codec.writable_fields)
         self._defaults = {c.key: c.default for c in self._table.columns if c.default is not None}
         self._children = tuple(
             (link.spec.model.__table__, link.field) for link in resources.spec.children
@@ -85,8 +87,7 @@ class SingleRowWrites:
             "updated_by": caller.identity,
             "revision": 1,
         }
-        row = SimpleNamespace(**{key: written.get(key) for key in self._columns})
-        reply = await self._send(caller, row, written, None, "created", (), now)
+        reply = await self._send(caller, self._blank | written, written, None, "created", (), now)
         assert reply is not None  # an insert is never out of date
         return reply
 
@@ -103,16 +104,16 @@ class SingleRowWrites:
             row = await self._refused_unless_stored(caller, self._live_row(key, etag, caller))
             if isinstance(row, Message):
                 return row
-            current = {name: getattr(row, name) for name in self._of.codec.writable_fields}
+            values = vars(row)
             self._of.reject_parent_change(row, changes, violations)
-            candidate = current | dict(changes)
+            candidate = {name: values[name] for name in self._writable} | dict(changes)
             self._of.check_fields(candidate, violations)
             self._of.complete(candidate, violations)
-            changed = [name for name, value in candidate.items() if getattr(row, name) != value]
+            changed = [name for name, value in candidate.items() if values[name] != value]
             if not changed:
                 if caller.idempotency is not None:
                     return None  # the reply is stored by the locking path's claim
-                return self._of.codec.to_message(row, reveal=True)
+                return self._of.codec.render(values, reveal=True)
             written = {name: candidate[name] for name in changed}
             reply = await self._change(caller, row, written, "updated", changed)
             if reply is not None:
@@ -164,16 +165,20 @@ class SingleRowWrites:
         None when the row moved on."""
         check_request_id(caller)
         now = written["update_time"]
-        return await self._send(caller, after, written, expected_revision, verb, (), now, reply)
+        values = {name: getattr(after, name) for name in self._columns}
+        return await self._send(caller, values, written, expected_revision, verb, (), now, reply)
 
     # ---- the parts -----------------------------------------------------------
 
-    async def _row(self, key: uuid.UUID, caller: Caller) -> Any:
+    async def _row(self, key: uuid.UUID, caller: Caller) -> SimpleNamespace:
+        """The row, its columns read at once (a row by attribute may decode a JSON
+        column per read)."""
         async with translate_errors():
             row = await self._of.runtime.db.rows.one(self._table, key, caller.time_left())
         if row is None:
             raise no_such(self._spec.name, key)
-        return row
+        columns = row._mapping
+        return SimpleNamespace(**{name: columns[name] for name in self._columns})
 
     async def _live_row(self, key: uuid.UUID, etag: str, caller: Caller) -> Any:
         row = await self._row(key, caller)
@@ -203,7 +208,7 @@ class SingleRowWrites:
     async def _change(
         self,
         caller: Caller,
-        row: Any,
+        row: SimpleNamespace,
         changes: dict[str, Any],
         verb: str,
         changed: Sequence[str] = (),
@@ -220,7 +225,7 @@ class SingleRowWrites:
             "updated_by": caller.identity,
             "revision": row.revision + 1,
         }
-        after = SimpleNamespace(**{key: getattr(row, key) for key in self._columns} | written)
+        after = vars(row) | written
         touched = {"update_time": now, "updated_by": caller.identity}
         cascade = tuple(
             Cascade(link.spec.model.__table__, tuple(child.id for child in rows), changes | touched)
@@ -259,7 +264,7 @@ class SingleRowWrites:
     async def _send(
         self,
         caller: Caller,
-        row: Any,
+        after: dict[str, Any],
         written: dict[str, Any],
         expected_revision: int | None,
         verb: str,
@@ -271,18 +276,30 @@ class SingleRowWrites:
         cascade: tuple[Cascade, ...] = (),
         also: Sequence[PendingEvent] = (),
     ) -> Message | None:
-        """Send the write; the reply (the row's message unless given), or the one stored
-        under the caller's key, or None when the row moved on."""
-        event, message = pending_event(self._spec, row, verb, changed)
-        reply = message if reply is None else reply
-        claims = [] if caller.idempotency is None else [key_row(caller, reply, now)]
+        """Send the write of the row that becomes `after` (every column); the reply (the
+        row's message unless given), or the one stored under the caller's key, or None
+        when the row moved on.
+
+        The row is rendered once: its message is the reply, and its serialization the
+        event's resource and the stored reply when the resource masks nothing.
+        """
+        codec = self._of.codec
+        message = codec.render(after, reveal=True)
+        event = event_of(self._spec, message, after["id"], after["revision"], verb, changed)
+        response: Message | bytes
+        if reply is None:
+            reply = message
+            response = message if codec.masked else event.resource
+        else:
+            response = reply
+        claims = [] if caller.idempotency is None else [key_row(caller, response, now)]
         events = event_rows(
             [event, *also], actor=caller.identity, request_id=caller.request_id, now=now
         )
         children = self._children if guarded else ()
         write = RowWrite(
             self._table,
-            row.id,
+            after["id"],
             written,
             expected_revision,
             events,
@@ -305,7 +322,7 @@ class SingleRowWrites:
             if stored is None and any(outcome.live_children):
                 names = (link.spec.name for link in self._spec.children)
                 live = {name: n for name, n in zip(names, outcome.live_children, strict=True) if n}
-                raise self._of.has_children(row, live)
+                raise self._of.has_children(SimpleNamespace(**after), live)
             return stored
         runtime.feed.hint()
         return reply
@@ -341,8 +358,9 @@ def _after(link: ChildLink, child: Any, changes: dict[str, Any]) -> SimpleNamesp
     return SimpleNamespace(**values | {"revision": child.revision + 1})
 
 
-def key_row(caller: Caller, reply: Message, now: datetime) -> dict[str, Any]:
-    """The idempotency_keys row storing `reply` under the caller's key."""
+def key_row(caller: Caller, reply: Message | bytes, now: datetime) -> dict[str, Any]:
+    """The idempotency_keys row storing `reply` (or its serialization) under the
+    caller's key."""
     key = caller.idempotency
     assert key is not None
     return {
@@ -350,7 +368,7 @@ def key_row(caller: Caller, reply: Message, now: datetime) -> dict[str, Any]:
         "identity": caller.identity,
         "method": key.method,
         "fingerprint": key.fingerprint,
-        "response": reply.SerializeToString(),
+        "response": reply if isinstance(reply, bytes) else reply.SerializeToString(),
         "create_time": now,
     }
 

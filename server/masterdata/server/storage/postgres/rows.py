@@ -67,6 +67,16 @@ class RecordRow:
             return json.loads(value)
         return value
 
+    @property
+    def _mapping(self) -> dict[str, Any]:
+        """Every column by key, as a SQLAlchemy row's: for a caller that reads them all
+        (a one-row write), without a failed attribute lookup per column."""
+        values = dict(self._record.items())
+        for name in self._json:
+            if values[name] is not None:
+                values[name] = json.loads(values[name])
+        return values
+
 
 class AsyncpgRowReads:
     """Prepared SELECTs by id, and compiled Core SELECTs, on an asyncpg pool of their
