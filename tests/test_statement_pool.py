@@ -1,4 +1,5 @@
-"""The read pool (storage/postgres/statement_pool.py): waits, deadlines, cancelled callers."""
+"""The statement pool (storage/postgres/statement_pool.py) of reads and one-row writes:
+waits, deadlines, cancelled callers."""
 
 from __future__ import annotations
 

@@ -25,8 +25,8 @@ from masterdata.server.storage.errors import translate_errors
 from masterdata.server.storage.postgres import bulk
 from masterdata.server.storage.postgres.lease import AdvisoryLease
 from masterdata.server.storage.postgres.listener import PostgresListener
-from masterdata.server.storage.postgres.pool import LazyPool
 from masterdata.server.storage.postgres.rows import AsyncpgRowReads
+from masterdata.server.storage.postgres.statement_pool import StatementPool
 from masterdata.server.storage.postgres.writes import EVENT_COLUMNS, OneStatementWrites
 
 T = TypeVar("T")
@@ -48,15 +48,14 @@ class PostgresBackend(Backend):
         super().__init__(reader, writer, rows)
         self._settings = settings
         self._writes = OneStatementWrites(
-            LazyPool(
-                writer.url,
+            # Writes share the server's connections with the SQLAlchemy pool (the
+            # locking path, imports): only as many as they use are opened. JSON
+            # documents go as text (writes.py encodes them).
+            StatementPool(
+                writer.url.set(drivername="postgresql").render_as_string(hide_password=False),
                 size=settings.pool_size,
                 connect_timeout_s=settings.connect_timeout_s,
                 pool_timeout_s=settings.pool_timeout_s,
-                json_values=False,
-                # Writes share the server's connections with the SQLAlchemy pool (the
-                # locking path, List, imports): only as many as they use are opened.
-                open_all=False,
             ),
             EVENT_APPEND_LOCK,
             EVENT_CHANNEL,

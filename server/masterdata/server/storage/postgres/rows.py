@@ -37,9 +37,8 @@ from sqlalchemy.engine import URL, Dialect
 
 from masterdata.server.config import Settings
 from masterdata.server.storage.backend import AnySelect
-from masterdata.server.storage.postgres.pool import decode_json
 from masterdata.server.storage.postgres.selects import CompiledSelects
-from masterdata.server.storage.postgres.statement_pool import StatementPool
+from masterdata.server.storage.postgres.statement_pool import StatementPool, decode_json
 
 
 class RecordRow:

@@ -38,7 +38,7 @@ from sqlalchemy import JSON, Table
 
 from masterdata.server.storage.backend import RowWrite, Written
 from masterdata.server.storage.models.events import IdempotencyKeyRow
-from masterdata.server.storage.postgres.pool import LazyPool
+from masterdata.server.storage.postgres.statement_pool import StatementPool
 
 #: The event columns the statement takes as arrays, in its order (as in __init__.py).
 EVENT_COLUMNS = (
@@ -75,7 +75,7 @@ class _Shape:
 class OneStatementWrites:
     """`RowWrite`s sent as one statement each, on an asyncpg pool of their own."""
 
-    def __init__(self, pool: LazyPool, event_lock: int, channel: str) -> None:
+    def __init__(self, pool: StatementPool, event_lock: int, channel: str) -> None:
         self._pool = pool
         self._event_lock = event_lock
         self._channel = channel
