@@ -144,6 +144,23 @@ class MessageCodec:
         generic writers cost ~4x as much (a write renders its row for the reply and
         the event, a read for the reply).
         """
+        message = self.message_type(**self.scalar_kwargs(values))
+        standard: Any = message  # every resource message has the STANDARD_OUTPUT_ONLY fields
+        _set_time(standard.create_time, values["create_time"])
+        _set_time(standard.update_time, values["update_time"])
+        if values["delete_time"] is not None:
+            _set_time(standard.delete_time, values["delete_time"])
+        for name, write in self._written:
+            value = values[name]
+            if value is not None:
+                write(message, name, value)
+        if not reveal and self.masked:
+            self.mask(message)
+        return message
+
+    def scalar_kwargs(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The constructor arguments of a row's message but its timestamps and message
+        fields (`message_fields`): id, authors, etag, scalars, strings, enums, lists."""
         kwargs: dict[str, Any] = {
             "id": str(values["id"]),
             "created_by": values["created_by"],
@@ -162,19 +179,12 @@ class MessageCodec:
             value = values[name]
             if value and value in numbers:
                 kwargs[name] = numbers[value]
-        message = self.message_type(**kwargs)
-        standard: Any = message  # every resource message has the STANDARD_OUTPUT_ONLY fields
-        _set_time(standard.create_time, values["create_time"])
-        _set_time(standard.update_time, values["update_time"])
-        if values["delete_time"] is not None:
-            _set_time(standard.delete_time, values["delete_time"])
-        for name, write in self._written:
-            value = values[name]
-            if value is not None:
-                write(message, name, value)
-        if not reveal and self.masked:
-            self.mask(message)
-        return message
+        return kwargs
+
+    @property
+    def message_fields(self) -> tuple[str, ...]:
+        """The message-typed fields `scalar_kwargs` leaves to its caller."""
+        return tuple(name for name, _ in self._written)
 
     def mask(self, message: Message) -> Message:
         for name, mask in self.masked.items():
