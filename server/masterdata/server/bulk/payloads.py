@@ -22,22 +22,14 @@ from google.protobuf.descriptor import FieldDescriptor
 from masterdata.server.bulk.messages import MessageBuilder
 from masterdata.server.bulk.value_keys import KeyedMemo
 from masterdata.server.domain.descriptors import descriptor_of
+from masterdata.server.resources.wire import length_delimited_tag, varint
 
 #: String fields encoded for every row: their values rarely repeat.
 OWN = frozenset({"id", "name", "category", "hsn_code", "hs_code_6digit", "description"})
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def _string_encoder(number: int, name: str) -> Callable[[Mapping[str, Any]], bytes]:
-    tag = _varint(number << 3 | 2)
+    tag = length_delimited_tag(number)
     lengths = [tag + bytes((n,)) for n in range(128)]
 
     def encode(row: Mapping[str, Any]) -> bytes:
@@ -46,7 +38,7 @@ def _string_encoder(number: int, name: str) -> Callable[[Mapping[str, Any]], byt
             return b""
         data = str(value).encode()
         size = len(data)
-        return (lengths[size] if size < 128 else tag + _varint(size)) + data
+        return (lengths[size] if size < 128 else tag + varint(size)) + data
 
     return encode
 

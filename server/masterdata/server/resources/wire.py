@@ -36,7 +36,7 @@ class PageFields:
             raise TypeError(f"{descriptor.full_name} is not a page of items and a token")
         if token.type != FieldDescriptor.TYPE_STRING:
             raise TypeError(f"{descriptor.full_name}.next_page_token is not a string")
-        return cls(_tag(items[0].number), _tag(token.number))
+        return cls(length_delimited_tag(items[0].number), length_delimited_tag(token.number))
 
 
 def page_reply(fields: PageFields, items: Sequence[bytes], next_page_token: str) -> bytes:
@@ -44,18 +44,20 @@ def page_reply(fields: PageFields, items: Sequence[bytes], next_page_token: str)
     then the token (the order of fields on the wire does not matter to a parser)."""
     parts: list[bytes] = []
     for item in items:
-        parts += (fields.items, _varint(len(item)), item)
+        parts += (fields.items, varint(len(item)), item)
     if next_page_token:
         token = next_page_token.encode()
-        parts += (fields.next_page_token, _varint(len(token)), token)
+        parts += (fields.next_page_token, varint(len(token)), token)
     return b"".join(parts)
 
 
-def _tag(number: int) -> bytes:
-    return _varint(number << 3 | _LENGTH_DELIMITED)
+def length_delimited_tag(number: int) -> bytes:
+    """The wire tag of field `number` holding a string, bytes or a message."""
+    return varint(number << 3 | _LENGTH_DELIMITED)
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
+    """`value` (≥ 0) as a protobuf base-128 varint."""
     encoded = bytearray()
     while value > 0x7F:
         encoded.append(value & 0x7F | 0x80)
