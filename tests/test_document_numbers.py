@@ -26,13 +26,14 @@ from organization_support import (
     patiently,
 )
 from processes import running_server
+from sqlalchemy import update
 from support import event_count, events, expect_failure
 
 from masterdata.server.app import App
+from masterdata.server.families.organizations import batching as batching_module
 from masterdata.server.families.organizations import numbering as numbering_module
-from masterdata.server.families.organizations import series as series_module
-from masterdata.server.resources import single_row as single_row_module
 from masterdata.server.storage.engine import Database
+from masterdata.server.storage.models.organization import DocumentSeriesRow
 from masterdata.v1 import organization_pb2 as pb
 from masterdata.v1 import organization_pb2_grpc
 
@@ -196,23 +197,27 @@ async def test_a_number_is_consumed_only_when_its_transaction_commits(
     stub, db, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A failure after the number was taken leaves it to the next caller: on the
-    one-write path, the write's own event insert fails (its id clashes); on the
-    locking path, recording the event fails after the increment."""
+    batched path, the write's own event insert fails (its id clashes) and the call is
+    served again by the locking path, with the same number; on the locking path,
+    recording the event fails after the increment."""
     setup = await numbering(stub)
     clash = (await events(db))[0].event_id
-    rows_of = single_row_module.event_rows
+    rows_of = batching_module.event_rows
+    clashed: list[bool] = []
 
     def clashing_rows(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
-        monkeypatch.setattr(single_row_module, "event_rows", rows_of)
+        monkeypatch.setattr(batching_module, "event_rows", rows_of)
+        clashed.append(True)
         return [row | {"event_id": clash} for row in rows_of(*args, **kwargs)]
 
-    monkeypatch.setattr(single_row_module, "event_rows", clashing_rows)
-    await expect_failure(next_number(stub, setup.org.id), grpc.StatusCode.ALREADY_EXISTS)
+    monkeypatch.setattr(batching_module, "event_rows", clashing_rows)
+    assert (await next_number(stub, setup.org.id)).number == 1
+    assert clashed == [True]
 
     async def no_series_read(*_: object) -> None:
         return None  # the locking path: as when there is no series to explain
 
-    monkeypatch.setattr(series_module, "read_series", no_series_read)
+    monkeypatch.setattr(batching_module, "read_series", no_series_read)
     original = numbering_module.record_event
 
     def fail_once(*args: object, **kwargs: object) -> object:
@@ -221,9 +226,51 @@ async def test_a_number_is_consumed_only_when_its_transaction_commits(
 
     monkeypatch.setattr(numbering_module, "record_event", fail_once)
     await expect_failure(next_number(stub, setup.org.id), grpc.StatusCode.INTERNAL)
-    assert (await next_number(stub, setup.org.id)).number == 1
-    monkeypatch.undo()
     assert (await next_number(stub, setup.org.id)).number == 2
+    monkeypatch.undo()
+    assert (await next_number(stub, setup.org.id)).number == 3
+
+
+async def test_a_batch_that_finds_the_series_moved_on_waits_for_its_lock(
+    stub, db: Database, app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer moves the series on between the batch's read and its write (as a
+    second server process taking numbers does): the batch then takes its numbers
+    under the series' lock, in one more transaction, not one call at a time (and so
+    do the batches right after it)."""
+    setup = await numbering(stub)
+    read = batching_module.read_series
+    backend = app.runtime.db.backend
+    locked_writes = 0
+    write_locked = backend.write_locked
+
+    async def read_then_move_on(*args: Any) -> Any:
+        monkeypatch.setattr(batching_module, "read_series", read)
+        series = await read(*args)
+        async with db.writer.begin() as conn:  # the other writer
+            await conn.execute(
+                update(DocumentSeriesRow)
+                .where(DocumentSeriesRow.id == uuid.UUID(setup.series.id))
+                .values(revision=DocumentSeriesRow.revision + 1)
+            )
+        return series
+
+    async def counted(*args: Any) -> Any:
+        nonlocal locked_writes
+        locked_writes += 1
+        return await write_locked(*args)
+
+    async def alone(*_: object) -> None:
+        raise AssertionError("a call was served alone")
+
+    monkeypatch.setattr(batching_module, "read_series", read_then_move_on)
+    monkeypatch.setattr(backend, "write_locked", counted)
+    monkeypatch.setattr(batching_module.NumberBatcher, "_alone", alone)
+    replies = await asyncio.gather(*(next_number(stub, setup.org.id) for _ in range(5)))
+    assert sorted(r.number for r in replies) == [1, 2, 3, 4, 5]
+    assert locked_writes >= 1
+    issued = await events(db, event_type=ISSUED)
+    assert sorted(e.aggregate_version for e in issued) == [3, 4, 5, 6, 7]
 
 
 async def test_next_number_is_frozen_once_numbers_are_issued(stub) -> None:

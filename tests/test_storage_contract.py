@@ -182,6 +182,34 @@ async def test_write_row_guard_counts_live_children_and_cascade_restores(
     assert (restored.delete_time, restored.revision) == (None, 3)
 
 
+async def test_write_locked_serialises_writers_of_one_row(db: Database, backend: Backend) -> None:
+    """Writers that each lock the row, build their write from what they read and write
+    it at that revision all apply, one after another: none reads a revision another
+    then moves on (an optimistic write_row would have found another revision)."""
+    row = commodity("Guar", description="0")
+    await backend.write_row(RowWrite(_C, row["id"], row, None, [], [], None))
+    read = select(_C).where(_C.c.id == row["id"]).with_for_update()
+    seen: list[int] = []
+
+    def increment(current: Any) -> tuple[RowWrite, int]:
+        seen.append(current.revision)
+        changes = {"description": str(int(current.description) + 1)}
+        changes["revision"] = current.revision + 1
+        event = event_of({"id": row["id"], "revision": current.revision + 1}, "updated")
+        return RowWrite(_C, row["id"], changes, current.revision, [event], [], None), 1
+
+    writers = [backend.write_locked(read, {}, increment, 10.0) for _ in range(12)]
+    assert await asyncio.gather(*writers) == [1] * 12
+    kept = await stored(db, _C, row["id"])
+    assert (kept.description, kept.revision) == ("12", 13)
+    assert sorted(seen) == list(range(1, 13))  # each writer read its predecessor's
+    missing = select(_C).where(_C.c.id == uuid.uuid4()).with_for_update()
+    assert await backend.write_locked(missing, {}, increment, None) is None
+    async with db.reader.connect() as conn:
+        appended = await conn.scalar(select(func.count()).where(EventRow.aggregate_id == row["id"]))
+    assert appended == 12
+
+
 async def test_any_of_is_membership(db: Database, backend: Backend) -> None:
     names = [f"c{i}" for i in range(5)]
     async with db.writer.begin() as conn:

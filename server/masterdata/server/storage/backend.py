@@ -201,38 +201,41 @@ class Backend(ABC):
         Here: its statements one after another in a transaction of the writer (SQLite,
         one writer at a time). PostgreSQL sends it as one statement.
         """
-        table = write.table
         async with translate_errors(), AsyncSession(self.writer) as session:
             if write.seconds_left is not None:
                 await self.bound_by_deadline(session, write.seconds_left)
-            live: tuple[int, ...] = ()
-            if write.unless_live_children:
-                live = await count_live_children(session, write.row_id, write.unless_live_children)
-                if any(live):
-                    return Written(False, live)
-            if write.expected_revision is None:
-                await session.execute(insert(table), [dict(write.values)])
-            else:
-                changed = await session.execute(
-                    update(table)
-                    .where(table.c.id == write.row_id, table.c.revision == write.expected_revision)
-                    .values(dict(write.values))
-                )
-                if changed.rowcount != 1:  # type: ignore[attr-defined]
-                    return Written(False, live)  # closing the session rolls back
-            for cascade in write.cascade:
-                rows = cascade.table
-                await session.execute(
-                    update(rows)
-                    .where(rows.c.id.in_(cascade.ids))
-                    .values({**cascade.values, "revision": rows.c.revision + 1})
-                )
-            if write.claims:
-                await session.execute(insert(_KEYS), [dict(claim) for claim in write.claims])
-            if write.events:
-                await self.append_events(session, write.events)
+            written = await _apply(session, write, self.append_events)
+            if written.applied:
+                await session.commit()  # else closing the session rolls back
+        return written
+
+    async def write_locked(
+        self,
+        read: AnySelect,
+        params: Mapping[str, Any],
+        build: Callable[[Any], tuple[RowWrite, T]],
+        seconds_left: float | None,
+    ) -> T | None:
+        """The first row of `read` (a SELECT ... FOR UPDATE) and the `RowWrite` that
+        `build` makes of it, in one transaction; what `build` returned beside the write,
+        or None (nothing written) when `read` finds no row.
+
+        For a row that many processes write at once (a document series), where an
+        optimistic `write_row` keeps finding that another process moved the revision
+        on: the lock makes the others wait instead of wasting their work. `build`
+        writes the row at the revision it was given.
+        """
+        async with translate_errors(), AsyncSession(self.writer) as session:
+            if seconds_left is not None:
+                await self.bound_by_deadline(session, seconds_left)
+            row = (await session.execute(read, params)).first()
+            if row is None:
+                return None
+            write, result = build(row)
+            if not (await _apply(session, write, self.append_events)).applied:
+                raise RuntimeError(f"a write after its row's lock did not apply: {write.row_id}")
             await session.commit()
-        return Written(True, live)
+        return result
 
     @abstractmethod
     def insert_unless_present(self, table: Table, key: Sequence[str]) -> Insert:
@@ -300,3 +303,39 @@ async def count_live_children(
         for child, column in children
     ]
     return tuple((await session.execute(select(*counts))).one())
+
+
+async def _apply(
+    session: AsyncSession,
+    write: RowWrite,
+    append_events: Callable[[AsyncSession, Sequence[dict[str, Any]]], Awaitable[None]],
+) -> Written:
+    """`write`'s statements one after another in the session's transaction."""
+    table = write.table
+    live: tuple[int, ...] = ()
+    if write.unless_live_children:
+        live = await count_live_children(session, write.row_id, write.unless_live_children)
+        if any(live):
+            return Written(False, live)
+    if write.expected_revision is None:
+        await session.execute(insert(table), [dict(write.values)])
+    else:
+        changed = await session.execute(
+            update(table)
+            .where(table.c.id == write.row_id, table.c.revision == write.expected_revision)
+            .values(dict(write.values))
+        )
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            return Written(False, live)
+    for cascade in write.cascade:
+        rows = cascade.table
+        await session.execute(
+            update(rows)
+            .where(rows.c.id.in_(cascade.ids))
+            .values({**cascade.values, "revision": rows.c.revision + 1})
+        )
+    if write.claims:
+        await session.execute(insert(_KEYS), [dict(claim) for claim in write.claims])
+    if write.events:
+        await append_events(session, write.events)
+    return Written(True, live)

@@ -137,12 +137,17 @@ def number_reply(series: Any, number: int, request: NumberRequest) -> pb.NextDoc
     )
 
 
-async def read_series(db: Database, request: NumberRequest) -> Any:
+async def read_series(db: Database, request: NumberRequest, seconds_left: float | None) -> Any:
     """The active year's series as it is now, with the year's dates; None when there is
     none. Read without a lock: an optimistic write checks its revision."""
-    params = {"org": request.organization_id, "kind": request.document_type}
-    async with translate_errors(), db.autocommit_reader.connect() as connection:
-        return (await connection.execute(_READ, params)).first()
+    async with translate_errors():
+        found = await db.rows.select(READ_SERIES, series_params(request), seconds_left)
+    return found[0] if found else None
+
+
+def series_params(request: NumberRequest) -> dict[str, Any]:
+    """The values of `READ_SERIES`' parameters."""
+    return {"org": request.organization_id, "kind": request.document_type}
 
 
 def _issue_statement() -> Any:
@@ -188,7 +193,10 @@ _YEAR_DATES = (
     select(_Y.start_date).where(_YEAR_OF).scalar_subquery().label("fy_start"),
     select(_Y.end_date).where(_YEAR_OF).scalar_subquery().label("fy_end"),
 )
-_READ = select(_S.__table__, *_YEAR_DATES).where(*_ACTIVE_SERIES)
+#: The active year's series of a document type, with the year's dates.
+READ_SERIES = select(_S.__table__, *_YEAR_DATES).where(*_ACTIVE_SERIES)
+#: The same, locked until the transaction ends (a batch that waits for the series).
+LOCK_SERIES = READ_SERIES.with_for_update(of=_S.__table__)
 _ISSUE = _issue_statement()
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from functools import cached_property
-from types import SimpleNamespace
 from typing import Any, cast
 
 from sqlalchemy import select
@@ -23,16 +21,13 @@ from masterdata.server.families.organizations.family import FamilyResources
 from masterdata.server.families.organizations.numbering import (
     NumberRequest,
     issue_number,
-    number_reply,
     parse_number_request,
-    read_series,
 )
 from masterdata.server.families.organizations.years import other_organization, series_issued
 from masterdata.server.repositories.generic import ResourceRepository
 from masterdata.server.resources.caller import Caller
 from masterdata.server.resources.idempotent import run_idempotent
 from masterdata.server.resources.ids import parse_id
-from masterdata.server.resources.single_row import ATTEMPTS
 from masterdata.server.storage.errors import translate_errors
 from masterdata.server.storage.models.organization import DocumentSeriesRow, FinancialYearRow
 from masterdata.server.storage.unit_of_work import UnitOfWork
@@ -131,39 +126,14 @@ class DocumentSeriesResources(FamilyResources):
 
     @cached_property
     def _numbers(self) -> NumberBatcher:
-        return NumberBatcher(self.runtime, self._next_number_alone)
-
-    async def _next_number_alone(
-        self, request: NumberRequest, caller: Caller
-    ) -> pb.NextDocumentNumberResponse:
-        """One call alone: the series read, then its next number taken by one write
-        that applies only while the series has the revision read (resources/single_row.py);
-        under contention, or when there is no series to explain, the locking path."""
-        for _ in range(ATTEMPTS):
-            series = await read_series(self.runtime.db, request)
-            if series is None:
-                break
-            number = series.next_number
-            now = datetime.now(UTC)
-            written = {
-                "next_number": number + 1,
-                "update_time": now,
-                "updated_by": caller.identity,
-                "revision": series.revision + 1,
-            }
-            after = SimpleNamespace(**series._asdict() | written)
-            reply = number_reply(after, number, request)
-            issued = await self._single_row.write(
-                caller, after, written, series.revision, "number_issued", reply
-            )
-            if issued is not None:
-                return cast(pb.NextDocumentNumberResponse, issued)
-        return await self._next_number_locked(request, caller)
+        return NumberBatcher(self.runtime, self._next_number_locked)
 
     async def _next_number_locked(
         self, request: NumberRequest, caller: Caller
     ) -> pb.NextDocumentNumberResponse:
-        """One call in a transaction of its own that waits for the series' row lock."""
+        """One call in a transaction of its own that waits for the series' row lock: the
+        path of a call the batcher cannot serve as it does the others (a stored
+        request_id to replay, nothing to issue from and why, an error)."""
 
         async def work(uow: UnitOfWork) -> pb.NextDocumentNumberResponse:
             return await issue_number(uow, request)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -20,12 +20,20 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from masterdata.server.config import Settings
-from masterdata.server.storage.backend import Backend, Lease, Listener, RowWrite, Written
+from masterdata.server.storage.backend import (
+    AnySelect,
+    Backend,
+    Lease,
+    Listener,
+    RowWrite,
+    Written,
+)
 from masterdata.server.storage.errors import translate_errors
 from masterdata.server.storage.postgres import bulk
 from masterdata.server.storage.postgres.lease import AdvisoryLease
 from masterdata.server.storage.postgres.listener import PostgresListener
 from masterdata.server.storage.postgres.rows import AsyncpgRowReads
+from masterdata.server.storage.postgres.selects import CompiledSelects
 from masterdata.server.storage.postgres.statement_pool import StatementPool
 from masterdata.server.storage.postgres.writes import EVENT_COLUMNS, OneStatementWrites
 
@@ -47,6 +55,7 @@ class PostgresBackend(Backend):
     ) -> None:
         super().__init__(reader, writer, rows)
         self._settings = settings
+        self._compiled = CompiledSelects(writer.dialect)
         self._writes = OneStatementWrites(
             # Writes share the server's connections with the SQLAlchemy pool (the
             # locking path, imports): only as many as they use are opened. JSON
@@ -99,6 +108,16 @@ class PostgresBackend(Backend):
     async def write_row(self, write: RowWrite) -> Written:
         """One statement on asyncpg directly (writes.py): 1 round trip instead of 7."""
         return await self._writes.write(write)
+
+    async def write_locked(
+        self,
+        read: AnySelect,
+        params: Mapping[str, Any],
+        build: Callable[[Any], tuple[RowWrite, T]],
+        seconds_left: float | None,
+    ) -> T | None:
+        """The locking read and the one-statement write in a transaction on asyncpg."""
+        return await self._writes.write_locked(self._compiled(read), params, build, seconds_left)
 
     async def bound_by_deadline(self, session: AsyncSession, seconds: float) -> None:
         milliseconds = str(max(1, int(seconds * 1000)))

@@ -11,11 +11,13 @@ costs only the values' lookup and the driver's own work.
 
 from __future__ import annotations
 
+import json
 from collections import namedtuple
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
+from sqlalchemy import JSON
 from sqlalchemy.engine import Dialect
 
 from masterdata.server.memos import Remembered
@@ -35,6 +37,17 @@ class CompiledSelect:
     arguments: tuple[tuple[str, Any, bool, Callable[[Any], Any] | None], ...]
     #: Rows with attribute access by the selected columns' keys, as Core rows have.
     row: Callable[[Any], Any]
+    #: Positions of the JSON columns among the selected: decoded by the read pool's
+    #: codec, or by `decoded_row` where a connection has none (the write pool's).
+    documents: tuple[int, ...]
+
+    def decoded_row(self, record: Any) -> Any:
+        """A row of `record` read without a JSON codec: its documents decoded."""
+        values = list(record)
+        for i in self.documents:
+            if values[i] is not None:
+                values[i] = json.loads(values[i])
+        return self.row(values)
 
     def bind(self, params: Mapping[str, Any]) -> list[Any]:
         values = []
@@ -66,5 +79,7 @@ class CompiledSelects:
             (name, binds[name].value, binds[name].required, cast(Any, processors.get(name)))
             for name in compiled.positiontup or ()
         )
-        row: Any = namedtuple("Row", statement.selected_columns.keys())  # type: ignore[misc]
-        return CompiledSelect(compiled.string, arguments, row._make)
+        columns = statement.selected_columns
+        row: Any = namedtuple("Row", columns.keys())  # type: ignore[misc]
+        documents = tuple(i for i, c in enumerate(columns) if isinstance(c.type, JSON))
+        return CompiledSelect(compiled.string, arguments, row._make, documents)

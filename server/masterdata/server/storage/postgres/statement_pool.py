@@ -17,14 +17,30 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import asyncpg
 
 from masterdata.server.domain.errors import DeadlineExceeded, Unavailable
 from masterdata.server.storage.errors import pool_timeout, translate_errors
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When a transaction's caller gives up (time.monotonic()), None for never."""
+
+    at: float | None
+
+    def left(self) -> float | None:
+        """A statement's timeout: the seconds left, at least a millisecond (a timeout of
+        zero would wait forever)."""
+        return None if self.at is None else max(0.001, self.at - time.monotonic())
 
 
 class StatementPool:
@@ -63,6 +79,26 @@ class StatementPool:
                 connection = await self._acquire(dead=connection)
             try:
                 return await connection.fetch(sql, *arguments, timeout=seconds_left)
+            except TimeoutError:
+                raise DeadlineExceeded("the deadline passed before the database answered") from None
+            finally:
+                self._release(connection)
+
+    async def transaction(
+        self,
+        work: Callable[[asyncpg.Connection, Deadline], Awaitable[T]],
+        seconds_left: float | None,
+    ) -> T:
+        """`work` in one transaction on one connection, which it passes the deadline to
+        bound each of its statements by what is left of the caller's time."""
+        deadline = Deadline(None if seconds_left is None else time.monotonic() + seconds_left)
+        async with translate_errors():
+            connection = self._idle.pop() if self._idle else None
+            if connection is None or connection.is_closed():
+                connection = await self._acquire(dead=connection)
+            try:
+                async with connection.transaction():
+                    return await work(connection, deadline)
             except TimeoutError:
                 raise DeadlineExceeded("the deadline passed before the database answered") from None
             finally:

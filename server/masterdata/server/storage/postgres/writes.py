@@ -30,15 +30,19 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+import asyncpg
 from sqlalchemy import JSON, Table
 
 from masterdata.server.storage.backend import RowWrite, Written
 from masterdata.server.storage.models.events import IdempotencyKeyRow
-from masterdata.server.storage.postgres.statement_pool import StatementPool
+from masterdata.server.storage.postgres.selects import CompiledSelect
+from masterdata.server.storage.postgres.statement_pool import Deadline, StatementPool
+
+T = TypeVar("T")
 
 #: The event columns the statement takes as arrays, in its order (as in __init__.py).
 EVENT_COLUMNS = (
@@ -81,42 +85,71 @@ class OneStatementWrites:
         self._channel = channel
 
     async def write(self, write: RowWrite) -> Written:
-        table = write.table
-        inserting = write.expected_revision is None
-        names = _keys(table) if inserting else tuple(write.values)
-        children = [
-            f"{child.name}.{child.c[column].name}" for child, column in write.unless_live_children
-        ]
-        shape = _Shape(
-            table,
-            names,
-            inserting,
-            bool(children),
-            tuple((c.table, tuple(c.values)) for c in write.cascade),
-        )
-        sql, documents = _render(shape)
-        arguments = _encoded(write.values, names, documents[0])
-        if not inserting:
-            arguments += [write.row_id, write.expected_revision]
-        if children:
-            arguments += [table.name, children]
-        for cascade, (_, keys), cascade_documents in zip(
-            write.cascade, shape.cascades, documents[1:], strict=True
-        ):
-            arguments += _encoded(cascade.values, keys, cascade_documents)
-            arguments.append(list(cascade.ids))
-        arguments += [[claim[name] for claim in write.claims] for name in _KEY_COLUMNS]
-        arguments += [self._event_lock, self._channel]
-        arguments += _event_arrays(write.events)
+        sql, arguments = _statement(write, self._event_lock, self._channel)
         records = await self._pool.fetch(sql, *arguments, seconds_left=write.seconds_left)
         applied, live = records[0]
         return Written(bool(applied), tuple(live or ()))
+
+    async def write_locked(
+        self,
+        read: CompiledSelect,
+        params: Mapping[str, Any],
+        build: Callable[[Any], tuple[RowWrite, T]],
+        seconds_left: float | None,
+    ) -> T | None:
+        """`Backend.write_locked`: the locking read, then the write it builds, in a
+        transaction of three round trips more than `write` (BEGIN, the read, COMMIT)."""
+
+        async def work(connection: asyncpg.Connection, deadline: Deadline) -> T | None:
+            records = await connection.fetch(read.sql, *read.bind(params), timeout=deadline.left())
+            if not records:
+                return None
+            write, result = build(read.decoded_row(records[0]))
+            sql, arguments = _statement(write, self._event_lock, self._channel)
+            applied, _ = (await connection.fetch(sql, *arguments, timeout=deadline.left()))[0]
+            if not applied:  # the lock held the row as read: a bug, never a race
+                raise RuntimeError(f"a write after its row's lock did not apply: {write.row_id}")
+            return result
+
+        return await self._pool.transaction(work, seconds_left)
 
     async def close(self) -> None:
         await self._pool.close()
 
     def in_use(self) -> int:
         return self._pool.in_use()
+
+
+def _statement(write: RowWrite, event_lock: int, channel: str) -> tuple[str, list[Any]]:
+    """The SQL text of `write`'s shape and its arguments."""
+    table = write.table
+    inserting = write.expected_revision is None
+    names = _keys(table) if inserting else tuple(write.values)
+    children = [
+        f"{child.name}.{child.c[column].name}" for child, column in write.unless_live_children
+    ]
+    shape = _Shape(
+        table,
+        names,
+        inserting,
+        bool(children),
+        tuple((c.table, tuple(c.values)) for c in write.cascade),
+    )
+    sql, documents = _render(shape)
+    arguments = _encoded(write.values, names, documents[0])
+    if not inserting:
+        arguments += [write.row_id, write.expected_revision]
+    if children:
+        arguments += [table.name, children]
+    for cascade, (_, keys), cascade_documents in zip(
+        write.cascade, shape.cascades, documents[1:], strict=True
+    ):
+        arguments += _encoded(cascade.values, keys, cascade_documents)
+        arguments.append(list(cascade.ids))
+    arguments += [[claim[name] for claim in write.claims] for name in _KEY_COLUMNS]
+    arguments += [event_lock, channel]
+    arguments += _event_arrays(write.events)
+    return sql, arguments
 
 
 @functools.cache
@@ -127,7 +160,7 @@ def _keys(table: Table) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=1024)
 def _render(shape: _Shape) -> tuple[str, tuple[_Documents, ...]]:
-    """The statement's text, parameters in the order `OneStatementWrites.write` passes
+    """The statement's text, parameters in the order `_statement` passes
     them; and the JSON columns among the row's and each cascade's.
 
     Remembered per shape, boundedly: an update's shape is its set of changed columns,
