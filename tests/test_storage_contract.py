@@ -9,14 +9,16 @@ does it — is its own; what the layers above rely on is checked here.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, literal, select, update
 
 from masterdata.server.app import App
+from masterdata.server.domain.errors import DeadlineExceeded
 from masterdata.server.storage.backend import Backend, Cascade, RowWrite
 from masterdata.server.storage.base import utc
 from masterdata.server.storage.engine import Database
@@ -208,6 +210,27 @@ async def test_write_locked_serialises_writers_of_one_row(db: Database, backend:
     async with db.reader.connect() as conn:
         appended = await conn.scalar(select(func.count()).where(EventRow.aggregate_id == row["id"]))
     assert appended == 12
+
+
+async def test_write_locked_waits_for_the_lock_no_longer_than_the_deadline(
+    db: Database, backend: Backend
+) -> None:
+    if not db.is_postgres:
+        pytest.skip("SQLite has one writer connection, the holder's: the call's deadline ends it")
+    row = commodity("Sesame")
+    await backend.write_row(RowWrite(_C, row["id"], row, None, [], [], None))
+    read = select(_C).where(_C.c.id == row["id"]).with_for_update()
+
+    def never(current: Any) -> tuple[RowWrite, None]:
+        raise AssertionError("the row was read while another transaction held it")
+
+    async with db.writer.connect() as holder:
+        await holder.execute(update(_C).where(_C.c.id == row["id"]).values(name="Sesame"))
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceeded):
+            await backend.write_locked(read, {}, never, 0.3)
+        assert time.monotonic() - started < 2.0
+        await holder.rollback()
 
 
 async def test_any_of_is_membership(db: Database, backend: Backend) -> None:
