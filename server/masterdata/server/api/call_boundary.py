@@ -27,6 +27,7 @@ from grpc import aio
 from masterdata.server.api.errors import internal_status, to_status
 from masterdata.server.domain.errors import InvalidArgument, MasterdataError, ResourceExhausted
 from masterdata.server.domain.text import DESCRIPTION, message_violations
+from masterdata.server.observability import access_log
 from masterdata.server.observability.metrics import Metrics
 from masterdata.server.resources.activity import UnaryCalls
 from masterdata.server.resources.caller import Caller, set_current_caller
@@ -322,6 +323,9 @@ class _Call:
         if not log.isEnabledFor(logging.INFO):
             return
         identity = principal.name if principal else ""
+        if (access := access_log.installed()) is not None:
+            access.write(site.method, code, seconds, identity, self.request_id)
+            return
         log.info(
             "%s %s %.1fms identity=%s request_id=%s",
             site.method,

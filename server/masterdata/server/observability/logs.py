@@ -7,6 +7,8 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from masterdata.server.observability import access_log
+
 #: LogRecord attributes that are not "extra" fields.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -35,4 +37,5 @@ def configure_logging(level: str = "INFO", log_format: str = "text") -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    access_log.install(access_log.AccessLog(handler, json_lines=log_format == "json"))
     root.setLevel(level.upper())
