@@ -20,7 +20,7 @@ from grpc import aio
 from masterdata.server.resources.caller import current_caller
 from masterdata.server.resources.listing import ListRequest
 from masterdata.server.resources.standard import Resources
-from masterdata.server.resources.wire import PageFields
+from masterdata.server.resources.wire import ItemField, PageFields
 
 Handler = Callable[[Any, aio.ServicerContext[Any, Any]], Awaitable[Any]]
 
@@ -62,18 +62,24 @@ def standard_handlers(
 ) -> dict[str, Handler]:
     """Handlers for the RPCs `names` lists, serving `service`."""
     f = names.resource
-    items = _repeated_field(pb2, f"{names.list}Response")
     page_fields = PageFields.of(getattr(pb2, f"{names.list}Response"))
 
-    def response(rpc: str, value: Any) -> Any:
-        return getattr(pb2, f"{rpc}Response")(**{f: value})
+    def item_field(rpc: str) -> ItemField:
+        return ItemField.of(getattr(pb2, f"{rpc}Response"))
+
+    # Replies are written from the resource's serialization (resources/wire.py): a
+    # rendered message's is kept with it; a write's result is serialized once, not
+    # copied into a response message first.
+    create_reply, get_reply = item_field(names.create), item_field(names.get)
+    update_reply, delete_reply = item_field(names.update), item_field(names.delete)
+    undelete_reply = item_field(names.undelete)
 
     async def create(request: Any, _context: aio.ServicerContext[Any, Any]) -> Any:
         result = await service.create(getattr(request, f), current_caller())
-        return response(names.create, result)
+        return create_reply.reply(result.SerializeToString())
 
     async def get(request: Any, _context: aio.ServicerContext[Any, Any]) -> Any:
-        return response(names.get, await service.get(request.id, current_caller()))
+        return get_reply.reply((await service.get(request.id, current_caller())).wire())
 
     async def list_(request: Any, _context: aio.ServicerContext[Any, Any]) -> Any:
         page = await service.list(list_request(request, names.parent_field), current_caller())
@@ -82,22 +88,20 @@ def standard_handlers(
     async def update(request: Any, _context: aio.ServicerContext[Any, Any]) -> Any:
         paths = list(request.update_mask.paths)
         result = await service.update(getattr(request, f), paths, current_caller())
-        return response(names.update, result)
+        return update_reply.reply(result.SerializeToString())
 
     async def delete(request: Any, _context: aio.ServicerContext[Any, Any]) -> Any:
         force = bool(getattr(request, "force", False))
         result = await service.delete(request.id, request.etag, current_caller(), force=force)
-        return response(names.delete, result)
+        return delete_reply.reply(result.SerializeToString())
 
     async def undelete(request: Any, _context: aio.ServicerContext[Any, Any]) -> Any:
         result = await service.undelete(request.id, request.etag, current_caller())
-        return response(names.undelete, result)
+        return undelete_reply.reply(result.SerializeToString())
 
     async def batch(request: Any, _context: aio.ServicerContext[Any, Any]) -> Any:
         found = await service.batch_get(list(request.ids), current_caller())
-        reply = getattr(pb2, f"{names.batch_get}Response")()
-        getattr(reply, items).extend(found)
-        return reply
+        return batch_reply.replies([rendered.wire() for rendered in found])
 
     handlers: dict[str, Handler] = {
         names.create: create,
@@ -108,6 +112,7 @@ def standard_handlers(
         names.undelete: undelete,
     }
     if names.batch_get:
+        batch_reply = item_field(names.batch_get)
         handlers[names.batch_get] = batch
     return handlers
 
@@ -121,13 +126,6 @@ def list_request(request: Any, parent_field: str = "") -> ListRequest:
         show_deleted=request.show_deleted,
         parent_id=getattr(request, parent_field) if parent_field else "",
     )
-
-
-def _repeated_field(pb2: ModuleType, message: str) -> str:
-    """The one repeated message field of a List or BatchGet response (`locations`)."""
-    descriptor = pb2.DESCRIPTOR.message_types_by_name[message]
-    (field,) = (f for f in descriptor.fields if f.is_repeated and f.message_type is not None)
-    return str(field.name)
 
 
 def bind(servicer: object, handlers: dict[str, Handler]) -> None:

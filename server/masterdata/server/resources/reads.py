@@ -65,15 +65,15 @@ class ResourceReads:
             metadata={"ids" if batch else "id": ",".join(str(k) for k in keys[:50])},
         )
 
-    async def get(self, id_: str, caller: Caller) -> Message:
+    async def get(self, id_: str, caller: Caller) -> Rendered:
         key = parse_id(id_)
         async with translate_errors():
             row = await self.runtime.db.rows.one(self._table, key, caller.time_left())
         if row is None:
             raise self.not_found([key])
-        return self.render(row, caller)
+        return self._render(row, caller.sees_sensitive)
 
-    async def batch_get(self, ids: Sequence[str], caller: Caller) -> list[Message]:
+    async def batch_get(self, ids: Sequence[str], caller: Caller) -> builtins.list[Rendered]:
         limit = self.runtime.settings.max_batch_size
         if len(ids) > limit:
             raise InvalidArgument(f"at most {limit} ids per call", reason="TOO_MANY_IDS")
@@ -86,7 +86,8 @@ class ResourceReads:
         missing = [k for k in keys if k not in rows]
         if missing:
             raise self.not_found(missing, batch=True)
-        return [self.render(rows[k], caller) for k in keys]
+        revealed = caller.sees_sensitive
+        return [self._render(rows[k], revealed) for k in keys]
 
     async def list(self, request: ListRequest, caller: Caller) -> Page:
         runtime, parent = self.runtime, self._list_scope(request)
@@ -95,10 +96,6 @@ class ResourceReads:
                 runtime.db.rows, self.spec, request, runtime.settings, parent, caller.time_left()
             )
         return Page(await self.render_keyed(keyed, caller), token)
-
-    def render(self, row: Any, caller: Caller) -> Message:
-        """The message of `row` as `caller` may see it; shared, never to be changed."""
-        return self._render(row, caller.sees_sensitive).message
 
     def _render(self, row: Any, revealed: bool) -> Rendered:
         return self._rendered.get(

@@ -1,10 +1,12 @@
-"""A page response written from its items' serializations (protobuf wire format).
+"""Responses written from their items' serializations (protobuf wire format).
 
 Why (py-spy on bench/cpu_per_call.py's ListCommodities): a page of 20 commodities
 copied into its response message (protobuf copies a message added to a repeated
 field) and serialized again cost ~50 µs a call. Its items are rendered, and
-serialized, once per revision (resources/rendered.py), and on the wire a repeated
-message field is nothing but each item's bytes behind the field's tag and length.
+serialized, once per revision (resources/rendered.py), and on the wire a message
+field is nothing but the message's bytes behind the field's tag and length, once
+per element of a repeated one. The same holds for a Get's or a write's response,
+which carries one resource (`ItemField`), and a BatchGet's, which carries several.
 """
 
 from __future__ import annotations
@@ -39,16 +41,48 @@ class PageFields:
         return cls(length_delimited_tag(items[0].number), length_delimited_tag(token.number))
 
 
+@dataclass(frozen=True)
+class ItemField:
+    """The tag of a response's only field, a message or messages (a Get's resource, a
+    BatchGet's resources)."""
+
+    tag: bytes
+
+    @classmethod
+    def of(cls, response: type[Message]) -> ItemField:
+        """That of `response`, which must have just this field: another would be left
+        out of every reply."""
+        descriptor = response.DESCRIPTOR
+        fields = descriptor.fields
+        if len(fields) != 1 or fields[0].message_type is None:
+            raise TypeError(f"{descriptor.full_name} is not one field of messages")
+        return cls(length_delimited_tag(fields[0].number))
+
+    def reply(self, item: bytes) -> bytes:
+        """The serialized response carrying the message serialized as `item`."""
+        return b"".join((self.tag, varint(len(item)), item))
+
+    def replies(self, items: Sequence[bytes]) -> bytes:
+        """The serialized response carrying the messages serialized as `items`, in order
+        (the field repeated)."""
+        return b"".join(_elements(self.tag, items))
+
+
 def page_reply(fields: PageFields, items: Sequence[bytes], next_page_token: str) -> bytes:
     """The serialized response: each item's bytes as an element of the repeated field,
     then the token (the order of fields on the wire does not matter to a parser)."""
-    parts: list[bytes] = []
-    for item in items:
-        parts += (fields.items, varint(len(item)), item)
+    parts = _elements(fields.items, items)
     if next_page_token:
         token = next_page_token.encode()
         parts += (fields.next_page_token, varint(len(token)), token)
     return b"".join(parts)
+
+
+def _elements(tag: bytes, items: Sequence[bytes]) -> list[bytes]:
+    parts: list[bytes] = []
+    for item in items:
+        parts += (tag, varint(len(item)), item)
+    return parts
 
 
 def length_delimited_tag(number: int) -> bytes:
