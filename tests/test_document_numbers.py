@@ -205,10 +205,10 @@ async def test_a_number_is_consumed_only_when_its_transaction_commits(
     rows_of = batching_module.event_rows
     clashed: list[bool] = []
 
-    def clashing_rows(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    def clashing_rows(*args: Any, **kwargs: Any) -> list[Any]:
         monkeypatch.setattr(batching_module, "event_rows", rows_of)
         clashed.append(True)
-        return [row | {"event_id": clash} for row in rows_of(*args, **kwargs)]
+        return [row._replace(event_id=clash) for row in rows_of(*args, **kwargs)]
 
     monkeypatch.setattr(batching_module, "event_rows", clashing_rows)
     assert (await next_number(stub, setup.org.id)).number == 1

@@ -19,7 +19,7 @@ from sqlalchemy import func, literal, select, update
 
 from masterdata.server.app import App
 from masterdata.server.domain.errors import DeadlineExceeded
-from masterdata.server.storage.backend import Backend, Cascade, RowWrite
+from masterdata.server.storage.backend import Backend, Cascade, EventRecord, RowWrite
 from masterdata.server.storage.base import utc
 from masterdata.server.storage.engine import Database
 from masterdata.server.storage.errors import UniqueViolation
@@ -88,7 +88,7 @@ async def test_insert_unless_present_claims_a_key_once(db: Database, backend: Ba
     assert first is not None and again is None and other is not None
 
 
-def event_of(row: dict[str, Any], verb: str) -> dict[str, Any]:
+def event_of(row: dict[str, Any], verb: str) -> EventRecord:
     return event_rows(
         [
             PendingEvent(

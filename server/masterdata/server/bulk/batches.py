@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,8 +35,9 @@ from masterdata.server.bulk.sources import InputRow
 from masterdata.server.bulk.store import find_stored, write
 from masterdata.server.bulk.varieties import apply as apply_varieties
 from masterdata.server.resources.activity import give_way, sliced
-from masterdata.server.storage.backend import Backend
-from masterdata.server.storage.unit_of_work import PendingEvent, UnitOfWork
+from masterdata.server.storage.backend import Backend, EventRecord
+from masterdata.server.storage.random_ids import random_ids
+from masterdata.server.storage.unit_of_work import UnitOfWork
 from masterdata.v1 import commodity_pb2 as pb
 
 Convert = Callable[[InputRow], Candidate | RowFailure]
@@ -131,12 +132,10 @@ class BatchRunner:
         failures.extend(plan.failures)
         lost: set[uuid.UUID] = set()
         if uow is not None:
-            events = partial(self._events, plan)
+            events = partial(self._events, plan, Stamp(uow.actor, uow.request_id, uow.now))
             lost, built = await write(session, plan, backend=self.backend, meanwhile=events)
             failures.extend(_lost(plan, lost))
-            for event in built:
-                if event.aggregate_id not in lost:
-                    uow.record(event)
+            uow.record_rows(e for e in built if e.aggregate_id not in lost)
         wanted = [item for item in plan.varieties if item[0] not in lost]
         varieties = await apply_varieties(session, wanted, backend=self.backend, uow=uow)
         failures.sort(key=lambda f: f.number)
@@ -151,30 +150,67 @@ class BatchRunner:
         )
         return Outcome(counts, failures)
 
-    async def _events(self, plan: Plan) -> list[PendingEvent]:
-        """One commodity.created / commodity.updated event per row of the plan."""
-        created = await sliced(
-            list(zip(plan.creates, plan.create_shapes, strict=True)), self._created
-        )
-        return created + await sliced(plan.updates, self._updated)
+    async def _events(self, plan: Plan, stamp: Stamp) -> list[EventRecord]:
+        """One commodity.created / commodity.updated event per row of the plan, as the
+        events table's rows (an import makes one per row: no PendingEvent between)."""
+        created = partial(self._created, stamp)
+        updated = partial(self._updated, stamp)
+        pairs = list(zip(plan.creates, plan.create_shapes, strict=True))
+        return await sliced(pairs, created) + await sliced(plan.updates, updated)
 
-    def _created(self, rows: Sequence[tuple[dict[str, Any], Any]]) -> list[PendingEvent]:
+    def _created(
+        self, stamp: Stamp, rows: Sequence[tuple[dict[str, Any], Any]]
+    ) -> list[EventRecord]:
         name, resource_type, payload = SPEC.name, SPEC.resource_type, self.payloads.payload
         verb = f"{name}.created"
+        actor, request_id, now = stamp
         return [
-            PendingEvent(name, row["id"], 1, verb, resource_type, payload(row, shape))
-            for row, shape in rows
+            EventRecord(
+                event_id,
+                name,
+                row["id"],
+                1,
+                verb,
+                resource_type,
+                payload(row, shape),
+                (),
+                actor,
+                request_id,
+                now,
+            )
+            for (row, shape), event_id in zip(rows, random_ids(len(rows)), strict=True)
         ]
 
-    def _updated(self, updates: Sequence[tuple[dict[str, Any], list[str]]]) -> list[PendingEvent]:
+    def _updated(
+        self, stamp: Stamp, updates: Sequence[tuple[dict[str, Any], list[str]]]
+    ) -> list[EventRecord]:
         name, resource_type, payload = SPEC.name, SPEC.resource_type, self.payloads.payload
         verb = f"{name}.updated"
+        actor, request_id, now = stamp
         return [
-            PendingEvent(
-                name, row["id"], row["revision"], verb, resource_type, payload(row), tuple(changed)
+            EventRecord(
+                event_id,
+                name,
+                row["id"],
+                row["revision"],
+                verb,
+                resource_type,
+                payload(row),
+                tuple(changed),
+                actor,
+                request_id,
+                now,
             )
-            for row, changed in updates
+            for (row, changed), event_id in zip(updates, random_ids(len(updates)), strict=True)
         ]
+
+
+class Stamp(NamedTuple):
+    """Who wrote a batch's events, for which call, and when (its unit of work's)."""
+
+    actor: str
+    request_id: str
+    now: datetime
 
 
 def _lost(plan: Plan, lost: set[uuid.UUID]) -> list[RowFailure]:

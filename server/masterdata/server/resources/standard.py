@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from functools import cached_property
 from types import SimpleNamespace
 from typing import Any, cast
@@ -454,6 +453,6 @@ def record_event(
     the call behind it when that is not the unit of work's own."""
     event, message = pending_event(spec, row, verb, changed)
     if actor is not None or request_id is not None:
-        event = replace(event, actor=actor, request_id=request_id)
+        event = event._replace(actor=actor, request_id=request_id)
     uow.record(event)
     return message

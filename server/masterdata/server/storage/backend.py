@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeAlias, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeAlias, TypeVar
 
 from sqlalchemy import ColumnElement, Insert, Select, Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -27,6 +27,23 @@ from masterdata.server.storage.models.events import IdempotencyKeyRow
 T = TypeVar("T")
 #: A Core SELECT of any columns.
 AnySelect: TypeAlias = "Select[*tuple[Any, ...]]"
+
+
+class EventRecord(NamedTuple):
+    """A row of the events table as it is appended: its columns in the order the
+    backends send them (`Backend.append_events`, a one-row write's events)."""
+
+    event_id: uuid.UUID
+    aggregate_type: str
+    aggregate_id: uuid.UUID
+    aggregate_version: int
+    event_type: str
+    resource_type: str
+    resource: bytes
+    changed_fields: Sequence[str]
+    actor: str
+    request_id: str
+    occur_time: datetime
 
 
 @dataclass(frozen=True)
@@ -46,7 +63,7 @@ class RowWrite:
     #: revision (every write bumps it), and nothing is written otherwise.
     expected_revision: int | None
     #: Rows of the events table, as `Backend.append_events` takes them.
-    events: Sequence[dict[str, Any]]
+    events: Sequence[EventRecord]
     #: The idempotency_keys rows with their replies (one per call the write serves),
     #: inserted with the write. A stored key makes the whole write fail with a unique
     #: violation.
@@ -191,7 +208,7 @@ class Backend(ABC):
         """Make the transaction's statements and lock waits end when the caller gives up."""
 
     @abstractmethod
-    async def append_events(self, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    async def append_events(self, session: AsyncSession, rows: Sequence[EventRecord]) -> None:
         """Insert the transaction's events so that sequence order is commit order."""
 
     async def write_row(self, write: RowWrite) -> Written:
@@ -308,7 +325,7 @@ async def count_live_children(
 async def _apply(
     session: AsyncSession,
     write: RowWrite,
-    append_events: Callable[[AsyncSession, Sequence[dict[str, Any]]], Awaitable[None]],
+    append_events: Callable[[AsyncSession, Sequence[EventRecord]], Awaitable[None]],
 ) -> Written:
     """`write`'s statements one after another in the session's transaction."""
     table = write.table

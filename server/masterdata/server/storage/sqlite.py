@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from masterdata.server.config import Settings
-from masterdata.server.storage.backend import AnySelect, Backend, Listener
+from masterdata.server.storage.backend import AnySelect, Backend, EventRecord, Listener
 from masterdata.server.storage.errors import translate_errors
 from masterdata.server.storage.models.commodity import CommodityRow
 from masterdata.server.storage.models.events import EventRow
@@ -70,9 +70,9 @@ class SQLiteBackend(Backend):
     async def bound_by_deadline(self, session: AsyncSession, seconds: float) -> None:
         """Nothing to set: statements are local and the writer queue is the pool's."""
 
-    async def append_events(self, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    async def append_events(self, session: AsyncSession, rows: Sequence[EventRecord]) -> None:
         # No lock: writers are already serialised (BEGIN IMMEDIATE).
-        await session.execute(insert(EventRow), list(rows))
+        await session.execute(insert(EventRow), [row._asdict() for row in rows])
 
     def insert_unless_present(self, table: Table, key: Sequence[str]) -> Insert:
         statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=list(key))

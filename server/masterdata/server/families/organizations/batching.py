@@ -29,7 +29,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -208,7 +208,7 @@ def _numbers(calls: list[_Call], series: Any, owner: Caller) -> tuple[RowWrite, 
         caller = call.caller
         taken = _SeriesAfter(series, number, index + 1, caller.identity, now)
         event, _ = pending_event(DOCUMENT_SERIES, taken, "number_issued")
-        events.append(replace(event, actor=caller.identity, request_id=caller.request_id))
+        events.append(event._replace(actor=caller.identity, request_id=caller.request_id))
         reply = number_reply(taken, number, call.request)
         if caller.idempotency is not None:
             claims.append(key_row(caller, reply, now))

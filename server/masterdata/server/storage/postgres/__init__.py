@@ -23,6 +23,7 @@ from masterdata.server.config import Settings
 from masterdata.server.storage.backend import (
     AnySelect,
     Backend,
+    EventRecord,
     Lease,
     Listener,
     RowWrite,
@@ -35,7 +36,11 @@ from masterdata.server.storage.postgres.listener import PostgresListener
 from masterdata.server.storage.postgres.rows import AsyncpgRowReads
 from masterdata.server.storage.postgres.selects import CompiledSelects
 from masterdata.server.storage.postgres.statement_pool import StatementPool
-from masterdata.server.storage.postgres.writes import EVENT_COLUMNS, OneStatementWrites
+from masterdata.server.storage.postgres.writes import (
+    EVENT_COLUMNS,
+    OneStatementWrites,
+    event_arrays,
+)
 
 T = TypeVar("T")
 #: pg_advisory_xact_lock key that serialises event appends (ASCII "mdevents").
@@ -125,7 +130,7 @@ class PostgresBackend(Backend):
             connection = await session.connection()
             await connection.exec_driver_sql(_BOUND_BY_DEADLINE, (milliseconds,))
 
-    async def append_events(self, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    async def append_events(self, session: AsyncSession, rows: Sequence[EventRecord]) -> None:
         """The events in one statement, straight on the transaction's asyncpg connection;
         many of them (an import batch) by COPY after the ordering lock.
 
@@ -145,14 +150,8 @@ class PostgresBackend(Backend):
                 "events", records=_event_records(rows), columns=_COPY_EVENT_COLUMNS
             )
             return
-        columns = [[row[name] for row in rows] for name in EVENT_COLUMNS]
-        columns[_CHANGED] = [json.dumps(list(changed)) for changed in columns[_CHANGED]]
         await driver.execute(
-            _INSERT_AFTER_EVENT_LOCK,
-            EVENT_APPEND_LOCK,
-            EVENT_CHANNEL,
-            *columns,
-            rows[0]["occur_time"],
+            _INSERT_AFTER_EVENT_LOCK, EVENT_APPEND_LOCK, EVENT_CHANNEL, *event_arrays(rows)
         )
 
     def insert_unless_present(self, table: Table, key: Sequence[str]) -> Insert:
@@ -258,21 +257,13 @@ _EVENT_LOCK = "SELECT pg_advisory_xact_lock($1::bigint), pg_notify($2::text, '')
 _COPY_EVENT_COLUMNS = (*EVENT_COLUMNS, "occur_time")
 
 
-def _event_records(rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+def _event_records(rows: Sequence[EventRecord]) -> list[tuple[Any, ...]]:
     """Event rows as COPY tuples: `changed_fields` as JSON text, as jsonb takes it."""
     return [
         (
-            row["event_id"],
-            row["aggregate_type"],
-            row["aggregate_id"],
-            row["aggregate_version"],
-            row["event_type"],
-            row["resource_type"],
-            row["resource"],
-            json.dumps(list(changed)) if (changed := row["changed_fields"]) else "[]",
-            row["actor"],
-            row["request_id"],
-            row["occur_time"],
+            *row[:_CHANGED],
+            json.dumps(list(changed)) if (changed := row.changed_fields) else "[]",
+            *row[_CHANGED + 1 :],
         )
         for row in rows
     ]

@@ -37,26 +37,16 @@ from typing import Any, TypeVar
 import asyncpg
 from sqlalchemy import JSON, Table
 
-from masterdata.server.storage.backend import RowWrite, Written
+from masterdata.server.storage.backend import EventRecord, RowWrite, Written
 from masterdata.server.storage.models.events import IdempotencyKeyRow
 from masterdata.server.storage.postgres.selects import CompiledSelect
 from masterdata.server.storage.postgres.statement_pool import Deadline, StatementPool
 
 T = TypeVar("T")
 
-#: The event columns the statement takes as arrays, in its order (as in __init__.py).
-EVENT_COLUMNS = (
-    "event_id",
-    "aggregate_type",
-    "aggregate_id",
-    "aggregate_version",
-    "event_type",
-    "resource_type",
-    "resource",
-    "changed_fields",
-    "actor",
-    "request_id",
-)
+#: The event columns the statement takes as arrays, in its order (as in __init__.py):
+#: an EventRecord's but the occur_time they share.
+EVENT_COLUMNS = EventRecord._fields[:-1]
 _KEY_COLUMNS = ("request_id", "identity", "method", "fingerprint", "response", "create_time")
 _KEY_TYPES = ("text", "text", "text", "bytea", "bytea", "timestamptz")
 #: The JSON columns among a statement's parameters: (position, key).
@@ -148,7 +138,7 @@ def _statement(write: RowWrite, event_lock: int, channel: str) -> tuple[str, lis
         arguments.append(list(cascade.ids))
     arguments += [[claim[name] for claim in write.claims] for name in _KEY_COLUMNS]
     arguments += [event_lock, channel]
-    arguments += _event_arrays(write.events)
+    arguments += event_arrays(write.events)
     return sql, arguments
 
 
@@ -271,9 +261,14 @@ def _json_text(value: Any) -> str:
     return json.dumps(value)
 
 
-def _event_arrays(events: Sequence[dict[str, Any]]) -> list[Any]:
-    arrays: list[Any] = [[event[name] for event in events] for name in EVENT_COLUMNS]
-    changed = EVENT_COLUMNS.index("changed_fields")
-    arrays[changed] = [json.dumps(list(fields)) for fields in arrays[changed]]
-    occur_time = events[0]["occur_time"] if events else None
-    return [*arrays, occur_time]
+def event_arrays(events: Sequence[EventRecord]) -> list[Any]:
+    """The parameters of an append of `events` as arrays: each column of EVENT_COLUMNS
+    (`changed_fields` as JSON text), then the occur_time they share."""
+    if not events:
+        return [[] for _ in EVENT_COLUMNS] + [None]
+    columns: list[Any] = [list(column) for column in zip(*events, strict=True)]
+    columns[_CHANGED] = [json.dumps(list(fields)) for fields in columns[_CHANGED]]
+    return [*columns[: len(EVENT_COLUMNS)], events[0].occur_time]
+
+
+_CHANGED = EVENT_COLUMNS.index("changed_fields")
