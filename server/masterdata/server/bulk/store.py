@@ -99,4 +99,4 @@ async def write(
     if not plan.creates and not plan.updates:
         return set(), await meanwhile()
     updates = [row for row, _ in plan.updates]
-    return await backend.write_batch(session, plan.creates, updates, meanwhile)
+    return await backend.write_batch(session, plan.creates, updates, meanwhile, plan.create_shapes)

@@ -281,9 +281,13 @@ class Backend(ABC):
         creates: Sequence[dict[str, Any]],
         updates: Sequence[dict[str, Any]],
         meanwhile: Callable[[], Awaitable[T]],
+        create_shapes: Sequence[Any] = (),
     ) -> tuple[set[uuid.UUID], T]:
         """Write an import batch's commodity rows; await `meanwhile` while the database works.
 
+        `create_shapes`, if given, holds per create what its values but its own cells
+        and its audit stamps are a function of (planning.Plan.create_shapes), or None:
+        a backend may reuse what it made of those values for the rows that share one.
         Returns the ids of creates a concurrent write beat, and what `meanwhile` returned.
         """
 

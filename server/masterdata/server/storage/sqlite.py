@@ -93,6 +93,7 @@ class SQLiteBackend(Backend):
         creates: Sequence[dict[str, Any]],
         updates: Sequence[dict[str, Any]],
         meanwhile: Callable[[], Awaitable[T]],
+        create_shapes: Sequence[Any] = (),
     ) -> tuple[set[uuid.UUID], T]:
         """Core multi-row INSERT and an executemany UPDATE, in the batch's transaction.
 

@@ -178,8 +178,9 @@ class PostgresBackend(Backend):
         creates: Sequence[dict[str, Any]],
         updates: Sequence[dict[str, Any]],
         meanwhile: Callable[[], Awaitable[T]],
+        create_shapes: Sequence[Any] = (),
     ) -> tuple[set[uuid.UUID], T]:
-        return await bulk.write_batch(session, creates, updates, meanwhile)
+        return await bulk.write_batch(session, creates, updates, meanwhile, create_shapes)
 
     def feed_engine(self) -> AsyncEngine:
         """One connection of its own for the feed's reads.

@@ -44,14 +44,16 @@ async def write_batch(
     creates: Sequence[dict[str, Any]],
     updates: Sequence[dict[str, Any]],
     meanwhile: Callable[[], Awaitable[T]],
+    create_shapes: Sequence[Any] = (),
 ) -> tuple[set[uuid.UUID], T]:
     """COPY the batch's rows into staging and merge them, overlapped with `meanwhile`."""
     connection = await (await session.connection()).get_raw_connection()
     driver: asyncpg.Connection = connection.driver_connection  # type: ignore[assignment]
     assert driver.is_in_transaction(), "a batch writes inside its unit of work"
     async with _driver_errors():
-        created = await sliced(creates, staging.records)
-        changed = await sliced(updates, staging.records)
+        shapes = create_shapes or [None] * len(creates)
+        created = await sliced(list(zip(creates, shapes, strict=True)), staging.records)
+        changed = await sliced([(row, None) for row in updates], staging.records)
         return await _overlapped(_write(driver, created, changed), meanwhile)
 
 

@@ -36,6 +36,10 @@ _SHARED = tuple(c for c in COLUMNS if c not in _OWN)
 #: COPY column order: a row's own values, then the ones its text is shared for.
 COPY_COLUMNS = _OWN + _SHARED
 _take_own, _take_shared = itemgetter(*_OWN), itemgetter(*_SHARED)
+#: The values a create stamps on each row of a batch (planning._Stamps), all shared.
+_take_audit = itemgetter(
+    "create_time", "update_time", "delete_time", "created_by", "updated_by", "revision"
+)
 
 STAGING = "commodity_import_staging"
 _STAGED_TYPES = ", ".join(
@@ -138,19 +142,27 @@ class _SharedTexts:
         self._texts: dict[tuple[int, ...], str] = {}
         self._alive: list[tuple[Any, ...]] = []
 
-    def __call__(self, row: dict[str, Any]) -> str:
-        values = _take_shared(row)
-        key = tuple(map(id, values))
+    def __call__(self, row: dict[str, Any], shape: Any) -> str:
+        """The text of `row`'s shared values; `shape`, unless None, is what they are a
+        function of but the audit values (planning.Plan.create_shapes), so the text is
+        looked up by it and those six instead of by all thirty-seven (~1.8 µs a row)."""
+        if shape is None:
+            alive: tuple[Any, ...] = _take_shared(row)
+            key = tuple(map(id, alive))
+        else:
+            alive = (shape, *_take_audit(row))
+            key = tuple(map(id, alive))
         text = self._texts.get(key)
         if text is None:
             if len(self._texts) >= _REMEMBERED:
                 self._texts.clear()
                 self._alive.clear()
+            values = _take_shared(row)
             writers = self._writers
             text = self._texts[key] = "\t".join(
                 [w(v) for w, v in zip(writers, values, strict=True)]
             )
-            self._alive.append(values)
+            self._alive.append(alive)
         return text
 
 
@@ -158,15 +170,16 @@ _REMEMBERED = 4096
 _shared_text = _SharedTexts()
 
 
-def records(rows: Iterable[dict[str, Any]]) -> list[str]:
-    """Rows as lines of COPY text in COPY_COLUMNS order.
+def records(rows: Iterable[tuple[dict[str, Any], Any]]) -> list[str]:
+    """Rows, each with its shape (None if it has none), as lines of COPY text in
+    COPY_COLUMNS order.
 
     A row's own values are written for it; the text of the rest is usually
     remembered (`_SharedTexts`), one lookup instead of thirty-odd conversions.
     """
     shared = _shared_text
     out = []
-    for row in rows:
+    for row, shape in rows:
         own = _take_own(row)
         try:
             line = "\t".join((str(own[0]), *own[1:]))
@@ -174,7 +187,7 @@ def records(rows: Iterable[dict[str, Any]]) -> list[str]:
             line = ""
         if line.count("\t") != _OWN_TABS or "\\" in line or "\n" in line or "\r" in line:
             line = "\t".join(map(_plain, own))
-        out.append(f"{line}\t{shared(row)}\n")
+        out.append(f"{line}\t{shared(row, shape)}\n")
     return out
 
 
