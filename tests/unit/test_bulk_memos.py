@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from masterdata.server.bulk.batches import BatchRunner
+from masterdata.server.bulk.batches import BatchRunner, Stamp
 from masterdata.server.bulk.candidates import (
     DEFAULTS,
     UNCHECKED,
@@ -29,6 +29,7 @@ from masterdata.server.bulk.value_keys import KeyedMemo
 from masterdata.server.domain.commodities import derive_commodity, validate_commodity
 from masterdata.server.domain.errors import ViolationCollector
 from masterdata.server.families.commodities.specs import COMMODITY
+from masterdata.server.storage.postgres import staging
 
 DOCUMENT = {"India": {"start": "October", "n": 3.0}}
 VALUES: list[dict[str, Any]] = [
@@ -151,10 +152,15 @@ def test_the_events_of_planned_creates_are_their_rows_serialized() -> None:
         state = FileState()
         plan = plan_batch(candidates, Stored({}, {}), state, upsert=False, audit=Audit("bob", now))
         assert len(plan.creates) == 40 and all(plan.create_shapes)
-        events = runner._created(list(zip(plan.creates, plan.create_shapes, strict=True)))
+        shaped = list(zip(plan.creates, plan.create_shapes, strict=True))
+        events = runner._created(Stamp("bob", "req-1", now), shaped)
         builder = MessageBuilder(COMMODITY)
         for event, row in zip(events, plan.creates, strict=True):
             assert event.resource == builder.build(row).SerializeToString()
+            assert (event.aggregate_id, event.actor, event.occur_time) == (row["id"], "bob", now)
+        # The COPY text of the rows' shared values, looked up by shape and stamps, is
+        # the text written value by value.
+        assert staging.records(shaped) == staging.records([(row, None) for row in plan.creates])
 
 
 def test_a_files_rows_as_creates_are_what_finalise_makes_of_them() -> None:
