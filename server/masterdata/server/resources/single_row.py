@@ -151,23 +151,6 @@ class SingleRowWrites:
                 return reply
         return None
 
-    async def write(
-        self,
-        caller: Caller,
-        after: Any,
-        written: dict[str, Any],
-        expected_revision: int,
-        verb: str,
-        reply: Message,
-    ) -> Message | None:
-        """Any one-row update of this resource with its own reply (NextDocumentNumber):
-        `written` to the row read at `expected_revision`, which becomes `after`;
-        None when the row moved on."""
-        check_request_id(caller)
-        now = written["update_time"]
-        values = {name: getattr(after, name) for name in self._columns}
-        return await self._send(caller, values, written, expected_revision, verb, (), now, reply)
-
     # ---- the parts -----------------------------------------------------------
 
     async def _row(self, key: uuid.UUID, caller: Caller) -> SimpleNamespace:
@@ -270,15 +253,14 @@ class SingleRowWrites:
         verb: str,
         changed: Sequence[str],
         now: datetime,
-        reply: Message | None = None,
         *,
         guarded: bool = False,
         cascade: tuple[Cascade, ...] = (),
         also: Sequence[PendingEvent] = (),
     ) -> Message | None:
         """Send the write of the row that becomes `after` (every column); the reply (the
-        row's message unless given), or the one stored under the caller's key, or None
-        when the row moved on.
+        row's message), or the one stored under the caller's key, or None when the row
+        moved on.
 
         The row is rendered once: its message is the reply, and its serialization the
         event's resource and the stored reply when the resource masks nothing.
@@ -286,12 +268,7 @@ class SingleRowWrites:
         codec = self._of.codec
         message = codec.render(after, reveal=True)
         event = event_of(self._spec, message, after["id"], after["revision"], verb, changed)
-        response: Message | bytes
-        if reply is None:
-            reply = message
-            response = message if codec.masked else event.resource
-        else:
-            response = reply
+        response = message if codec.masked else event.resource
         claims = [] if caller.idempotency is None else [key_row(caller, response, now)]
         events = event_rows(
             [event, *also], actor=caller.identity, request_id=caller.request_id, now=now
@@ -313,25 +290,23 @@ class SingleRowWrites:
             async with translate_errors():
                 outcome = await runtime.db.backend.write_row(write)
         except UniqueViolation as error:
-            stored = await self._stored_reply(caller, type(reply))
+            stored = await self._stored_reply(caller)
             if stored is not None:
                 return stored
             raise self._of.already_exists(error) from error
         if not outcome.applied:
-            stored = await self._stored_reply(caller, type(reply))
+            stored = await self._stored_reply(caller)
             if stored is None and any(outcome.live_children):
                 names = (link.spec.name for link in self._spec.children)
                 live = {name: n for name, n in zip(names, outcome.live_children, strict=True) if n}
                 raise self._of.has_children(SimpleNamespace(**after), live)
             return stored
         runtime.feed.hint()
-        return reply
+        return message
 
-    async def _stored_reply(
-        self, caller: Caller, reply_type: type[Message] | None = None
-    ) -> Message | None:
-        """The reply stored under the caller's key (a `reply_type`, by default the
-        resource's message); None without one, or without a key."""
+    async def _stored_reply(self, caller: Caller) -> Message | None:
+        """The reply stored under the caller's key (the resource's message); None
+        without one, or without a key."""
         key = caller.idempotency
         if key is None:
             return None
@@ -339,7 +314,7 @@ class SingleRowWrites:
             stored = await stored_reply(session, caller.identity, key)
         if stored is None:
             return None
-        return (reply_type or self._spec.message).FromString(stored)
+        return self._spec.message.FromString(stored)
 
     def _with_defaults(self, candidate: dict[str, Any]) -> dict[str, Any]:
         """`candidate` with the columns' defaults where it has no value (as an INSERT
