@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from masterdata.server.bulk.batches import BatchRunner, Stamp
+from masterdata.server.bulk.batches import BatchRunner
 from masterdata.server.bulk.candidates import (
     DEFAULTS,
     UNCHECKED,
@@ -153,7 +153,7 @@ def test_the_events_of_planned_creates_are_their_rows_serialized() -> None:
         plan = plan_batch(candidates, Stored({}, {}), state, upsert=False, audit=Audit("bob", now))
         assert len(plan.creates) == 40 and all(plan.create_shapes)
         shaped = list(zip(plan.creates, plan.create_shapes, strict=True))
-        events = runner._created(Stamp("bob", "req-1", now), shaped)
+        events = runner._created(Audit("bob", now), "req-1", shaped)
         builder = MessageBuilder(COMMODITY)
         for event, row in zip(events, plan.creates, strict=True):
             assert event.resource == builder.build(row).SerializeToString()

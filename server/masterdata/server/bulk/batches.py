@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -132,7 +132,7 @@ class BatchRunner:
         failures.extend(plan.failures)
         lost: set[uuid.UUID] = set()
         if uow is not None:
-            events = partial(self._events, plan, Stamp(uow.actor, uow.request_id, uow.now))
+            events = partial(self._events, plan, audit, uow.request_id)
             lost, built = await write(session, plan, backend=self.backend, meanwhile=events)
             failures.extend(_lost(plan, lost))
             uow.record_rows(e for e in built if e.aggregate_id not in lost)
@@ -150,20 +150,20 @@ class BatchRunner:
         )
         return Outcome(counts, failures)
 
-    async def _events(self, plan: Plan, stamp: Stamp) -> list[EventRecord]:
+    async def _events(self, plan: Plan, audit: Audit, request_id: str) -> list[EventRecord]:
         """One commodity.created / commodity.updated event per row of the plan, as the
         events table's rows (an import makes one per row: no PendingEvent between)."""
-        created = partial(self._created, stamp)
-        updated = partial(self._updated, stamp)
+        created = partial(self._created, audit, request_id)
+        updated = partial(self._updated, audit, request_id)
         pairs = list(zip(plan.creates, plan.create_shapes, strict=True))
         return await sliced(pairs, created) + await sliced(plan.updates, updated)
 
     def _created(
-        self, stamp: Stamp, rows: Sequence[tuple[dict[str, Any], Any]]
+        self, audit: Audit, request_id: str, rows: Sequence[tuple[dict[str, Any], Any]]
     ) -> list[EventRecord]:
         name, resource_type, payload = SPEC.name, SPEC.resource_type, self.payloads.payload
         verb = f"{name}.created"
-        actor, request_id, now = stamp
+        actor, now = audit.actor, audit.now
         return [
             EventRecord(
                 event_id,
@@ -182,11 +182,14 @@ class BatchRunner:
         ]
 
     def _updated(
-        self, stamp: Stamp, updates: Sequence[tuple[dict[str, Any], list[str]]]
+        self,
+        audit: Audit,
+        request_id: str,
+        updates: Sequence[tuple[dict[str, Any], list[str]]],
     ) -> list[EventRecord]:
         name, resource_type, payload = SPEC.name, SPEC.resource_type, self.payloads.payload
         verb = f"{name}.updated"
-        actor, request_id, now = stamp
+        actor, now = audit.actor, audit.now
         return [
             EventRecord(
                 event_id,
@@ -203,14 +206,6 @@ class BatchRunner:
             )
             for (row, changed), event_id in zip(updates, random_ids(len(updates)), strict=True)
         ]
-
-
-class Stamp(NamedTuple):
-    """Who wrote a batch's events, for which call, and when (its unit of work's)."""
-
-    actor: str
-    request_id: str
-    now: datetime
 
 
 def _lost(plan: Plan, lost: set[uuid.UUID]) -> list[RowFailure]:

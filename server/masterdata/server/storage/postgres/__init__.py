@@ -8,7 +8,6 @@ processes' commits arrive by LISTEN/NOTIFY (listener.py).
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import cached_property
@@ -37,8 +36,10 @@ from masterdata.server.storage.postgres.rows import AsyncpgRowReads
 from masterdata.server.storage.postgres.selects import CompiledSelects
 from masterdata.server.storage.postgres.statement_pool import StatementPool
 from masterdata.server.storage.postgres.writes import (
+    CHANGED,
     EVENT_COLUMNS,
     OneStatementWrites,
+    changed_json,
     event_arrays,
 )
 
@@ -207,8 +208,6 @@ class PostgresBackend(Backend):
         return AdvisoryLease(dsn, name, connect_timeout_s)
 
 
-_CHANGED = EVENT_COLUMNS.index("changed_fields")
-
 #: Transaction-local timeouts (set_config(..., true) is SET LOCAL), as driver SQL: the
 #: first statement of every PostgreSQL write, it skips SQLAlchemy's statement compilation.
 _BOUND_BY_DEADLINE = (
@@ -262,9 +261,9 @@ def _event_records(rows: Sequence[EventRecord]) -> list[tuple[Any, ...]]:
     """Event rows as COPY tuples: `changed_fields` as JSON text, as jsonb takes it."""
     return [
         (
-            *row[:_CHANGED],
-            json.dumps(list(changed)) if (changed := row.changed_fields) else "[]",
-            *row[_CHANGED + 1 :],
+            *row[:CHANGED],
+            changed_json(row.changed_fields),
+            *row[CHANGED + 1 :],
         )
         for row in rows
     ]

@@ -73,16 +73,9 @@ class StatementPool:
         """The records of one statement (prepared once per connection), bounded by the
         caller's deadline: a deadline that passes cancels it in the server (asyncpg sends
         a cancel request), lock waits included."""
-        async with translate_errors():
-            connection = self._idle.pop() if self._idle else None
-            if connection is None or connection.is_closed():
-                connection = await self._acquire(dead=connection)
-            try:
-                return await connection.fetch(sql, *arguments, timeout=seconds_left)
-            except TimeoutError:
-                raise DeadlineExceeded("the deadline passed before the database answered") from None
-            finally:
-                self._release(connection)
+        return await self._on_connection(
+            lambda connection: connection.fetch(sql, *arguments, timeout=seconds_left)
+        )
 
     async def transaction(
         self,
@@ -92,13 +85,22 @@ class StatementPool:
         """`work` in one transaction on one connection, which it passes the deadline to
         bound each of its statements by what is left of the caller's time."""
         deadline = Deadline(None if seconds_left is None else time.monotonic() + seconds_left)
+
+        async def in_transaction(connection: asyncpg.Connection) -> T:
+            async with connection.transaction():
+                return await work(connection, deadline)
+
+        return await self._on_connection(in_transaction)
+
+    async def _on_connection(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """`work` on a connection of the pool, its driver errors in the domain's terms
+        (a statement timeout: the caller's deadline passed)."""
         async with translate_errors():
             connection = self._idle.pop() if self._idle else None
             if connection is None or connection.is_closed():
                 connection = await self._acquire(dead=connection)
             try:
-                async with connection.transaction():
-                    return await work(connection, deadline)
+                return await work(connection)
             except TimeoutError:
                 raise DeadlineExceeded("the deadline passed before the database answered") from None
             finally:

@@ -267,8 +267,14 @@ def event_arrays(events: Sequence[EventRecord]) -> list[Any]:
     if not events:
         return [[] for _ in EVENT_COLUMNS] + [None]
     columns: list[Any] = [list(column) for column in zip(*events, strict=True)]
-    columns[_CHANGED] = [json.dumps(list(fields)) for fields in columns[_CHANGED]]
+    columns[CHANGED] = [changed_json(fields) for fields in columns[CHANGED]]
     return [*columns[: len(EVENT_COLUMNS)], events[0].occur_time]
 
 
-_CHANGED = EVENT_COLUMNS.index("changed_fields")
+def changed_json(fields: Sequence[str]) -> str:
+    """An event's changed_fields as the JSON text its jsonb column takes."""
+    return json.dumps(list(fields)) if fields else "[]"
+
+
+#: Where changed_fields is among an EventRecord's columns.
+CHANGED = EVENT_COLUMNS.index("changed_fields")
