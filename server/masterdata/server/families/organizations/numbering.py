@@ -1,8 +1,9 @@
 """NextDocumentNumber: unique, gap-free numbers from the active year's series.
 
-Why it is gap-free and unique across processes: numbers are taken by one
-`UPDATE document_series SET next_number = next_number + k ... RETURNING` (k = 1, or
-the calls served together, see batching.py), which
+Why it is gap-free and unique across processes: a number is taken by one
+`UPDATE document_series SET next_number = next_number + 1 ... RETURNING` (the
+locking path here; calls served together take theirs by one write at the revision
+read, or after `SELECT ... FOR UPDATE`: batching.py), which
 holds the series' row lock until the transaction ends. Concurrent callers, in any
 server process, queue on that lock; under READ COMMITTED PostgreSQL re-reads the
 row after the wait, so each sees the previous caller's committed increment (SQLite
@@ -94,29 +95,16 @@ def parse_number_request(
 
 
 async def issue_number(uow: UnitOfWork, request: NumberRequest) -> pb.NextDocumentNumberResponse:
-    """Take the next number of the active year's series and record number_issued."""
-    series = await take_numbers(uow, request, 1)
+    """Take the next number of the active year's series and record number_issued.
+
+    The event carries the series after the increment (next_number = number + 1), as
+    every event carries its aggregate after the change.
+    """
+    series = await _take_number(uow, request)
     if series is None:
         await _explain_nothing_to_issue(uow, request)
-    return record_issue(uow, series, series.next_number - 1, request)
-
-
-def record_issue(
-    uow: UnitOfWork,
-    series: Any,
-    number: int,
-    request: NumberRequest,
-    *,
-    actor: str | None = None,
-    request_id: str | None = None,
-) -> pb.NextDocumentNumberResponse:
-    """Record number_issued for `number` of `series` (as it was right after taking it)
-    and the reply that carries the formatted number."""
-    # The event carries the series after the increment (next_number = number + 1),
-    # as every event carries its aggregate after the change; the event's
-    # request_id links it to the call that received the formatted number.
-    record_event(uow, DOCUMENT_SERIES, series, "number_issued", actor=actor, request_id=request_id)
-    return number_reply(series, number, request)
+    record_event(uow, DOCUMENT_SERIES, series, "number_issued")
+    return number_reply(series, series.next_number - 1, request)
 
 
 def number_reply(series: Any, number: int, request: NumberRequest) -> pb.NextDocumentNumberResponse:
@@ -153,15 +141,15 @@ def series_params(request: NumberRequest) -> dict[str, Any]:
 def _issue_statement() -> Any:
     """UPDATE ... RETURNING that takes a number: built once, executed with parameters.
 
-    One statement on the hot path: the active year is a subquery of the UPDATE,
+    One statement: the active year is a subquery of the UPDATE,
     and its dates (for the {FY} token) come back through RETURNING.
     """
     return (
         update(_S.__table__)
         .where(*_ACTIVE_SERIES)
         .values(
-            next_number=_S.next_number + bindparam("count"),
-            revision=_S.revision + bindparam("count"),
+            next_number=_S.next_number + 1,
+            revision=_S.revision + 1,
             update_time=bindparam("now"),
             updated_by=bindparam("actor"),
         )
@@ -200,13 +188,12 @@ LOCK_SERIES = READ_SERIES.with_for_update(of=_S.__table__)
 _ISSUE = _issue_statement()
 
 
-async def take_numbers(uow: UnitOfWork, request: NumberRequest, count: int) -> Any:
-    """The active year's series after `next_number + count` (row-locked until commit),
-    or None when there is nothing to take numbers from."""
+async def _take_number(uow: UnitOfWork, request: NumberRequest) -> Any:
+    """The active year's series after `next_number + 1` (row-locked until commit), or
+    None when there is nothing to take a number from."""
     params = {
         "org": request.organization_id,
         "kind": request.document_type,
-        "count": count,
         "now": uow.now,
         "actor": uow.actor,
     }
