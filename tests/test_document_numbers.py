@@ -260,8 +260,8 @@ async def test_a_batch_that_finds_the_series_moved_on_waits_for_its_lock(
         locked_writes += 1
         return await write_locked(*args)
 
-    async def alone(*_: object) -> None:
-        raise AssertionError("a call was served alone")
+    async def alone(_: object, call: Any) -> None:
+        call.settle(AssertionError("a call was served alone"))  # fails the call at once
 
     monkeypatch.setattr(batching_module, "read_series", read_then_move_on)
     monkeypatch.setattr(backend, "write_locked", counted)
